@@ -1,0 +1,300 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseDotenv } from 'dotenv';
+import { readFileSync } from 'node:fs';
+import { envSchema, QUEUE_NAMES, SECRET_VARIABLES, VARIABLE_NAMES, type QueueName, type RawEnv } from './schema.js';
+
+export { envSchema, QUEUE_NAMES, SECRET_VARIABLES, VARIABLE_NAMES, type QueueName, type RawEnv };
+
+/** The repository root (this file lives in packages/config/src). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface DatabaseConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface Config {
+  pipedrive: {
+    apiKey: string | undefined;
+    /** Company origin without any /v1, /api/v1 or /api/v2 suffix. */
+    baseUrl: string;
+    customerLabel: string;
+    customerFilterId: number | undefined;
+    phoneField: string | undefined;
+    supportLinkField: string | undefined;
+  };
+  chatwoot: {
+    apiKey: string | undefined;
+    /** Origin (plus any path prefix) without /api/v1/accounts/<id>. */
+    baseUrl: string | undefined;
+    accountId: number | undefined;
+    inboxId: number | undefined;
+  };
+  defaultCountry: { callingCode?: string; region?: string } | undefined;
+  schedules: {
+    sync: Schedule;
+    cleanup: Schedule;
+    monitor: Schedule;
+    tz: string;
+  };
+  thresholds: {
+    alertErrorPercent: number;
+    maxSyncAgeHours: number;
+    alertRepeatHours: number;
+    cleanupMaxPercent: number;
+  };
+  batchSize: number;
+  cleanupAction: 'mark' | 'delete';
+  alerts: {
+    googleChatWebhook: string | undefined;
+    email: { to: string[]; from: string; smtpUrl: string } | undefined;
+    healthcheckPingUrl: string | undefined;
+  };
+  workerQueues: QueueName[];
+  redis: { url: string; prefix: string };
+  database: DatabaseConfig;
+  log: { dir: string; level: RawEnv['LOG_LEVEL']; maxSize: string; maxFiles: number };
+  dashboard: { port: number; auth: { user: string; password: string } | undefined; webhookAuth: { user: string; password: string } | undefined };
+  /** Every secret value present, for redaction by value. */
+  secrets: string[];
+}
+
+export type Schedule = { every: number; pattern?: undefined } | { pattern: string; every?: undefined };
+
+/** What a process needs beyond the schema's own checks (the worker needs the APIs, the dashboard its credentials). */
+export type Requirement = 'pipedrive' | 'chatwoot' | 'database' | 'dashboardAuth';
+
+export interface ConfigIssue {
+  variable: string;
+  problem: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `config error: ${i.variable}: ${i.problem}`;
+}
+
+/**
+ * Reads `.env` (repository root, or ENV_FILE) without overriding real environment variables.
+ * Returns the merged view; process.env itself is left untouched.
+ */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const file = env.ENV_FILE ? (isAbsolute(env.ENV_FILE) ? env.ENV_FILE : resolve(env.ENV_FILE)) : join(REPO_ROOT, '.env');
+  if (env.ENV_FILE === 'none' || !existsSync(file)) return { ...env };
+  const fromFile = parseDotenv(readFileSync(file));
+  return { ...fromFile, ...env };
+}
+
+const ACCOUNT_SUFFIX = /\/api\/v1\/accounts\/(\d+)\/?$/;
+
+/** Parses and validates the environment once. Throws ConfigError listing every bad variable. */
+export function parseConfig(source: Record<string, string | undefined>, requirements: Requirement[] = []): Config {
+  const issues: ConfigIssue[] = [];
+  let result = envSchema.safeParse(source);
+  if (!result.success) {
+    // Report every bad value, then carry on with them unset so that the checks below
+    // (missing requirements) are reported in the same run, not one fix at a time.
+    const cleaned: Record<string, string | undefined> = { ...source };
+    for (const issue of result.error.issues) {
+      const variable = String(issue.path[0] ?? '(environment)');
+      issues.push({ variable, problem: issue.message });
+      cleaned[variable] = undefined;
+    }
+    result = envSchema.safeParse(cleaned);
+    if (!result.success) throw new ConfigError(dedupe(issues));
+  }
+  const e = result.data;
+  const badVariables = new Set(issues.map((i) => i.variable));
+
+  // Pipedrive: tolerate the seed's trailing /v1 (and /api/v1, /api/v2).
+  const pipedriveBaseUrl = e.PIPEDRIVE_BASE_URL.replace(/\/+$/, '').replace(/\/(api\/)?v[12]$/, '').replace(/\/api$/, '');
+
+  // Chatwoot: the seed format …/api/v1/accounts/2 carries the account id.
+  let chatwootBaseUrl = e.CHATWOOT_BASE_URL?.replace(/\/+$/, '');
+  let accountId = e.CHATWOOT_ACCOUNT_ID;
+  if (chatwootBaseUrl) {
+    const m = ACCOUNT_SUFFIX.exec(chatwootBaseUrl);
+    if (m) {
+      const fromUrl = Number(m[1]);
+      if (accountId !== undefined && accountId !== fromUrl) {
+        issues.push({ variable: 'CHATWOOT_ACCOUNT_ID', problem: `differs from the account id ${fromUrl} in CHATWOOT_BASE_URL (expected the same id, or leave one of them out)` });
+      }
+      accountId = fromUrl;
+      chatwootBaseUrl = chatwootBaseUrl.replace(ACCOUNT_SUFFIX, '');
+    } else {
+      chatwootBaseUrl = chatwootBaseUrl.replace(/\/api(\/v1)?$/, '');
+    }
+  }
+
+  if (requirements.includes('pipedrive') && !e.PIPEDRIVE_API_KEY && !badVariables.has('PIPEDRIVE_API_KEY')) {
+    issues.push({ variable: 'PIPEDRIVE_API_KEY', problem: 'missing (expected the Pipedrive API token)' });
+  }
+  if (requirements.includes('chatwoot')) {
+    if (!chatwootBaseUrl && !badVariables.has('CHATWOOT_BASE_URL')) issues.push({ variable: 'CHATWOOT_BASE_URL', problem: 'missing (expected the Chatwoot origin, e.g. https://support.example.com)' });
+    if (!e.CHATWOOT_API_KEY) issues.push({ variable: 'CHATWOOT_API_KEY', problem: "missing (expected an administrator's access token)" });
+    if (chatwootBaseUrl && accountId === undefined) {
+      issues.push({ variable: 'CHATWOOT_ACCOUNT_ID', problem: 'missing (expected the account id, or a CHATWOOT_BASE_URL ending in /api/v1/accounts/<id>)' });
+    }
+  }
+
+  let database: DatabaseConfig;
+  if (e.DATABASE_URL) {
+    const u = new URL(e.DATABASE_URL);
+    const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    if (!name) issues.push({ variable: 'DATABASE_URL', problem: 'has no database name (expected mysql://user:password@host:port/database)' });
+    database = {
+      host: u.hostname,
+      port: u.port ? Number(u.port) : 3306,
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: name,
+    };
+  } else {
+    if (requirements.includes('database') && !e.MYSQL_USER) {
+      issues.push({ variable: 'MYSQL_USER', problem: 'missing (expected a MySQL user, or set DATABASE_URL=mysql://user:password@host:port/database)' });
+    }
+    database = { host: e.MYSQL_HOST, port: e.MYSQL_PORT ?? 3306, user: e.MYSQL_USER ?? 'root', password: e.MYSQL_PASSWORD ?? '', database: e.MYSQL_DATABASE };
+  }
+
+  let dashboardAuth: Config['dashboard']['auth'];
+  if (e.DASHBOARD_AUTH === 'on') {
+    if (e.DASHBOARD_USER && e.DASHBOARD_PASSWORD) dashboardAuth = { user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD };
+    else if (requirements.includes('dashboardAuth')) {
+      for (const v of ['DASHBOARD_USER', 'DASHBOARD_PASSWORD'] as const) {
+        if (!e[v]) issues.push({ variable: v, problem: 'missing (the dashboard needs Basic auth credentials, or DASHBOARD_AUTH=off to run without them)' });
+      }
+    }
+  }
+  let webhookAuth: Config['dashboard']['webhookAuth'];
+  if (e.PIPEDRIVE_WEBHOOK_USER || e.PIPEDRIVE_WEBHOOK_PASSWORD) {
+    if (!e.PIPEDRIVE_WEBHOOK_USER || !e.PIPEDRIVE_WEBHOOK_PASSWORD) {
+      const missing = e.PIPEDRIVE_WEBHOOK_USER ? 'PIPEDRIVE_WEBHOOK_PASSWORD' : 'PIPEDRIVE_WEBHOOK_USER';
+      issues.push({ variable: missing, problem: 'missing (webhook intake needs both PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD)' });
+    } else webhookAuth = { user: e.PIPEDRIVE_WEBHOOK_USER, password: e.PIPEDRIVE_WEBHOOK_PASSWORD };
+  }
+
+  let email: Config['alerts']['email'];
+  if (e.ALERT_EMAIL_TO && e.SMTP_URL) {
+    email = { to: e.ALERT_EMAIL_TO.split(',').map((s) => s.trim()), from: e.ALERT_EMAIL_FROM ?? `Pipedrive-Chatwoot Sync <${e.ALERT_EMAIL_TO.split(',')[0]!.trim()}>`, smtpUrl: e.SMTP_URL };
+  }
+
+  if (issues.length) throw new ConfigError(dedupe(issues));
+
+  let defaultCountry: Config['defaultCountry'];
+  if (e.DEFAULT_COUNTRY_CODE) {
+    defaultCountry = /^[A-Za-z]{2}$/.test(e.DEFAULT_COUNTRY_CODE)
+      ? { region: e.DEFAULT_COUNTRY_CODE.toUpperCase() }
+      : { callingCode: `+${e.DEFAULT_COUNTRY_CODE.replace(/^\+/, '')}` };
+  }
+
+  const secrets = [...SECRET_VARIABLES]
+    .flatMap((name) => secretParts(name, source[name]))
+    .filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  for (const s of [database.password]) if (s && s.length >= 4) secrets.push(s);
+
+  return {
+    pipedrive: {
+      apiKey: e.PIPEDRIVE_API_KEY,
+      baseUrl: pipedriveBaseUrl,
+      customerLabel: e.PIPEDRIVE_CUSTOMER_LABEL,
+      customerFilterId: e.PIPEDRIVE_CUSTOMER_FILTER_ID,
+      phoneField: e.PIPEDRIVE_PHONE_FIELD,
+      supportLinkField: e.PIPEDRIVE_SUPPORT_LINK_FIELD,
+    },
+    chatwoot: { apiKey: e.CHATWOOT_API_KEY, baseUrl: chatwootBaseUrl, accountId, inboxId: e.CHATWOOT_INBOX_ID },
+    defaultCountry,
+    schedules: {
+      sync: e.SYNC_CRON ? { pattern: e.SYNC_CRON } : { every: e.SYNC_INTERVAL_MINUTES! * 60_000 },
+      cleanup: e.CLEANUP_CRON ? { pattern: e.CLEANUP_CRON } : { every: e.CLEANUP_INTERVAL_HOURS! * 3_600_000 },
+      monitor: e.MONITOR_CRON ? { pattern: e.MONITOR_CRON } : { every: e.MONITOR_INTERVAL_MINUTES! * 60_000 },
+      tz: e.SCHEDULE_TZ,
+    },
+    thresholds: {
+      alertErrorPercent: e.ALERT_ERROR_THRESHOLD,
+      maxSyncAgeHours: e.MAX_SYNC_AGE_HOURS,
+      alertRepeatHours: e.ALERT_REPEAT_HOURS,
+      cleanupMaxPercent: e.CLEANUP_MAX_PERCENT,
+    },
+    batchSize: e.BATCH_SIZE!,
+    cleanupAction: e.CLEANUP_ACTION,
+    alerts: { googleChatWebhook: e.SUPPORT_GOOGLE_CHAT, email, healthcheckPingUrl: e.HEALTHCHECK_PING_URL },
+    workerQueues: e.WORKER_QUEUES,
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    database,
+    log: { dir: isAbsolute(e.LOG_DIR) ? e.LOG_DIR : resolve(REPO_ROOT, e.LOG_DIR), level: e.LOG_LEVEL, maxSize: e.LOG_MAX_SIZE, maxFiles: e.LOG_MAX_FILES! },
+    dashboard: { port: e.DASHBOARD_PORT!, auth: dashboardAuth, webhookAuth },
+    secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
+  };
+}
+
+/** The parts of a secret variable worth redacting by value: the whole value and, for URLs, password/key/token. */
+function secretParts(name: string, value: string | undefined): string[] {
+  if (!value) return [];
+  const parts = [value];
+  if (/URL|GOOGLE_CHAT/.test(name)) {
+    try {
+      const u = new URL(value);
+      if (u.password) parts.push(decodeURIComponent(u.password), u.password);
+      for (const [k, v] of u.searchParams) if (/key|token|secret|password|sig/i.test(k) && v) parts.push(v, encodeURIComponent(v));
+      if (!u.password && !u.search && name === 'REDIS_URL') return [];
+      if (name === 'REDIS_URL' || name === 'DATABASE_URL') return parts.slice(1);
+    } catch {
+      /* not a URL: redact the whole value */
+    }
+  }
+  return parts;
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.variable}\0${i.problem}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+let cached: Config | undefined;
+
+/**
+ * The process-wide configuration: `.env` merged under the real environment, parsed once.
+ * On a bad value it prints one line per offending variable to stderr and exits with code 2.
+ */
+export function loadConfig(requirements: Requirement[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  if (cached) return cached;
+  try {
+    cached = parseConfig(readEnv(env), requirements);
+    return cached;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Masks a URL's credentials, query secrets and token-like path parts, for display. */
+export function maskUrl(value: string | undefined): string | undefined {
+  if (!value) return value;
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    for (const k of [...u.searchParams.keys()]) if (/key|token|secret|password|sig/i.test(k)) u.searchParams.set(k, '***');
+    return u.toString().replace(/%2A%2A%2A/g, '***');
+  } catch {
+    return '***';
+  }
+}
