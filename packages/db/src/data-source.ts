@@ -1,0 +1,96 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { createConnection } from 'mysql2/promise';
+import type { DatabaseConfig } from '@pcs/config';
+import { ENTITIES } from './entities.js';
+import { MIGRATIONS } from './migrations/index.js';
+
+export interface DataSourceOptions {
+  /** Pool size per process. */
+  poolSize?: number;
+  /** Fail fast when the server does not answer (ms). */
+  connectTimeoutMs?: number;
+}
+
+export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {}): DataSource {
+  return new DataSource({
+    type: 'mysql',
+    host: db.host,
+    port: db.port,
+    username: db.user,
+    password: db.password,
+    database: db.database,
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    synchronize: false,
+    logging: false,
+    connectTimeout: opts.connectTimeoutMs ?? 10_000,
+    poolSize: opts.poolSize ?? 10,
+    extra: { enableKeepAlive: true },
+  });
+}
+
+/** Creates the database itself when it is missing (first start on a fresh server). */
+export async function ensureDatabase(db: DatabaseConfig): Promise<void> {
+  const conn = await createConnection({ host: db.host, port: db.port, user: db.user, password: db.password, connectTimeout: 10_000 });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+}
+
+export interface MigrationReport {
+  applied: string[];
+}
+
+/**
+ * Applies pending migrations under a MySQL named lock, so several workers starting at once
+ * apply them exactly once: the others wait for the lock, then find nothing pending.
+ */
+export async function runMigrations(ds: DataSource, lockTimeoutSeconds = 120): Promise<MigrationReport> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  const lockName = `pcs_migrate_${ds.options.database as string}`.slice(0, 64);
+  try {
+    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS got', [lockName, lockTimeoutSeconds])) as { got: number | null }[];
+    if (Number(rows[0]?.got) !== 1) throw new Error(`could not take the migration lock ${lockName} within ${lockTimeoutSeconds}s`);
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    return { applied: applied.map((m) => m.name) };
+  } finally {
+    await runner.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** Connects (creating the database if needed) and applies pending migrations. */
+export async function openDatabase(db: DatabaseConfig, opts: DataSourceOptions & { migrate?: boolean } = {}): Promise<{ ds: DataSource; migrations: MigrationReport }> {
+  if (opts.migrate !== false) await ensureDatabase(db).catch(() => undefined);
+  const ds = createDataSource(db, opts);
+  await ds.initialize();
+  try {
+    const migrations = opts.migrate === false ? { applied: [] } : await runMigrations(ds);
+    return { ds, migrations };
+  } catch (err) {
+    await ds.destroy().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A cheap liveness query with its own deadline (for /readyz and the monitor). */
+export async function pingDatabase(ds: DataSource, timeoutMs = 3_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      ds.query('SELECT 1'),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './entities.js';
+export { createDataSource, ensureDatabase, openDatabase, pingDatabase, runMigrations, type DataSourceOptions, type MigrationReport } from './data-source.js';
+export { DataSource, type Repository } from 'typeorm';

@@ -1,0 +1,4 @@
+import { Init1764200000000 } from './1764200000000-Init.js';
+
+/** Every migration, in order. Listed explicitly so tsc, tsx and vitest all find them. */
+export const MIGRATIONS = [Init1764200000000];

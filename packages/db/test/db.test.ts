@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDataSource, openDatabase, RecordOutcomeEntity, OrganizationEntity, RunEntity } from '../src/index.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/index.js';
+
+describe('db migrations', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('db');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('creates every table from empty, then finds nothing to do on a re-run', async () => {
+    const first = await openDatabase(db.config);
+    expect(first.migrations.applied).toEqual(['Init1764200000000']);
+    const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[]).map((r) => Object.values(r)[0]).sort();
+    expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'record_outcomes', 'runs', 'schema_migrations']);
+    await first.ds.destroy();
+    const second = await openDatabase(db.config);
+    expect(second.migrations.applied).toEqual([]);
+    await second.ds.destroy();
+  });
+
+  it('applies migrations once when several processes start at the same time', async () => {
+    const fresh = await createTestDatabase('dbrace');
+    try {
+      const results = await Promise.all([1, 2, 3, 4].map(() => openDatabase(fresh.config, { poolSize: 2 })));
+      const applied = results.flatMap((r) => r.migrations.applied);
+      expect(applied).toEqual(['Init1764200000000']);
+      const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
+      expect(Number(rows[0]!.n)).toBe(1);
+      await Promise.all(results.map((r) => r.ds.destroy()));
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('creates the database itself when it does not exist yet', async () => {
+    const config = { ...db.config, database: `${db.config.database}_new` };
+    const { ds, migrations } = await openDatabase(config);
+    expect(migrations.applied).toHaveLength(1);
+    await ds.query(`DROP DATABASE \`${config.database}\``);
+    await ds.destroy();
+  });
+
+  it('round-trips the entities, with bigint ids and JSON columns as values', async () => {
+    const { ds } = await openDatabase(db.config);
+    const orgs = ds.getRepository(OrganizationEntity);
+    await orgs.save({ id: 9_007_199_254, name: 'Émile & Fils 🚀', isCustomer: true, rejectedValues: { email: 'x@y' }, chatwootContactId: 77 });
+    const org = await orgs.findOneByOrFail({ id: 9_007_199_254 });
+    expect(org).toMatchObject({ id: 9_007_199_254, name: 'Émile & Fils 🚀', isCustomer: true, syncState: 'pending', chatwootContactId: 77, rejectedValues: { email: 'x@y' } });
+    const runs = ds.getRepository(RunEntity);
+    await runs.save({ id: '00000000-0000-4000-8000-000000000001', type: 'sync', mode: 'full', trigger: 'cli', status: 'running', startedAt: new Date(), details: { note: 'x' } });
+    await ds.getRepository(RecordOutcomeEntity).save({ runId: '00000000-0000-4000-8000-000000000001', orgId: 1, outcome: 'failed', errorType: 'transient', createdAt: new Date() });
+    const outcome = await ds.getRepository(RecordOutcomeEntity).findOneByOrFail({ orgId: 1 });
+    expect(typeof outcome.id).toBe('number');
+    await ds.destroy();
+  });
+
+  it('uses the indexes the monitor relies on', async () => {
+    const ds = createDataSource(db.config);
+    await ds.initialize();
+    const plan = (await ds.query("EXPLAIN SELECT outcome, COUNT(*) FROM record_outcomes WHERE created_at >= NOW() - INTERVAL 1 DAY GROUP BY outcome")) as { key: string | null; possible_keys: string | null }[];
+    expect(plan[0]!.possible_keys ?? '').toContain('IDX_outcomes_created_outcome');
+    const plan2 = (await ds.query("EXPLAIN SELECT COUNT(*) FROM organizations WHERE is_customer = 1 AND sync_state <> 'synced'")) as { possible_keys: string | null }[];
+    expect(plan2[0]!.possible_keys ?? '').toContain('IDX_org_customer_state');
+    await ds.destroy();
+  });
+});
