@@ -1,0 +1,38 @@
+import { loadConfig, readEnv, type Requirement } from '@pcs/config';
+import { startWorker } from './worker.js';
+
+/**
+ * `pnpm run worker`: every processor this process serves (WORKER_QUEUES), the job schedulers,
+ * and a graceful stop on SIGTERM/SIGINT (exit 0). Binds no port, so several can run on one host.
+ */
+
+// A worker that only delivers notifications needs no Pipedrive or Chatwoot credentials.
+const served = (readEnv().WORKER_QUEUES ?? 'sync,cleanup,monitor,notifications').split(',').map((s) => s.trim());
+const requirements: Requirement[] = served.some((q) => q && q !== 'notifications') ? ['database', 'pipedrive', 'chatwoot'] : ['database'];
+const config = loadConfig(requirements);
+
+let running: Awaited<ReturnType<typeof startWorker>> | undefined;
+let signals = 0;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`second ${signal}: exiting now\n`);
+      process.exit(1);
+    }
+    if (!running) process.exit(0);
+    void running.stop(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
+
+try {
+  running = await startWorker(config);
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  process.stderr.write(`worker could not start: ${e.message}\n`);
+  // Exit 3: Redis or the database cannot be reached (INTERFACE.md §2 exit codes).
+  process.exit(/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied/i.test(`${e.code ?? ''} ${e.message}`) ? 3 : 1);
+}

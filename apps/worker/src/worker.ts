@@ -1,0 +1,108 @@
+import type { Job, Worker } from 'bullmq';
+import type { Config } from '@pcs/config';
+import { openDatabase } from '@pcs/db';
+import { createLoggers, type Loggers } from '@pcs/logger';
+import { closeQueues, createDispatchingWorker, createQueues, createRedis, JOB_DEFINITIONS, syncSchedulers, type HandlerEntry } from '@pcs/queues';
+import type { WorkerContext } from './context.js';
+import { createHandlers } from './handlers/index.js';
+
+export interface WorkerOptions {
+  /** Replaces the built-in handlers (tests). */
+  handlers?: (ctx: WorkerContext) => HandlerEntry[];
+  /** How long a graceful stop waits for jobs in flight before it forces the workers closed. */
+  shutdownTimeoutMs?: number;
+  loggers?: Loggers;
+  console?: 'stdout' | 'stderr' | false;
+}
+
+export interface RunningWorker {
+  ctx: WorkerContext;
+  workers: Worker[];
+  /** Stops taking jobs, lets jobs in flight finish (bounded), closes every connection. */
+  stop(reason?: string): Promise<{ forced: boolean }>;
+}
+
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
+
+export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<RunningWorker> {
+  const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console }));
+  const log = loggers.get('worker');
+  log.info({ queues: config.workerQueues, prefix: config.redis.prefix }, 'worker starting');
+  if (!config.alerts.googleChatWebhook) log.warn('SUPPORT_GOOGLE_CHAT is not set: alerts are evaluated and written to alerts.log only');
+
+  const { ds, migrations } = await openDatabase(config.database);
+  if (migrations.applied.length) log.info({ applied: migrations.applied }, 'database migrations applied');
+
+  const redis = createRedis(config.redis.url, 'worker');
+  const producer = createRedis(config.redis.url, 'producer');
+  let lastRedisError = 0;
+  for (const conn of [redis, producer]) {
+    conn.on('error', (err: Error) => {
+      if (Date.now() - lastRedisError > 10_000) log.error({ err }, 'Redis connection error');
+      lastRedisError = Date.now();
+    });
+  }
+  const queues = createQueues(producer, config.redis.prefix);
+  let stopping: Promise<{ forced: boolean }> | undefined;
+  const ctx: WorkerContext = { config, loggers, ds, queues, redis: producer };
+  const entries = (opts.handlers ?? createHandlers)(ctx);
+
+  // Only jobs this worker can run get a schedule; ids are stable, so nothing duplicates.
+  const implemented = new Set(entries.map((e) => `${e.definition.queue}/${e.definition.name}`));
+  const schedulable = JOB_DEFINITIONS.filter((d) => implemented.has(`${d.queue}/${d.name}`));
+  const changes = await syncSchedulers(queues, schedulable, config, config.workerQueues);
+  log.info({ schedulers: changes }, 'job schedulers in place');
+
+  // Jobs in flight, so that a stop past its bound can hand them back to the queue at once.
+  const inFlight = new Map<string, Job>();
+  const workers = config.workerQueues.map((queue) => {
+    const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix);
+    const qlog = loggers.get('worker').child({ queue });
+    const key = (job: Job) => `${queue}:${job.id}`;
+    w.on('active', (job) => inFlight.set(key(job), job));
+    w.on('completed', (job) => inFlight.delete(key(job)));
+    w.on('failed', (job, err) => {
+      if (job) inFlight.delete(key(job));
+      qlog.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err }, 'job failed');
+    });
+    w.on('error', (err) => {
+      if (!stopping) qlog.error({ err }, 'worker error');
+    });
+    return w;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  log.info({ queues: config.workerQueues, handlers: entries.map((e) => e.definition.name) }, 'worker ready');
+
+  const stop = (reason = 'stop requested') => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'worker stopping: no new jobs, waiting for jobs in flight');
+      const timeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+      let forced = false;
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      if ((await Promise.race([graceful, deadline])) === 'timeout') {
+        forced = true;
+        // Hand the unfinished jobs back to the queue (no attempt spent) and abort their handlers;
+        // a job we cannot move keeps its lock until it expires, then another worker resumes it.
+        const jobs = [...inFlight.values()];
+        log.warn({ timeoutMs, jobs: jobs.map((j) => ({ queue: j.queueName, id: j.id, name: j.name })) }, 'jobs still running at the shutdown bound: returning them to their queue');
+        await Promise.allSettled(jobs.map((j) => j.moveToWait(j.token)));
+        for (const w of workers) w.cancelAllJobs('worker shutting down');
+      }
+      clearTimeout(timer);
+      await closeQueues(queues);
+      redis.disconnect();
+      producer.disconnect();
+      await ds.destroy().catch(() => undefined);
+      log.info({ forced }, 'worker stopped');
+      if (!opts.loggers) await loggers.close();
+      return { forced };
+    })();
+    return stopping;
+  };
+
+  return { ctx, workers, stop };
+}

@@ -1,0 +1,56 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { JobDefinition } from './definition.js';
+import { QUEUE_NAMES, type QueueName } from './names.js';
+
+export type Queues = Record<QueueName, Queue>;
+
+export class InvalidPayloadError extends Error {
+  constructor(
+    readonly job: string,
+    readonly issues: string[],
+  ) {
+    super(`invalid payload for job ${job}: ${issues.join('; ')}`);
+    this.name = 'InvalidPayloadError';
+  }
+}
+
+export function createQueue(name: QueueName, connection: Redis, prefix: string): Queue {
+  return new Queue(name, { connection, prefix });
+}
+
+export function createQueues(connection: Redis, prefix: string, names: readonly QueueName[] = QUEUE_NAMES): Queues {
+  const queues = {} as Queues;
+  for (const name of names) queues[name] = createQueue(name, connection, prefix);
+  return queues;
+}
+
+export async function closeQueues(queues: Partial<Queues>): Promise<void> {
+  await Promise.allSettled(Object.values(queues).map((q) => q?.close()));
+}
+
+/** Validates a payload against its definition's schema; throws InvalidPayloadError naming every problem. */
+export function parsePayload<S extends z.ZodType>(def: JobDefinition<S>, data: unknown): z.output<S> {
+  const res = def.schema.safeParse(data);
+  if (!res.success) {
+    throw new InvalidPayloadError(
+      def.name,
+      res.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`),
+    );
+  }
+  return res.data;
+}
+
+/** The job options a definition implies (retries, backoff, retention). */
+export function jobOptionsOf(def: JobDefinition): JobsOptions {
+  return { attempts: def.attempts, backoff: def.backoff, removeOnComplete: def.removeOnComplete, removeOnFail: def.removeOnFail };
+}
+
+/** Adds a job after validating its payload at the producer's edge. */
+export async function enqueue<S extends z.ZodType>(queues: Partial<Queues>, def: JobDefinition<S>, data: z.input<S>, opts: JobsOptions = {}) {
+  const queue = queues[def.queue];
+  if (!queue) throw new Error(`queue ${def.queue} is not open in this process`);
+  const payload = parsePayload(def, data);
+  return queue.add(def.name, payload, { ...jobOptionsOf(def), ...opts });
+}

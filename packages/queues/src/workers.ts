@@ -1,0 +1,71 @@
+import { hostname } from 'node:os';
+import { UnrecoverableError, Worker, type Job, type MinimalJob, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { JobDefinition } from './definition.js';
+import { InvalidPayloadError, parsePayload } from './queues.js';
+import type { QueueName } from './names.js';
+
+/** A handler receives the payload already parsed by its definition's schema. */
+export type JobHandler<S extends z.ZodType = z.ZodType> = (payload: z.output<S>, job: Job, signal?: AbortSignal) => Promise<unknown>;
+
+export interface HandlerEntry {
+  definition: JobDefinition;
+  handler: JobHandler;
+}
+
+export function handle<S extends z.ZodType>(definition: JobDefinition<S>, handler: JobHandler<S>): HandlerEntry {
+  return { definition: definition as unknown as JobDefinition, handler: handler as JobHandler };
+}
+
+/** 2 s, 4 s, 8 s … capped at 64 s, with ±25 % jitter (INTERFACE.md §6a for deliveries). */
+export function cappedExponentialDelay(attemptsMade: number, baseMs = 2_000, capMs = 64_000, random = Math.random): number {
+  const raw = Math.min(capMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  const jittered = raw * (0.75 + random() * 0.5);
+  return Math.round(Math.min(capMs, jittered));
+}
+
+export function workerName(queue: QueueName): string {
+  return `pcs-worker:${queue}:${hostname()}:${process.pid}`;
+}
+
+/**
+ * A BullMQ worker for one queue that dispatches by job name to the registered handlers and
+ * validates every payload before its handler runs. A job with an unknown name or an invalid
+ * payload fails at once (no retry can fix it) and stays visible in Bull Board.
+ */
+export function createDispatchingWorker(queue: QueueName, entries: readonly HandlerEntry[], connection: Redis, prefix: string, opts: Partial<WorkerOptions> = {}): Worker {
+  const table = new Map(entries.filter((e) => e.definition.queue === queue).map((e) => [e.definition.name, e]));
+  return new Worker(
+    queue,
+    async (job: Job, _token?: string, signal?: AbortSignal) => {
+      const entry = table.get(job.name);
+      if (!entry) throw new UnrecoverableError(`no handler for job "${job.name}" on queue ${queue} in this version`);
+      let payload: unknown;
+      try {
+        payload = parsePayload(entry.definition, job.data);
+      } catch (err) {
+        if (err instanceof InvalidPayloadError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+      return entry.handler(payload, job, signal);
+    },
+    {
+      connection,
+      prefix,
+      name: workerName(queue),
+      concurrency: 1,
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, _err?: Error, job?: MinimalJob) => {
+          if (type === 'capped-exponential') {
+            const backoff = job?.opts.backoff;
+            const base = typeof backoff === 'object' && backoff?.delay ? backoff.delay : 2_000;
+            return cappedExponentialDelay(attemptsMade, base);
+          }
+          return 0;
+        },
+      },
+      ...opts,
+    },
+  );
+}
