@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { registerMigrate } from './commands/migrate.js';
+import { registerStatus } from './commands/status.js';
+import { CliError, EXIT } from './runtime.js';
+
+/**
+ * The operator CLI: `pnpm manage <cmd>` or `./scripts/manage.sh <cmd>`.
+ * Exit codes: 0 success; 1 the job ran and failed / unhealthy; 2 bad usage or configuration;
+ * 3 Redis or the database cannot be reached.
+ */
+export function buildProgram(): Command {
+  const program = new Command('manage')
+    .description('Operate the Pipedrive → Chatwoot sync: runs, health, alerts, logs, migrations')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerMigrate(program);
+  registerStatus(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0; any other usage problem is 2.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const e = err as Error & { exitCode?: number };
+    process.stderr.write(`error: ${e.message}\n`);
+    return err instanceof CliError ? err.exitCode : (e.exitCode ?? EXIT.failed);
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,85 @@
+import { loadConfig, type Config, type Requirement } from '@pcs/config';
+import { openDatabase, type DataSource, type MigrationReport } from '@pcs/db';
+import { createLoggers, type Loggers } from '@pcs/logger';
+import { closeQueues, createQueues, createRedis, pingRedis, type Queues } from '@pcs/queues';
+import type { Redis } from 'ioredis';
+
+/** Exit codes of INTERFACE.md §2. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface Runtime {
+  config: Config;
+  loggers: Loggers;
+  redis?: Redis;
+  queues?: Queues;
+  ds?: DataSource;
+  migrations?: MigrationReport;
+}
+
+export interface RuntimeNeeds {
+  redis?: boolean;
+  database?: boolean;
+  /** Apply pending migrations when opening the database (default false: the CLI reads). */
+  migrate?: boolean;
+  requirements?: Requirement[];
+}
+
+/**
+ * Config (exit 2 on a bad value), log channels (files only: the CLI's own output is its
+ * stdout), and the connections a command needs (exit 3 when Redis or the database is away).
+ */
+export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { close(): Promise<void> }> {
+  const config = loadConfig(needs.requirements ?? []);
+  const loggers = await createLoggers(config, { console: false });
+  const rt: Runtime = { config, loggers };
+  const close = async () => {
+    if (rt.queues) await closeQueues(rt.queues);
+    rt.redis?.disconnect();
+    await rt.ds?.destroy().catch(() => undefined);
+    await loggers.close();
+  };
+  try {
+    if (needs.redis) {
+      const redis = createRedis(config.redis.url, 'producer', { lazyConnect: true, retryStrategy: () => null });
+      let lastError: Error | undefined;
+      redis.on('error', (err: Error) => (lastError = err));
+      rt.redis = redis;
+      try {
+        await redis.connect();
+        await pingRedis(redis);
+      } catch (err) {
+        throw new CliError(`cannot reach Redis at ${redactUrl(config.redis.url)}: ${(lastError ?? (err as Error)).message}`, EXIT.unreachable);
+      }
+      rt.queues = createQueues(redis, config.redis.prefix);
+    }
+    if (needs.database) {
+      try {
+        const opened = await openDatabase(config.database, { migrate: needs.migrate ?? false, poolSize: 2, connectTimeoutMs: 5_000 });
+        rt.ds = opened.ds;
+        rt.migrations = opened.migrations;
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        const unreachable = /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied|Unknown database/i.test(`${e.code ?? ''} ${e.message}`);
+        throw new CliError(`cannot use the database ${config.database.database} at ${config.database.host}:${config.database.port}: ${e.message}`, unreachable ? EXIT.unreachable : EXIT.failed);
+      }
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { ...rt, close };
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}

@@ -1,0 +1,71 @@
+import type { Server } from 'node:http';
+import { loadConfig } from '@pcs/config';
+import { openDatabase, type DataSource } from '@pcs/db';
+import { createLoggers } from '@pcs/logger';
+import { closeQueues, createQueues, createRedis } from '@pcs/queues';
+import { createApp } from './app.js';
+
+/**
+ * `pnpm run dashboard`: Bull Board, health, metrics and the status API on DASHBOARD_PORT.
+ * Refuses to start without DASHBOARD_USER/DASHBOARD_PASSWORD unless DASHBOARD_AUTH=off.
+ */
+const config = loadConfig(['dashboardAuth']);
+const loggers = await createLoggers(config, { channels: ['worker', 'monitor', 'alerts'] });
+const log = loggers.get('worker').child({ process: 'dashboard' });
+if (!config.dashboard.auth) log.warn('DASHBOARD_AUTH=off: Bull Board and the status API are open to anyone who can reach this port');
+
+const redis = createRedis(config.redis.url, 'producer');
+let lastRedisError = 0;
+redis.on('error', (err: Error) => {
+  if (Date.now() - lastRedisError > 10_000) log.error({ err }, 'Redis connection error');
+  lastRedisError = Date.now();
+});
+const queues = createQueues(redis, config.redis.prefix);
+
+// The database may be down when the dashboard starts: keep trying, serve /readyz = 503 meanwhile.
+let ds: DataSource | undefined;
+let dbTimer: NodeJS.Timeout | undefined;
+const connectDb = async () => {
+  try {
+    ds = (await openDatabase(config.database, { migrate: false, poolSize: 4, connectTimeoutMs: 5_000 })).ds;
+    log.info('database connected');
+  } catch (err) {
+    log.warn({ err }, 'database not reachable yet; retrying in 10 s');
+    dbTimer = setTimeout(() => void connectDb(), 10_000);
+  }
+};
+await connectDb();
+
+const app = createApp({ config, queues, redis, getDs: () => ds, log });
+const server: Server = app.listen(config.dashboard.port, () => {
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;
+  log.info({ port, board: `http://localhost:${port}/admin/queues` }, 'dashboard listening');
+});
+server.on('error', (err) => {
+  log.error({ err }, 'dashboard could not listen');
+  process.exit(1);
+});
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'dashboard stopping');
+    clearTimeout(dbTimer);
+    const force = setTimeout(() => process.exit(0), 10_000);
+    force.unref();
+    server.close(() => {
+      void (async () => {
+        await closeQueues(queues);
+        redis.disconnect();
+        await ds?.destroy().catch(() => undefined);
+        log.info('dashboard stopped');
+        await loggers.close();
+        process.exit(0);
+      })();
+    });
+    server.closeAllConnections();
+  });
+}
