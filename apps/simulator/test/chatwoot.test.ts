@@ -119,7 +119,7 @@ describe('chatwoot list, search, filter', () => {
     expect(search.body.payload).toEqual([]);
     const filter = await call('POST', '/contacts/filter', { payload: [{ attribute_key: 'name', filter_operator: 'contains', values: ['ltd'], query_operator: null }] });
     expect(filter.body.payload.map((c: Json) => c.name)).toEqual(['Visible Ltd']);
-    const ctl = await (await fetch(`${sim.url}/_control/chatwoot/contacts`)).json();
+    const ctl = (await (await fetch(`${sim.url}/_control/chatwoot/contacts`)).json()) as Json[];
     expect(ctl.map((c: Json) => c.name)).toEqual(['Ghost Ltd', 'Visible Ltd']);
   });
 

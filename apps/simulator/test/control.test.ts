@@ -56,9 +56,9 @@ describe('control API', () => {
     expect((await ctl('DELETE', `/pipedrive/persons/${person.body.id}`)).body.is_deleted).toBe(true);
     const orgs = await ctl('GET', '/pipedrive/orgs');
     expect(orgs.body.map((o: Json) => [o.id, o.is_deleted])).toEqual([[1, false], [2, true], [4, true], [5, false], [6, false]]);
-    const list = await (await fetch(`${sim.pipedriveBaseUrl}/api/v2/organizations`, { headers: PD })).json();
+    const list = (await (await fetch(`${sim.pipedriveBaseUrl}/api/v2/organizations`, { headers: PD })).json()) as Json;
     expect(list.data.map((o: Json) => o.id)).toEqual([1, 5, 6]);
-    const persons5 = await (await fetch(`${sim.pipedriveBaseUrl}/api/v2/persons?org_id=5`, { headers: PD })).json();
+    const persons5 = (await (await fetch(`${sim.pipedriveBaseUrl}/api/v2/persons?org_id=5`, { headers: PD })).json()) as Json;
     expect(persons5.data.length).toBe(sim.pipedrive.personsOfOrg(5).length);
     const f = await ctl('POST', '/pipedrive/filters', { name: 'Customers', labelId: SIM_DEFAULTS.pipedriveCustomerLabelId });
     expect(f.body).toMatchObject({ id: 1, name: 'Customers' });

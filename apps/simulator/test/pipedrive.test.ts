@@ -361,7 +361,7 @@ describe('pipedrive configuration', () => {
       other.reset();
       const r = await fetch(`${other.pipedriveBaseUrl}/v1/organizationFields`, { headers: H });
       expect(r.headers.get('x-ratelimit-limit')).toBe('2');
-      const body = await r.json();
+      const body = (await r.json()) as Json;
       expect(body.data.find((f: Json) => f.key === 'label').options[0]).toEqual({ id: 31, label: 'Customer', color: 'green' });
       other.pipedrive.seed({ orgs: 10, customerRatio: 1 });
       expect(other.pipedrive.listOrgs().every((o) => o.label_ids.includes(31))).toBe(true);

@@ -94,8 +94,8 @@ describe('worker', () => {
       description: 'slow test job',
       schema: z.object({ ms: z.number() }),
       attempts: 3,
-      removeOnComplete: false,
-      removeOnFail: false,
+      removeOnComplete: { count: 100 },
+      removeOnFail: { count: 100 },
     });
     const started: string[] = [];
     const finished: string[] = [];

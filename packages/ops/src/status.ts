@@ -93,12 +93,33 @@ export async function queueStatus(queues: Queues): Promise<Pick<StatusDocument, 
           next: s.next ? new Date(s.next).toISOString() : null,
         });
       }
-      byQueue[name] = workers.length;
-      for (const w of workers) list.push({ queue: name, name: String(w.name ?? ''), addr: String(w.addr ?? ''), ageSeconds: Number(w.age ?? 0) });
+      const online = distinctWorkers(workers);
+      byQueue[name] = online.length;
+      for (const w of online) list.push({ queue: name, ...w });
     }),
   );
   schedulers.sort((a, b) => a.queue.localeCompare(b.queue) || a.id.localeCompare(b.id));
-  return { queues: counts, schedulers, workers: { total: new Set(list.map((w) => w.name.replace(/:(sync|cleanup|monitor|notifications):/, ':'))).size, byQueue, list } };
+  return { queues: counts, schedulers, workers: { total: new Set(list.map((w) => processOf(w.name))).size, byQueue, list } };
+}
+
+/**
+ * BullMQ lists every connection of a worker (its command and blocking connections); our worker
+ * name follows ':w:' in the raw client name, so one entry per worker remains.
+ */
+export function distinctWorkers(clients: Record<string, string>[]): { name: string; addr: string; ageSeconds: number }[] {
+  const seen = new Map<string, { name: string; addr: string; ageSeconds: number }>();
+  for (const c of clients) {
+    const raw = String(c.rawname ?? c.name ?? '');
+    const own = raw.includes(':w:') ? raw.slice(raw.indexOf(':w:') + 3) : raw;
+    if (!seen.has(own)) seen.set(own, { name: own, addr: String(c.addr ?? ''), ageSeconds: Number(c.age ?? 0) });
+  }
+  return [...seen.values()];
+}
+
+/** Worker names are `pcs-worker:<queue>:<host>:<pid>`: one process serves several queues. */
+function processOf(workerName: string): string {
+  const parts = workerName.split(':');
+  return parts.length >= 4 && parts[0] === 'pcs-worker' ? parts.slice(2).join(':') : workerName;
 }
 
 /** Database side of the status: last runs, latest check results, firing and silenced alerts. */

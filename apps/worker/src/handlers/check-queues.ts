@@ -1,4 +1,5 @@
 import { recordCheckResult, type CheckStatus } from '@pcs/db';
+import { distinctWorkers } from '@pcs/ops';
 import { checkJobs, QUEUE_NAMES, handle, type HandlerEntry, type QueueName } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 
@@ -41,7 +42,7 @@ export async function inspectQueues(ctx: Pick<WorkerContext, 'queues'>, now = Da
         delayed: counts.delayed ?? 0,
         failed: counts.failed ?? 0,
         oldestWaitingMs: oldest ? now - oldest.timestamp : null,
-        workers: workers.length,
+        workers: distinctWorkers(workers).length,
       };
     }),
   );

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig, REPO_ROOT } from '@pcs/config';
+import { startWorker } from '../../worker/src/worker.js';
+import { createTestDatabase, dropPrefix, tempDir, testEnv, uniqueName, type TestDatabase } from '../../../test/support/index.js';
+
+function manage(args: string[], env: Record<string, string>) {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH!, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+describe('manage CLI', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cli');
+    prefix = uniqueName('cli');
+    env = testEnv({ prefix, database: db.config.database, logDir: tempDir('cli-logs') });
+  });
+  afterAll(async () => {
+    await dropPrefix(prefix);
+    await db.drop();
+  });
+
+  it('migrate applies the schema once, then reports it up to date', () => {
+    const first = manage(['migrate', '--json'], env);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ database: db.config.database, applied: ['Init1764200000000'] });
+    const second = manage(['migrate'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('up to date');
+  });
+
+  it('status --json prints one document matching the queues', async () => {
+    const worker = await startWorker(parseConfig({ ...env, PIPEDRIVE_API_KEY: 'x', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/2', CHATWOOT_API_KEY: 'y' }), { console: false });
+    try {
+      await worker.ctx.queues.sync.add('sync-run', { mode: 'full', trigger: 'test' }, { delay: 60_000 });
+      const res = manage(['status', '--json'], env);
+      expect(res.code).toBe(0);
+      const doc = JSON.parse(res.stdout);
+      expect(doc.prefix).toBe(prefix);
+      expect(doc.queues.sync.delayed).toBe(1);
+      expect(doc.workers.total).toBe(1);
+      expect(doc.workers.byQueue).toEqual({ sync: 1, cleanup: 1, monitor: 1, notifications: 1 });
+      expect(doc.schedulers.map((s: { id: string }) => s.id)).toContain('schedule:queues');
+      expect(doc.database.ok).toBe(true);
+      const human = manage(['status'], env);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(/QUEUE\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED\s+WORKERS/);
+      expect(human.stdout).toMatch(/Workers online: 1/);
+    } finally {
+      await worker.stop('test');
+    }
+  });
+
+  it('gives --help on every command with exit 0, and exit 2 on bad usage', () => {
+    for (const args of [['--help'], ['status', '--help'], ['migrate', '--help']]) {
+      const r = manage(args, env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage: manage/);
+    }
+    const unknown = manage(['frobnicate'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+    const badOpt = manage(['status', '--colour'], env);
+    expect(badOpt.code).toBe(2);
+  });
+
+  it('exits 2 naming a bad variable, and 3 when Redis or the database is unreachable', () => {
+    const bad = manage(['status'], { ...env, QUEUE_PREFIX: 'bad prefix!' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/QUEUE_PREFIX/);
+    const noRedis = manage(['status'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(noRedis.code).toBe(3);
+    expect(noRedis.stderr).toMatch(/cannot reach Redis/);
+    const noDb = manage(['migrate'], { ...env, MYSQL_PORT: '1' });
+    expect(noDb.code).toBe(3);
+    expect(noDb.stderr).toMatch(/cannot use the database/);
+  });
+
+  it('never prints a secret, even in an error', () => {
+    const r = manage(['status'], { ...env, REDIS_URL: 'redis://:sup3rs3cret@127.0.0.1:1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr + r.stdout).not.toContain('sup3rs3cret');
+  });
+});
