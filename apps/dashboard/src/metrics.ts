@@ -60,62 +60,42 @@ export function createMetrics(queues: Queues, getDs: () => DataSource | undefine
     },
   });
 
-  new Gauge({
-    name: 'pcs_runs',
-    help: 'Sync and cleanup runs by type and status',
-    labelNames: ['type', 'status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const ds = getDs();
-      if (!ds?.isInitialized) return;
-      const rows = (await ds.getRepository(RunEntity).createQueryBuilder('r').select('r.type', 'type').addSelect('r.status', 'status').addSelect('COUNT(*)', 'n').groupBy('r.type').addGroupBy('r.status').getRawMany()) as { type: string; status: string; n: string }[];
-      for (const r of rows) this.set({ type: r.type, status: r.status }, Number(r.n));
-    },
+  /** A gauge filled from the database at scrape time; empty while the database is away. */
+  const dbGauge = (name: string, help: string, labelNames: string[], fill: (ds: DataSource, set: (labels: Record<string, string>, v: number) => void) => Promise<void>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const ds = getDs();
+        if (ds?.isInitialized) await fill(ds, (labels, v) => this.set(labels, v));
+      },
+    });
+
+  dbGauge('pcs_runs', 'Sync and cleanup runs by type and status', ['type', 'status'], async (ds, set) => {
+    const rows = (await ds.getRepository(RunEntity).createQueryBuilder('r').select('r.type', 'type').addSelect('r.status', 'status').addSelect('COUNT(*)', 'n').groupBy('r.type').addGroupBy('r.status').getRawMany()) as { type: string; status: string; n: string }[];
+    for (const r of rows) set({ type: r.type, status: r.status }, Number(r.n));
   });
 
-  new Gauge({
-    name: 'pcs_sync_records',
-    help: 'Records handled by sync runs, by outcome (sum over stored runs)',
-    labelNames: ['outcome'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const ds = getDs();
-      if (!ds?.isInitialized) return;
-      const row = (await ds
-        .getRepository(RunEntity)
-        .createQueryBuilder('r')
-        .select('COALESCE(SUM(r.created),0)', 'created')
-        .addSelect('COALESCE(SUM(r.updated),0)', 'updated')
-        .addSelect('COALESCE(SUM(r.unchanged),0)', 'unchanged')
-        .addSelect('COALESCE(SUM(r.adopted),0)', 'adopted')
-        .addSelect('COALESCE(SUM(r.warnings),0)', 'warning')
-        .addSelect('COALESCE(SUM(r.failed),0)', 'failed')
-        .where('r.type = :t', { t: 'sync' })
-        .getRawOne()) as Record<string, string>;
-      for (const [outcome, n] of Object.entries(row ?? {})) this.set({ outcome }, Number(n));
-    },
+  dbGauge('pcs_sync_records', 'Records handled by sync runs, by outcome (sum over stored runs)', ['outcome'], async (ds, set) => {
+    const qb = ds.getRepository(RunEntity).createQueryBuilder('r').select('COUNT(*)', 'runs').where('r.type = :t', { t: 'sync' });
+    const columns = { created: 'created', updated: 'updated', unchanged: 'unchanged', adopted: 'adopted', warning: 'warnings', failed: 'failed' };
+    for (const [outcome, column] of Object.entries(columns)) qb.addSelect(`COALESCE(SUM(r.${column}),0)`, outcome);
+    const row = (await qb.getRawOne()) as Record<string, string> | undefined;
+    for (const outcome of Object.keys(columns)) set({ outcome }, Number(row?.[outcome] ?? 0));
   });
 
-  new Gauge({
-    name: 'pcs_alerts',
-    help: 'Alert notifications sent (sum of notify counts) and alerts firing now',
-    labelNames: ['kind'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const ds = getDs();
-      if (!ds?.isInitialized) return;
-      const row = (await ds
-        .getRepository(AlertStateEntity)
-        .createQueryBuilder('a')
-        .select('COALESCE(SUM(a.notify_count),0)', 'sent')
-        .addSelect("COALESCE(SUM(CASE WHEN a.state = 'firing' THEN 1 ELSE 0 END),0)", 'firing')
-        .getRawOne()) as { sent: string; firing: string };
-      this.set({ kind: 'sent' }, Number(row?.sent ?? 0));
-      this.set({ kind: 'firing' }, Number(row?.firing ?? 0));
-    },
+  dbGauge('pcs_alerts', 'Alert notifications sent (sum of notify counts) and alerts firing now', ['kind'], async (ds, set) => {
+    const row = (await ds
+      .getRepository(AlertStateEntity)
+      .createQueryBuilder('a')
+      .select('COALESCE(SUM(a.notify_count),0)', 'sent')
+      .addSelect("COALESCE(SUM(CASE WHEN a.state = 'firing' THEN 1 ELSE 0 END),0)", 'firing')
+      .getRawOne()) as { sent: string; firing: string } | undefined;
+    set({ kind: 'sent' }, Number(row?.sent ?? 0));
+    set({ kind: 'firing' }, Number(row?.firing ?? 0));
   });
 
   return registry;

@@ -102,6 +102,7 @@ describe('dashboard', () => {
     expect(text).toMatch(/pcs_queue_jobs\{queue="sync",state="waiting"\} 0/);
     expect(text).toContain('pcs_queue_workers');
     expect(text).toContain('pcs_alerts{kind="sent"} 0');
+    expect(text).toContain('pcs_sync_records{outcome="created"} 0');
   });
 
   it('reports 503 on /readyz naming the database when it is unreachable', async () => {
