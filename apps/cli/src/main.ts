@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStatus } from './commands/status.js';
+import { registerSync } from './commands/sync.js';
 import { CliError, EXIT } from './runtime.js';
 
 /**
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerMigrate(program);
   registerStatus(program);
+  registerSync(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

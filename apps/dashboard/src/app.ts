@@ -10,6 +10,7 @@ import type { Logger } from '@pcs/logger';
 import { buildStatus } from '@pcs/ops';
 import { pingRedis, QUEUE_NAMES, type Queues } from '@pcs/queues';
 import { createMetrics } from './metrics.js';
+import { webhookRouter } from './webhook.js';
 
 export interface DashboardDeps {
   config: Config;
@@ -80,6 +81,8 @@ export function createApp(deps: DashboardDeps): Express {
       next(err);
     }
   });
+
+  app.use(webhookRouter(config, queues, log));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

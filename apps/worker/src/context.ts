@@ -3,6 +3,7 @@ import type { DataSource } from '@pcs/db';
 import type { Loggers } from '@pcs/logger';
 import type { Queues } from '@pcs/queues';
 import type { Redis } from 'ioredis';
+import type { Apis } from './apis.js';
 
 /** What every handler may use: typed config, the log channels, the database, the queues (as a producer). */
 export interface WorkerContext {
@@ -11,4 +12,6 @@ export interface WorkerContext {
   ds: DataSource;
   queues: Queues;
   redis: Redis;
+  /** The API clients, created on first use (a notifications-only worker needs none). */
+  apis: () => Apis;
 }

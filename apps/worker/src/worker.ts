@@ -1,8 +1,9 @@
-import type { Job, Worker } from 'bullmq';
+import type { Job, Worker, WorkerOptions as BullWorkerOptions } from 'bullmq';
 import type { Config } from '@pcs/config';
 import { openDatabase } from '@pcs/db';
 import { createLoggers, type Loggers } from '@pcs/logger';
-import { closeQueues, createDispatchingWorker, createQueues, createRedis, JOB_DEFINITIONS, syncSchedulers, type HandlerEntry } from '@pcs/queues';
+import { closeQueues, createDispatchingWorker, createQueues, createRedis, JOB_DEFINITIONS, syncSchedulers, type HandlerEntry, type QueueName } from '@pcs/queues';
+import { createApis, type Apis } from './apis.js';
 import type { WorkerContext } from './context.js';
 import { createHandlers } from './handlers/index.js';
 
@@ -24,6 +25,17 @@ export interface RunningWorker {
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 
+/**
+ * Per-queue worker settings. Sync batches wait on two APIs, so a worker runs several at once;
+ * the limiter is what BullMQ's shared rate limit (queue.rateLimit on a 429) works with.
+ */
+const QUEUE_WORKER_OPTIONS: Partial<Record<QueueName, Partial<BullWorkerOptions>>> = {
+  sync: { concurrency: 4, limiter: { max: 200, duration: 1_000 } },
+  cleanup: { concurrency: 1 },
+  monitor: { concurrency: 2 },
+  notifications: { concurrency: 1, limiter: { max: 1, duration: 1_000 } },
+};
+
 export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console }));
   const log = loggers.get('worker');
@@ -44,7 +56,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   }
   const queues = createQueues(producer, config.redis.prefix);
   let stopping: Promise<{ forced: boolean }> | undefined;
-  const ctx: WorkerContext = { config, loggers, ds, queues, redis: producer };
+  let apis: Apis | undefined;
+  const ctx: WorkerContext = { config, loggers, ds, queues, redis: producer, apis: () => (apis ??= createApis(config, producer, loggers.get('sync'))) };
   const entries = (opts.handlers ?? createHandlers)(ctx);
 
   // Only jobs this worker can run get a schedule; ids are stable, so nothing duplicates.
@@ -56,7 +69,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   // Jobs in flight, so that a stop past its bound can hand them back to the queue at once.
   const inFlight = new Map<string, Job>();
   const workers = config.workerQueues.map((queue) => {
-    const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix);
+    const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix, QUEUE_WORKER_OPTIONS[queue]);
     const qlog = loggers.get('worker').child({ queue });
     const key = (job: Job) => `${queue}:${job.id}`;
     w.on('active', (job) => inFlight.set(key(job), job));

@@ -38,6 +38,12 @@ export interface Organization {
   rejectedValues: Record<string, string> | null;
   pipedriveUpdateTime: Date | null;
   contactStatus: string | null;
+  labelIds: number[] | null;
+  city: string | null;
+  country: string | null;
+  customFields: Record<string, unknown> | null;
+  /** The last run whose complete listing saw this organization. */
+  seenRunId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -60,6 +66,11 @@ export const OrganizationEntity = new EntitySchema<Organization>({
     rejectedValues: { name: 'rejected_values', type: 'longtext', nullable: true, transformer: json },
     pipedriveUpdateTime: { name: 'pipedrive_update_time', type: 'datetime', precision: 3, nullable: true },
     contactStatus: { name: 'contact_status', type: 'varchar', length: 32, nullable: true },
+    labelIds: { name: 'label_ids', type: 'varchar', length: 1024, nullable: true, transformer: json },
+    city: { type: 'varchar', length: 255, nullable: true },
+    country: { type: 'varchar', length: 255, nullable: true },
+    customFields: { name: 'custom_fields', type: 'longtext', nullable: true, transformer: json },
+    seenRunId: { name: 'seen_run_id', type: 'char', length: 36, nullable: true },
     createdAt: { name: 'created_at', type: 'datetime', precision: 3, createDate: true },
     updatedAt: { name: 'updated_at', type: 'datetime', precision: 3, updateDate: true },
   },
@@ -225,4 +236,33 @@ export const AlertStateEntity = new EntitySchema<AlertState>({
   },
 });
 
-export const ENTITIES = [OrganizationEntity, RunEntity, RecordOutcomeEntity, CheckResultEntity, AlertStateEntity];
+export interface PersonValue {
+  value: string;
+  primary: boolean;
+}
+
+export interface Person {
+  id: number;
+  orgId: number | null;
+  emails: PersonValue[];
+  phones: PersonValue[];
+  isDeleted: boolean;
+  updateTime: Date | null;
+  seenRunId: string | null;
+}
+
+export const PersonEntity = new EntitySchema<Person>({
+  name: 'Person',
+  tableName: 'persons',
+  columns: {
+    id: { type: 'bigint', primary: true, transformer: bigintNumber },
+    orgId: { name: 'org_id', type: 'bigint', nullable: true, transformer: bigintNumber },
+    emails: { type: 'longtext', nullable: true, transformer: json },
+    phones: { type: 'longtext', nullable: true, transformer: json },
+    isDeleted: { name: 'is_deleted', type: 'boolean', default: false },
+    updateTime: { name: 'update_time', type: 'datetime', precision: 3, nullable: true },
+    seenRunId: { name: 'seen_run_id', type: 'char', length: 36, nullable: true },
+  },
+});
+
+export const ENTITIES = [OrganizationEntity, PersonEntity, RunEntity, RecordOutcomeEntity, CheckResultEntity, AlertStateEntity];

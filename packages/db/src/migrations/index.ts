@@ -1,4 +1,5 @@
 import { Init1764200000000 } from './1764200000000-Init.js';
+import { PipedriveMirror1764300000000 } from './1764300000000-PipedriveMirror.js';
 
 /** Every migration, in order. Listed explicitly so tsc, tsx and vitest all find them. */
-export const MIGRATIONS = [Init1764200000000];
+export const MIGRATIONS = [Init1764200000000, PipedriveMirror1764300000000];

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { RunEntity, type DataSource, type Run } from '@pcs/db';
+import { distinctWorkers, summarizeRun } from '@pcs/ops';
+import { enqueue, syncRunJob, type Queues } from '@pcs/queues';
+import { openRuntime } from '../runtime.js';
+import { color, createOutput, type Output } from '../output.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function registerSync(program: Command): void {
+  program
+    .command('sync')
+    .description('enqueue a sync run (incremental unless --full); with --wait, wait and print the run summary')
+    .option('--full', 'list every organization instead of the changes since the last run')
+    .option('--wait', 'wait for the run to end and print its summary (exit 1 when it failed)')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { full?: boolean; wait?: boolean; json?: boolean }) => {
+      const out = createOutput(Boolean(opts.json));
+      const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
+      try {
+        const runId = randomUUID();
+        const job = await enqueue(rt.queues!, syncRunJob, { mode: opts.full ? 'full' : 'incremental', trigger: 'cli', runId });
+        rt.loggers.get('sync').info({ runId, jobId: job.id, full: Boolean(opts.full) }, 'sync run enqueued from the CLI');
+        if (!opts.wait) {
+          out.say(`queued ${opts.full ? 'full' : 'incremental'} sync run ${runId} (job ${job.id}); follow it with: pnpm manage status`);
+          out.document({ runId, jobId: job.id, queued: true });
+          return;
+        }
+        const run = await waitForRun(rt.queues!, rt.ds!, job.id!, runId, out);
+        const summary = { ...summarizeRun(run), adopted: run.adopted, warnings: run.warnings, trigger: run.trigger, durationMs: run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null };
+        if (out.json) out.document(summary);
+        else out.say(renderSummary(summary));
+        if (run.status === 'failed') process.exitCode = 1;
+      } finally {
+        await rt.close();
+      }
+    });
+}
+
+/** Waits for the job to start the run (or to hand over to a run already in progress), then for the run to end. */
+async function waitForRun(queues: Queues, ds: DataSource, jobId: string, runId: string, out: Output): Promise<Run> {
+  const runs = ds.getRepository(RunEntity);
+  const tty = process.stderr.isTTY && !out.json;
+  let followed = runId;
+  let warnedNoWorker = false;
+  let lastLine = '';
+  const started = Date.now();
+  for (;;) {
+    const job = await queues.sync.getJob(jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (state === 'completed' && job?.returnvalue && typeof job.returnvalue === 'object') {
+      const rv = job.returnvalue as { activeRunId?: string; skipped?: boolean };
+      if (rv.skipped && rv.activeRunId && rv.activeRunId !== followed) {
+        followed = rv.activeRunId;
+        out.say(`a sync run was already in progress: following run ${followed}`);
+      }
+    }
+    const run = await runs.findOneBy({ id: followed });
+    if (run && run.status !== 'running') {
+      if (tty && lastLine) process.stderr.write('\n');
+      return run;
+    }
+    if (state === 'failed' && (!run || run.status === 'running')) {
+      const reason = job?.failedReason ?? 'unknown reason';
+      if (run) return (await runs.findOneBy({ id: followed }))!;
+      throw Object.assign(new Error(`the sync job failed before its run started: ${reason}`), { exitCode: 1 });
+    }
+    if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized')) {
+      if (distinctWorkers(await queues.sync.getWorkers()).length === 0) {
+        out.say(color.yellow('no worker is serving the sync queue: start one with `pnpm run worker` (still waiting)'));
+        warnedNoWorker = true;
+      }
+    }
+    if (tty && run) {
+      const line = `run ${run.id.slice(0, 8)} ${run.mode}: ${run.listingComplete ? `batches ${run.batchesDone}/${run.batchesTotal}` : 'listing Pipedrive…'}, ${run.processed} processed (${run.created} created, ${run.updated} updated, ${run.unchanged} unchanged, ${run.failed} failed)`;
+      if (line !== lastLine) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
+      lastLine = line;
+    }
+    await sleep(500);
+  }
+}
+
+function renderSummary(s: ReturnType<typeof summarizeRun> & { adopted: number; warnings: number; durationMs: number | null }): string {
+  const status = s.status === 'succeeded' ? color.green(s.status) : s.status === 'partial' ? color.yellow(s.status) : color.red(s.status);
+  const lines = [
+    `sync run ${s.runId} (${s.mode}): ${status} in ${s.durationMs === null ? '-' : `${(s.durationMs / 1000).toFixed(1)} s`}`,
+    `  processed ${s.processed}: created ${s.created}, updated ${s.updated}, adopted ${s.adopted}, unchanged ${s.unchanged}, failed ${s.failed}; ${s.warnings} written with a value left off`,
+  ];
+  if (s.errorMessage) lines.push(`  ${s.errorType ?? 'error'}: ${s.errorMessage}`);
+  if (s.status === 'partial') lines.push('  see the per-record outcomes in logs/sync (pnpm manage logs sync) for what was left off or failed');
+  return lines.join('\n');
+}

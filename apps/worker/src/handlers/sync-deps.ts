@@ -1,0 +1,25 @@
+import { createHash } from 'node:crypto';
+import { enqueue, syncBatchJob } from '@pcs/queues';
+import type { SyncDeps } from '@pcs/sync';
+import type { WorkerContext } from '../context.js';
+
+/** The sync domain's dependencies, from the worker's context. */
+export function syncDeps(ctx: WorkerContext): SyncDeps {
+  const apis = ctx.apis();
+  return {
+    config: ctx.config,
+    ds: ctx.ds,
+    redis: ctx.redis,
+    pipedrive: apis.pipedrive,
+    chatwoot: apis.chatwoot,
+    log: ctx.loggers.get('sync'),
+    // Deterministic job ids: a listing resumed after a crash re-adds the same batches, which BullMQ ignores.
+    enqueueBatch: (data) => enqueue(ctx.queues, syncBatchJob, data, { jobId: `batch-${data.runId}-${data.batch}` }),
+  };
+}
+
+/** A run id derived from the job id, so a scheduled job retried or resumed after a crash continues the same run. */
+export function runIdFor(jobId: string | undefined): string {
+  const h = createHash('sha1').update(`run:${jobId ?? Math.random()}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,390 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ChatwootClient } from '@pcs/chatwoot';
+import type { Config } from '@pcs/config';
+import { In, IsNull, Not, OrganizationEntity, RecordOutcomeEntity, RunEntity, type DataSource, type Organization, type Run } from '@pcs/db';
+import { isApiError } from '@pcs/http';
+import type { Logger } from '@pcs/logger';
+import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type PipedriveClient } from '@pcs/pipedrive';
+import { pipedriveWebOrigin } from './contact.js';
+import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, upsertOrganizations, upsertPersons } from './mirror.js';
+import { upsertOrganization, type UpsertResult } from './upsert.js';
+
+/**
+ * A sync run: one streamed listing of Pipedrive (full, or changes since the last complete
+ * listing), fanned out as upsert batches of BATCH_SIZE organizations that any worker can take.
+ * The run ends when its listing is complete and every batch has ended; a listing that breaks
+ * midway fails the run. One run at a time per deployment.
+ */
+
+/** Overlap subtracted from the last listing's start: Pipedrive's updated_since has second resolution. */
+export const INCREMENTAL_OVERLAP_MS = 5 * 60_000;
+/** An incremental run turns full when the last complete full listing is older than this (deletions, lost persons). */
+export const FULL_LISTING_MAX_AGE_MS = 24 * 3_600_000;
+/** A run still "running" without progress for this long is abandoned, so a new one can start. */
+export const STALE_RUN_MS = 6 * 3_600_000;
+
+export interface SyncDeps {
+  config: Config;
+  ds: DataSource;
+  pipedrive: PipedriveClient;
+  chatwoot: ChatwootClient;
+  redis: Redis;
+  log: Logger;
+  enqueueBatch: (data: { runId: string; batch: number; orgIds: number[] }) => Promise<unknown>;
+  now?: () => Date;
+}
+
+export interface RunDetails {
+  customerLabelId?: number;
+  phoneFieldKey?: string;
+  supportLinkFieldKey?: string;
+  legacyLookup: boolean;
+  since?: string;
+  requestedMode: string;
+  [key: string]: unknown;
+}
+
+export class RunFailedError extends Error {
+  constructor(
+    message: string,
+    readonly errorType: string,
+    readonly runId: string,
+  ) {
+    super(message);
+    this.name = 'RunFailedError';
+  }
+}
+
+/** The alert error type of a failure (seed guide / INTERFACE.md §6). */
+export function alertErrorType(err: unknown): string {
+  if (isApiError(err)) {
+    if (err.type === 'auth' || err.type === 'forbidden') return 'auth issue';
+    if (err.type === 'bad_data') return 'data mismatch';
+    return 'API failure';
+  }
+  const msg = (err as Error)?.message ?? '';
+  if (/ECONNREFUSED|ER_|database|mysql|Connection lost/i.test(msg)) return 'database connection failure';
+  return 'system error';
+}
+
+async function withNamedLock<T>(ds: DataSource, name: string, fn: () => Promise<T>): Promise<T> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    const rows = (await runner.query('SELECT GET_LOCK(?, 30) AS got', [name])) as { got: number | null }[];
+    if (Number(rows[0]?.got) !== 1) throw new Error(`could not take lock ${name}`);
+    try {
+      return await fn();
+    } finally {
+      await runner.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => undefined);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+export type StartResult = { run: Run; skipped: false } | { run: Run; skipped: true };
+
+/**
+ * Creates the run row, unless another sync run of this deployment is still running: then that
+ * run is returned with `skipped: true` (a CLI `--wait` follows it instead).
+ */
+export async function beginRun(deps: SyncDeps, opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string }): Promise<StartResult> {
+  const now = deps.now?.() ?? new Date();
+  const runs = deps.ds.getRepository(RunEntity);
+  return withNamedLock(deps.ds, `pcs_sync_start_${deps.config.database.database}`.slice(0, 64), async () => {
+    if (opts.runId) {
+      const same = await runs.findOneBy({ id: opts.runId });
+      if (same) return { run: same, skipped: same.status !== 'running' || same.listingComplete };
+    }
+    const active = await runs.findOne({ where: { type: 'sync', status: 'running', mode: Not('webhook') }, order: { startedAt: 'DESC' } });
+    if (active) {
+      if (now.getTime() - active.startedAt.getTime() < STALE_RUN_MS) return { run: active, skipped: true };
+      await runs.update({ id: active.id, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'system error', errorMessage: 'abandoned: no progress for 6 hours' });
+    }
+    const run = runs.create({
+      id: opts.runId ?? randomUUID(),
+      type: 'sync',
+      mode: opts.mode,
+      trigger: opts.trigger,
+      status: 'running',
+      startedAt: now,
+      details: { requestedMode: opts.mode, legacyLookup: true },
+    });
+    await runs.save(run);
+    return { run, skipped: false };
+  });
+}
+
+/** The mode a run really takes: full on the first run ever, when asked, or when the last full listing is too old. */
+async function decideMode(deps: SyncDeps, requested: 'full' | 'incremental', now: Date): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
+  if (requested === 'full') return { mode: 'full' };
+  const runs = deps.ds.getRepository(RunEntity);
+  const lastComplete = await runs.findOne({ where: { type: 'sync', listingComplete: true, listingStartedAt: Not(IsNull()), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
+  const lastFull = await runs.findOne({ where: { type: 'sync', mode: 'full', listingComplete: true, status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
+  if (!lastComplete?.listingStartedAt || !lastFull?.listingStartedAt || now.getTime() - lastFull.listingStartedAt.getTime() > FULL_LISTING_MAX_AGE_MS) return { mode: 'full' };
+  return { mode: 'incremental', since: new Date(lastComplete.listingStartedAt.getTime() - INCREMENTAL_OVERLAP_MS) };
+}
+
+const DEFINITIONS = [
+  { key: 'pipedrive_org_id', displayName: 'Pipedrive Org ID', displayType: 'number' as const, description: 'Synced from Pipedrive' },
+  { key: 'status', displayName: 'Status', displayType: 'text' as const, description: 'Customer or Former customer (Pipedrive sync)' },
+  { key: 'type', displayName: 'Type', displayType: 'text' as const, description: 'Synced from Pipedrive' },
+  { key: 'pipedrive_url', displayName: 'Pipedrive', displayType: 'link' as const, description: 'The organization in Pipedrive' },
+  { key: 'support_link', displayName: 'Support link', displayType: 'link' as const, description: 'Synced from Pipedrive' },
+];
+
+/**
+ * Chatwoot filters on a custom attribute only when the account defines it: create the
+ * definitions once per account (remembered in Redis), not on every run. Returns whether the
+ * lookup of the original deployment's contacts (by pipedrive_org_id) is possible.
+ */
+export async function ensureDefinitions(deps: Pick<SyncDeps, 'config' | 'redis' | 'chatwoot' | 'log'>): Promise<boolean> {
+  const key = `${deps.config.redis.prefix}:chatwoot:definitions:${deps.config.chatwoot.accountId}`;
+  const known = await deps.redis.get(key);
+  if (known === 'ok') return true;
+  if (known === 'missing') return false;
+  try {
+    const created = await deps.chatwoot.ensureAttributeDefinitions(DEFINITIONS);
+    if (created.length) deps.log.info({ created }, 'created Chatwoot contact attribute definitions');
+    await deps.redis.set(key, 'ok');
+    return true;
+  } catch (err) {
+    if (!isApiError(err, 'forbidden')) throw err;
+    const defs = await deps.chatwoot.listAttributeDefinitions().catch(() => []);
+    const ok = defs.some((d) => d.key === 'pipedrive_org_id');
+    deps.log.warn({ err }, ok ? 'Chatwoot token may not create attribute definitions; pipedrive_org_id exists already' : 'Chatwoot token may not create attribute definitions (needs an administrator): contacts of the original deployment cannot be found by pipedrive_org_id and will not be adopted');
+    await deps.redis.set(key, ok ? 'ok' : 'missing', 'EX', 3600);
+    return ok;
+  }
+}
+
+export async function resolveRunDetails(deps: SyncDeps, requestedMode: string): Promise<RunDetails> {
+  const { pipedrive: p } = deps.config;
+  const fields = await deps.pipedrive.organizationFields();
+  return {
+    requestedMode,
+    customerLabelId: p.customerFilterId ? undefined : resolveCustomerLabel(fields, p.customerLabel),
+    phoneFieldKey: p.phoneField ? resolveFieldKey(fields, p.phoneField) : undefined,
+    supportLinkFieldKey: p.supportLinkField ? resolveFieldKey(fields, p.supportLinkField) : undefined,
+    legacyLookup: await ensureDefinitions(deps),
+  };
+}
+
+export function isCustomerOrg(org: PdOrganization, details: RunDetails, viaFilter: boolean): boolean {
+  if (org.isDeleted) return false;
+  return viaFilter || (details.customerLabelId !== undefined && org.labelIds.includes(details.customerLabelId));
+}
+
+/**
+ * The listing part of a run: persons, then organizations page by page, each page's customers
+ * sent off as upsert batches as soon as BATCH_SIZE of them are known.
+ */
+export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
+  const { ds, config, log } = deps;
+  const runs = ds.getRepository(RunEntity);
+  const now = deps.now?.() ?? new Date();
+  let batch = 0;
+  let pending: number[] = [];
+  const queued = new Set<number>();
+  const flush = async (all: boolean) => {
+    while (pending.length >= config.batchSize || (all && pending.length)) {
+      const orgIds = pending.splice(0, config.batchSize);
+      await deps.enqueueBatch({ runId: run.id, batch, orgIds });
+      batch += 1;
+    }
+  };
+  const add = async (ids: Iterable<number>) => {
+    for (const id of ids) if (!queued.has(id)) (queued.add(id), pending.push(id));
+    await flush(false);
+  };
+
+  try {
+    const { mode, since } = await decideMode(deps, run.mode === 'full' ? 'full' : 'incremental', now);
+    const details = await resolveRunDetails(deps, run.mode);
+    if (since) details.since = since.toISOString();
+    await runs.update({ id: run.id }, { mode, listingStartedAt: now, details: details as never });
+    run.mode = mode;
+    log.info({ runId: run.id, mode, since, trigger: run.trigger }, 'sync run listing Pipedrive');
+    const full = mode === 'full';
+    const viaFilter = Boolean(config.pipedrive.customerFilterId);
+
+    // 1. Persons first, so that batches find every organization's persons in the mirror.
+    const touched = new Set<number>();
+    for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
+      for (const id of await upsertPersons(ds, page, full ? run.id : null)) touched.add(id);
+    }
+    if (full) for (const id of await removeUnseenPersons(ds, run.id)) touched.add(id);
+
+    // 2. Organizations, streamed; customers go out in batches.
+    const seenOrgs = new Set<number>();
+    for await (const page of deps.pipedrive.organizationPages({ updatedSince: full ? undefined : since, filterId: config.pipedrive.customerFilterId })) {
+      await upsertOrganizations(
+        ds,
+        page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) })),
+        full ? run.id : null,
+      );
+      for (const org of page) seenOrgs.add(org.id);
+      await add(page.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
+    }
+    if (full) {
+      const gone = await markUnseenOrganizations(ds, run.id, !viaFilter);
+      if (gone) log.info({ runId: run.id, count: gone }, 'organizations no longer listed: marked as not customers');
+    } else {
+      // A person's change is a change of its organization, even when the org itself did not change.
+      const extra = [...touched].filter((id) => !seenOrgs.has(id));
+      const { known, customers } = await knownCustomers(ds, extra);
+      const unknown = extra.filter((id) => !known.has(id));
+      for (let i = 0; i < unknown.length; i += 100) {
+        const { items } = await deps.pipedrive.listOrganizations({ ids: unknown.slice(i, i + 100), filterId: config.pipedrive.customerFilterId });
+        await upsertOrganizations(ds, items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) })), null);
+        customers.push(...items.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
+      }
+      await add(customers);
+    }
+    if (full) {
+      // Customers whose contact content may have changed through a removed person.
+      const { customers } = await knownCustomers(ds, [...touched].filter((id) => !queued.has(id)));
+      await add(customers);
+    }
+    await flush(true);
+    await runs.update({ id: run.id }, { batchesTotal: batch, listingComplete: true });
+    log.info({ runId: run.id, batches: batch, organizations: queued.size }, 'sync run listing complete');
+  } catch (err) {
+    const errorType = alertErrorType(err);
+    const message = `listing failed: ${(err as Error).message}`.slice(0, 1000);
+    await runs.update({ id: run.id, status: 'running' }, { status: 'failed', finishedAt: deps.now?.() ?? new Date(), errorType, errorMessage: message, batchesTotal: batch });
+    log.error({ runId: run.id, err, errorType }, 'sync run failed: the Pipedrive listing broke, nothing is reported as synced');
+    throw new RunFailedError(message, errorType, run.id);
+  }
+  await finalizeIfDone(deps, run.id);
+}
+
+export interface BatchResult {
+  runId: string;
+  batch: number;
+  processed: number;
+  skipped: number;
+  counts: Record<string, number>;
+}
+
+/**
+ * One upsert batch. Idempotent: organizations that already have an outcome in this run (a batch
+ * interrupted by a crash or a rate limit and run again) are not done twice.
+ */
+export async function processBatch(deps: SyncDeps, data: { runId: string; batch: number; orgIds: number[] }): Promise<BatchResult> {
+  const { ds } = deps;
+  const run = await ds.getRepository(RunEntity).findOneBy({ id: data.runId });
+  if (!run) throw new Error(`run ${data.runId} does not exist`);
+  const done = new Set(
+    (await ds.getRepository(RecordOutcomeEntity).find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })).map((o) => o.orgId),
+  );
+  const todo = data.orgIds.filter((id) => !done.has(id));
+  const orgs = await loadOrganizations(ds, todo);
+  const persons = await loadPersonsByOrg(ds, todo);
+  const details = (run.details ?? { legacyLookup: true }) as RunDetails;
+  const ctx = {
+    chatwoot: deps.chatwoot,
+    inboxId: deps.config.chatwoot.inboxId,
+    legacyLookup: details.legacyLookup !== false,
+    mapping: {
+      phoneFieldKey: details.phoneFieldKey,
+      supportLinkFieldKey: details.supportLinkFieldKey,
+      defaultCountry: deps.config.defaultCountry,
+      pipedriveWebOrigin: pipedriveWebOrigin(deps.config.pipedrive.baseUrl),
+    },
+  };
+  const counts: Record<string, number> = { created: 0, updated: 0, unchanged: 0, adopted: 0, failed: 0, warnings: 0 };
+  const results: UpsertResult[] = [];
+  let stop: unknown;
+  for (const org of orgs.sort((a, b) => a.id - b.id)) {
+    if (!org.isCustomer || org.isDeleted) continue;
+    try {
+      results.push(await upsertOrganization(ctx, org, persons.get(org.id) ?? [], deps.now?.() ?? new Date()));
+    } catch (err) {
+      // Rate limits and auth failures stop the batch (after saving what was done).
+      stop = err;
+      if (isApiError(err, 'auth')) {
+        results.push({ orgId: org.id, action: 'failed', errorType: 'auth', message: (err as Error).message, row: { syncState: 'failed', lastErrorType: 'auth', lastError: (err as Error).message } });
+      }
+      break;
+    }
+  }
+  await saveResults(deps, data.runId, results);
+  for (const r of results) {
+    counts[r.action] = (counts[r.action] ?? 0) + 1;
+    if (r.warning) counts.warnings = (counts.warnings ?? 0) + 1;
+  }
+  if (stop) {
+    await addCounts(deps, data.runId, counts, false);
+    if (isApiError(stop, 'auth')) {
+      await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'auth issue', errorMessage: (stop as Error).message.slice(0, 1000) });
+    }
+    throw stop;
+  }
+  // Organizations not (or no longer) customers when the batch ran count as done, not processed.
+  await addCounts(deps, data.runId, counts, true);
+  await finalizeIfDone(deps, data.runId);
+  return { runId: data.runId, batch: data.batch, processed: results.length, skipped: done.size, counts };
+}
+
+export async function saveResults(deps: SyncDeps, runId: string, results: UpsertResult[]): Promise<void> {
+  if (!results.length) return;
+  const now = deps.now?.() ?? new Date();
+  await deps.ds.transaction(async (m) => {
+    await m.getRepository(RecordOutcomeEntity).insert(
+      results.map((r) => ({
+        runId,
+        orgId: r.orgId,
+        outcome: r.warning ? 'warning' : r.action,
+        errorType: r.errorType ?? (r.warning ? 'bad_data' : null),
+        message: (r.message ?? r.warning ?? null)?.slice(0, 1000) ?? null,
+        createdAt: now,
+      })),
+    );
+    for (const r of results) {
+      if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as Partial<Organization> as never);
+    }
+  });
+}
+
+export async function addCounts(deps: SyncDeps, runId: string, c: Record<string, number>, batchDone: boolean): Promise<void> {
+  const processed = (c.created ?? 0) + (c.updated ?? 0) + (c.unchanged ?? 0) + (c.adopted ?? 0) + (c.failed ?? 0);
+  await deps.ds.query(
+    `UPDATE runs SET processed = processed + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, adopted = adopted + ?,
+       failed = failed + ?, warnings = warnings + ?, batches_done = batches_done + ? WHERE id = ?`,
+    [processed, c.created ?? 0, c.updated ?? 0, c.unchanged ?? 0, c.adopted ?? 0, c.failed ?? 0, c.warnings ?? 0, batchDone ? 1 : 0, runId],
+  );
+}
+
+/**
+ * Ends the run when its listing is complete and every batch has ended. Exactly one caller wins
+ * the conditional UPDATE, logs the summary and pings HEALTHCHECK_PING_URL.
+ */
+export async function finalizeIfDone(deps: SyncDeps, runId: string): Promise<Run | undefined> {
+  const res = (await deps.ds.query(
+    `UPDATE runs SET status = CASE WHEN failed > 0 OR warnings > 0 THEN 'partial' ELSE 'succeeded' END, finished_at = ?
+     WHERE id = ? AND status = 'running' AND listing_complete = 1 AND batches_done >= batches_total`,
+    [deps.now?.() ?? new Date(), runId],
+  )) as { affectedRows?: number };
+  if (!res.affectedRows) return undefined;
+  const run = await deps.ds.getRepository(RunEntity).findOneByOrFail({ id: runId });
+  deps.log.info(
+    { runId, status: run.status, mode: run.mode, processed: run.processed, created: run.created, updated: run.updated, unchanged: run.unchanged, adopted: run.adopted, warnings: run.warnings, failed: run.failed, durationMs: run.finishedAt!.getTime() - run.startedAt.getTime() },
+    `sync run ${run.status}`,
+  );
+  await pingHealthcheck(deps, run);
+  return run;
+}
+
+async function pingHealthcheck(deps: SyncDeps, run: Run): Promise<void> {
+  const url = deps.config.alerts.healthcheckPingUrl;
+  if (!url || run.mode === 'webhook') return;
+  try {
+    const res = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) deps.log.warn({ status: res.status }, 'healthcheck ping answered with an error');
+  } catch (err) {
+    deps.log.warn({ err }, 'healthcheck ping failed');
+  }
+}
