@@ -367,3 +367,26 @@ describe('chatwoot delete, merge, conversations, faults', () => {
     expect([500, 503]).toContain((await call('GET', '/contacts')).status);
   });
 });
+
+describe('chatwoot: a client that goes away mid-request', () => {
+  it('never creates a contact from a request whose body did not arrive', async () => {
+    const { createSimulator } = await import('../src/index.js');
+    const net = await import('node:net');
+    const s = createSimulator();
+    const { port } = await s.start();
+    try {
+      s.chatwoot.setFaults({ latencyMs: 50 });
+      const body = JSON.stringify({ name: 'X', identifier: 'pipedrive:org:1' });
+      for (const sent of [body.slice(0, 10), body]) {
+        const sock = net.connect(port, '127.0.0.1', () => {
+          sock.write(`POST /chatwoot/api/v1/accounts/2/contacts HTTP/1.1\r\nHost: x\r\napi_access_token: cw-admin-token\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${sent}`);
+          setTimeout(() => sock.destroy(), 5);
+        });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(s.chatwoot.listAllContacts().filter((c) => !c.identifier)).toEqual([]);
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -295,7 +295,6 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
       pipedriveWebOrigin: pipedriveWebOrigin(deps.config.pipedrive.baseUrl),
     },
   };
-  const counts: Record<string, number> = { created: 0, updated: 0, unchanged: 0, adopted: 0, failed: 0, warnings: 0 };
   const results: UpsertResult[] = [];
   let stop: unknown;
   for (const org of orgs.sort((a, b) => a.id - b.id)) {
@@ -311,51 +310,56 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
       break;
     }
   }
-  await saveResults(deps, data.runId, results);
-  for (const r of results) {
-    counts[r.action] = (counts[r.action] ?? 0) + 1;
-    if (r.warning) counts.warnings = (counts.warnings ?? 0) + 1;
-  }
+  // Outcomes, organization rows and the run's counters in one transaction: a crash leaves
+  // either all of this batch's progress or none of it, and a re-run skips what was saved.
+  const counts = await commitResults(deps, data.runId, results, !stop);
   if (stop) {
-    await addCounts(deps, data.runId, counts, false);
     if (isApiError(stop, 'auth')) {
       await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'auth issue', errorMessage: (stop as Error).message.slice(0, 1000) });
     }
     throw stop;
   }
-  // Organizations not (or no longer) customers when the batch ran count as done, not processed.
-  await addCounts(deps, data.runId, counts, true);
   await finalizeIfDone(deps, data.runId);
   return { runId: data.runId, batch: data.batch, processed: results.length, skipped: done.size, counts };
 }
 
-export async function saveResults(deps: SyncDeps, runId: string, results: UpsertResult[]): Promise<void> {
-  if (!results.length) return;
-  const now = deps.now?.() ?? new Date();
-  await deps.ds.transaction(async (m) => {
-    await m.getRepository(RecordOutcomeEntity).insert(
-      results.map((r) => ({
-        runId,
-        orgId: r.orgId,
-        outcome: r.warning ? 'warning' : r.action,
-        errorType: r.errorType ?? (r.warning ? 'bad_data' : null),
-        message: (r.message ?? r.warning ?? null)?.slice(0, 1000) ?? null,
-        createdAt: now,
-      })),
-    );
-    for (const r of results) {
-      if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as Partial<Organization> as never);
-    }
-  });
+export function countResults(results: UpsertResult[]): Record<string, number> {
+  const c: Record<string, number> = { created: 0, updated: 0, unchanged: 0, adopted: 0, failed: 0, warnings: 0 };
+  for (const r of results) {
+    c[r.action] = (c[r.action] ?? 0) + 1;
+    if (r.warning) c.warnings! += 1;
+  }
+  return c;
 }
 
-export async function addCounts(deps: SyncDeps, runId: string, c: Record<string, number>, batchDone: boolean): Promise<void> {
-  const processed = (c.created ?? 0) + (c.updated ?? 0) + (c.unchanged ?? 0) + (c.adopted ?? 0) + (c.failed ?? 0);
-  await deps.ds.query(
-    `UPDATE runs SET processed = processed + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, adopted = adopted + ?,
-       failed = failed + ?, warnings = warnings + ?, batches_done = batches_done + ? WHERE id = ?`,
-    [processed, c.created ?? 0, c.updated ?? 0, c.unchanged ?? 0, c.adopted ?? 0, c.failed ?? 0, c.warnings ?? 0, batchDone ? 1 : 0, runId],
-  );
+/** Saves a batch's outcomes and organization rows and adds its counts to the run, atomically. */
+export async function commitResults(deps: Pick<SyncDeps, 'ds' | 'now'>, runId: string, results: UpsertResult[], batchDone: boolean): Promise<Record<string, number>> {
+  const c = countResults(results);
+  const processed = c.created! + c.updated! + c.unchanged! + c.adopted! + c.failed!;
+  const now = deps.now?.() ?? new Date();
+  await deps.ds.transaction(async (m) => {
+    if (results.length) {
+      await m.getRepository(RecordOutcomeEntity).insert(
+        results.map((r) => ({
+          runId,
+          orgId: r.orgId,
+          outcome: r.warning ? 'warning' : r.action,
+          errorType: r.errorType ?? (r.warning ? 'bad_data' : null),
+          message: (r.message ?? r.warning ?? null)?.slice(0, 1000) ?? null,
+          createdAt: now,
+        })),
+      );
+      for (const r of results) {
+        if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as Partial<Organization> as never);
+      }
+    }
+    await m.query(
+      `UPDATE runs SET processed = processed + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, adopted = adopted + ?,
+         failed = failed + ?, warnings = warnings + ?, batches_done = batches_done + ? WHERE id = ?`,
+      [processed, c.created, c.updated, c.unchanged, c.adopted, c.failed, c.warnings, batchDone ? 1 : 0, runId],
+    );
+  });
+  return c;
 }
 
 /**

@@ -3,7 +3,7 @@ import { OrganizationEntity, RunEntity } from '@pcs/db';
 import type { PdPerson } from '@pcs/pipedrive';
 import { pipedriveWebOrigin } from './contact.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
-import { addCounts, finalizeIfDone, isCustomerOrg, resolveRunDetails, saveResults, type RunDetails, type SyncDeps } from './run.js';
+import { commitResults, finalizeIfDone, isCustomerOrg, resolveRunDetails, type RunDetails, type SyncDeps } from './run.js';
 import { upsertOrganization } from './upsert.js';
 
 
@@ -65,8 +65,7 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string): P
     mirrored.sort((a, b) => a.id - b.id),
     now,
   );
-  await saveResults(deps, runId, [result]);
-  await addCounts(deps, runId, { [result.action]: 1, warnings: result.warning ? 1 : 0 }, false);
+  await commitResults(deps, runId, [result], false);
   await finalizeIfDone(deps, runId);
   return { orgId, runId, outcome: result.warning ? 'warning' : result.action, isCustomer: true };
 }

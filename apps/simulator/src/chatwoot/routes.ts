@@ -167,6 +167,17 @@ export function chatwootRouter(sim: ChatwootSim): Router {
     next();
   });
   acct.use(express.json({ limit: '5mb' }));
+  // Like Puma, which dispatches a request only once its whole body has arrived: a request whose
+  // client went away before the body was read is dropped, never run with an empty body. A request
+  // received whole is still carried out even if its client is gone by now (as a real server does).
+  acct.use((req, res, next) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (req.method !== 'GET' && req.method !== 'DELETE' && declared > 0 && req.body === undefined) {
+      res.destroy();
+      return;
+    }
+    next();
+  });
 
   const isAdmin = (res: Response): boolean => {
     if (res.locals.role === 'administrator') return true;
