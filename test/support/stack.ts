@@ -40,18 +40,19 @@ export async function createStack(label: string, extra: Record<string, string> =
     },
   });
   let ds: DataSource | undefined;
+  const getDs = async () => {
+    ds ??= (await openDatabase(db.config, { poolSize: 2 })).ds;
+    return ds;
+  };
   return {
     sim,
     db,
     prefix,
     env,
     config: (more = {}) => parseConfig({ ...env, ...more }),
-    async ds() {
-      ds ??= (await openDatabase(db.config, { poolSize: 2 })).ds;
-      return ds;
-    },
+    ds: getDs,
     async waitForRun(runId, timeoutMs = 30_000) {
-      const d = await this.ds();
+      const d = await getDs();
       return waitFor(
         async () => {
           const run = await d.getRepository(RunEntity).findOneBy({ id: runId });
