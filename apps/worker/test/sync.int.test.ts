@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordOutcomeEntity } from '@pcs/db';
 import { enqueue, syncRunJob } from '@pcs/queues';
@@ -9,6 +10,9 @@ describe('sync against the simulator', () => {
   let stack: TestStack;
   let worker: RunningWorker;
   let seeded: ReturnType<typeof seedMixed>;
+  // An outside dead man's switch (HEALTHCHECK_PING_URL): counts the pings it gets.
+  const pings: string[] = [];
+  let pingServer: Server;
 
   const contacts = () => stack.sim.chatwoot.listAllContacts();
   const contactOf = (orgId: number) => contacts().filter((c) => c.identifier === `pipedrive:org:${orgId}`);
@@ -19,7 +23,13 @@ describe('sync against the simulator', () => {
   }
 
   beforeAll(async () => {
-    stack = await createStack('sync', { PIPEDRIVE_PHONE_FIELD: 'Main phone', PIPEDRIVE_SUPPORT_LINK_FIELD: 'Support portal', BATCH_SIZE: '4', SYNC_CRON: '0 0 1 1 *' });
+    pingServer = createServer((req, res) => {
+      pings.push(`${req.method} ${req.url}`);
+      res.end('ok');
+    });
+    await new Promise<void>((r) => pingServer.listen(0, '127.0.0.1', r));
+    const pingUrl = `http://127.0.0.1:${(pingServer.address() as { port: number }).port}/ping/abc`;
+    stack = await createStack('sync', { HEALTHCHECK_PING_URL: pingUrl, PIPEDRIVE_PHONE_FIELD: 'Main phone', PIPEDRIVE_SUPPORT_LINK_FIELD: 'Support portal', BATCH_SIZE: '4', SYNC_CRON: '0 0 1 1 *' });
     seeded = seedMixed(stack.sim);
     // A yearly cron: no scheduled run gets in the way of the runs these tests start.
     worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync' }), { console: false });
@@ -27,6 +37,7 @@ describe('sync against the simulator', () => {
   afterAll(async () => {
     await worker?.stop('test');
     await stack?.close();
+    pingServer?.close();
   });
 
   it('a first sync gives exactly one contact per live customer org, with the right fields', async () => {
@@ -66,6 +77,7 @@ describe('sync against the simulator', () => {
     expect(stack.sim.chatwoot.conversations(seeded.legacyContactId)).toHaveLength(1);
 
     expect(run.status).toBe('partial'); // the shared phone and the invalid email are warnings
+    expect(pings).toEqual(['GET /ping/abc']);
     expect(run).toMatchObject({ processed: seeded.liveCustomers.length, adopted: 1, failed: 0, warnings: 2 });
     expect(run.created).toBe(seeded.liveCustomers.length - 1);
     const ds = await stack.ds();
@@ -117,6 +129,9 @@ describe('sync against the simulator', () => {
     stack.sim.pipedrive.clearFaults();
     expect(run.status).toBe('failed');
     expect(run.errorType).toBe('auth issue');
+    const pingsBefore = pings.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pings.length).toBe(pingsBefore); // no ping after a failed run
     expect(run.errorMessage).toMatch(/401/);
     expect(stack.sim.stats().byApi.pipedrive.requests).toBe(1);
   });
