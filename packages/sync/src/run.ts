@@ -6,9 +6,9 @@ import { In, IsNull, Not, OrganizationEntity, RecordOutcomeEntity, RunEntity, ty
 import { isApiError } from '@pcs/http';
 import type { Logger } from '@pcs/logger';
 import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type PipedriveClient } from '@pcs/pipedrive';
-import { pipedriveWebOrigin } from './contact.js';
+import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, upsertOrganizations, upsertPersons } from './mirror.js';
-import { upsertOrganization, type UpsertResult } from './upsert.js';
+import { upsertOrganization, type KnownContact, type UpsertResult } from './upsert.js';
 
 /**
  * A sync run: one streamed listing of Pipedrive (full, or changes since the last complete
@@ -297,10 +297,17 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   };
   const results: UpsertResult[] = [];
   let stop: unknown;
+  let known = new Map<number, KnownContact>();
+  try {
+    known = await lookupContacts(deps, data.runId, orgs.filter((o) => o.isCustomer && !o.isDeleted && !o.chatwootContactId), ctx.legacyLookup);
+  } catch (err) {
+    if (isApiError(err, 'rate_limit') || isApiError(err, 'auth')) throw err;
+    // Looked up one by one below instead.
+  }
   for (const org of orgs.sort((a, b) => a.id - b.id)) {
     if (!org.isCustomer || org.isDeleted) continue;
     try {
-      results.push(await upsertOrganization(ctx, org, persons.get(org.id) ?? [], deps.now?.() ?? new Date()));
+      results.push(await upsertOrganization(ctx, org, persons.get(org.id) ?? [], deps.now?.() ?? new Date(), known.get(org.id)));
     } catch (err) {
       // Rate limits and auth failures stop the batch (after saving what was done).
       stop = err;
@@ -321,6 +328,58 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   }
   await finalizeIfDone(deps, data.runId);
   return { runId: data.runId, batch: data.batch, processed: results.length, skipped: done.size, counts };
+}
+
+/** OR-chained conditions per filter request. */
+const LOOKUP_CHUNK = 50;
+
+/**
+ * Finds, in few requests, the Chatwoot contacts of a batch's organizations that have no stored
+ * contact id: one filter per 50 organizations on the identifier, then, only while Chatwoot holds
+ * contacts the database does not know (the original deployment's), one on pipedrive_org_id.
+ * Every organization looked up gets an entry: the contact, or null (create it).
+ */
+export async function lookupContacts(deps: SyncDeps, runId: string, orgs: Organization[], legacyLookup: boolean): Promise<Map<number, KnownContact>> {
+  const known = new Map<number, KnownContact>();
+  if (!orgs.length) return known;
+  for (let i = 0; i < orgs.length; i += LOOKUP_CHUNK) {
+    const part = orgs.slice(i, i + LOOKUP_CHUNK);
+    const found = await deps.chatwoot.filterAllContacts(part.map((o) => ({ attributeKey: 'identifier', operator: 'equal_to' as const, value: identifierOf(o.id), queryOperator: 'OR' as const })));
+    const byIdentifier = new Map(found.filter((c) => c.identifier).map((c) => [c.identifier!, c]));
+    for (const o of part) {
+      const c = byIdentifier.get(identifierOf(o.id));
+      known.set(o.id, c ? { contactId: c.id, adopted: false } : null);
+    }
+  }
+  const rest = orgs.filter((o) => known.get(o.id) === null);
+  if (rest.length && legacyLookup && (await legacyContactsExist(deps, runId))) {
+    for (let i = 0; i < rest.length; i += LOOKUP_CHUNK) {
+      const part = rest.slice(i, i + LOOKUP_CHUNK);
+      const found = await deps.chatwoot.filterAllContacts(part.map((o) => ({ attributeKey: 'pipedrive_org_id', operator: 'equal_to' as const, value: o.id, queryOperator: 'OR' as const })));
+      for (const c of found.sort((a, b) => a.id - b.id)) {
+        const orgId = Number(c.customAttributes.pipedrive_org_id);
+        // A contact that carries another organization's identifier is not this one's to adopt.
+        if (c.identifier && c.identifier !== identifierOf(orgId)) continue;
+        if (known.get(orgId) === null) known.set(orgId, { contactId: c.id, adopted: true });
+      }
+    }
+  }
+  return known;
+}
+
+/**
+ * Whether Chatwoot holds contacts with a pipedrive_org_id that the database does not know (made
+ * by the original deployment, or by a database restored from an old backup). Asked once per run.
+ */
+async function legacyContactsExist(deps: SyncDeps, runId: string): Promise<boolean> {
+  const key = `${deps.config.redis.prefix}:run:${runId}:legacy`;
+  const cached = await deps.redis.get(key);
+  if (cached !== null) return cached === '1';
+  const { count } = await deps.chatwoot.filterContacts([{ attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 }], 1);
+  const rows = (await deps.ds.query('SELECT COUNT(*) AS n FROM organizations WHERE chatwoot_contact_id IS NOT NULL')) as { n: string | number }[];
+  const exist = count > Number(rows[0]?.n ?? 0);
+  await deps.redis.set(key, exist ? '1' : '0', 'EX', 86_400);
+  return exist;
 }
 
 export function countResults(results: UpsertResult[]): Record<string, number> {

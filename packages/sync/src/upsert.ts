@@ -52,7 +52,13 @@ function rejectedFields(err: unknown): ValueField[] | undefined {
   return fields.length && fields.length === err.attributes.length ? fields : undefined;
 }
 
-export async function upsertOrganization(ctx: UpsertContext, org: Organization, persons: Person[], now: Date): Promise<UpsertResult> {
+/**
+ * What a batch already found in Chatwoot for an organization without a stored contact id:
+ * `null` means looked up and absent (create at once); undefined means not looked up.
+ */
+export type KnownContact = { contactId: number; adopted: boolean } | null | undefined;
+
+export async function upsertOrganization(ctx: UpsertContext, org: Organization, persons: Person[], now: Date, known?: KnownContact): Promise<UpsertResult> {
   const rejected = { ...(org.rejectedValues ?? {}) } as Partial<Record<ValueField, string>>;
   const source = { id: org.id, name: org.name, city: org.city, country: org.country, customFields: org.customFields };
   const people = persons.map((p) => ({ id: p.id, emails: p.emails ?? [], phones: p.phones ?? [] }));
@@ -95,11 +101,20 @@ export async function upsertOrganization(ctx: UpsertContext, org: Organization, 
         if (!isApiError(err, 'not_found')) throw err; // deleted in Chatwoot meanwhile: look it up again
       }
     }
-    if (!contact) {
+    if (!contact && known) {
+      try {
+        contact = await write((input) => ctx.chatwoot.updateContact(known.contactId, input), false);
+        if (known.adopted) action = 'adopted';
+      } catch (err) {
+        if (!isApiError(err, 'not_found')) throw err;
+      }
+    }
+    const lookedUp = known !== undefined;
+    if (!contact && !lookedUp) {
       const existing = await ctx.chatwoot.findByIdentifier(payload.identifier);
       if (existing) contact = await write((input) => ctx.chatwoot.updateContact(existing.id, input), false);
     }
-    if (!contact && ctx.legacyLookup) {
+    if (!contact && !lookedUp && ctx.legacyLookup) {
       const legacy = (await ctx.chatwoot.findByCustomAttribute('pipedrive_org_id', org.id)).sort((a, b) => a.id - b.id)[0];
       if (legacy) {
         contact = await write((input) => ctx.chatwoot.updateContact(legacy.id, input), false);
