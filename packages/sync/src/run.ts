@@ -7,7 +7,7 @@ import { isApiError } from '@pcs/http';
 import type { Logger } from '@pcs/logger';
 import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type PipedriveClient } from '@pcs/pipedrive';
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
-import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, upsertOrganizations, upsertPersons } from './mirror.js';
+import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, replacePersonsOfOrg, upsertOrganizations, upsertPersons } from './mirror.js';
 import { upsertOrganization, type KnownContact, type UpsertResult } from './upsert.js';
 
 /**
@@ -42,6 +42,11 @@ export interface RunDetails {
   legacyLookup: boolean;
   since?: string;
   requestedMode: string;
+  /** Full runs: persons from the whole listing, or fetched per organization by the batches. */
+  personsMode?: 'listing' | 'per-org';
+  /** What this run's listing cost, for the next run's choice of personsMode. */
+  personPages?: number;
+  customers?: number;
   [key: string]: unknown;
 }
 
@@ -172,6 +177,13 @@ export async function resolveRunDetails(deps: SyncDeps, requestedMode: string): 
   };
 }
 
+async function choosePersonsMode(deps: SyncDeps): Promise<'listing' | 'per-org'> {
+  const last = await deps.ds.getRepository(RunEntity).findOne({ where: { type: 'sync', mode: 'full', listingComplete: true }, order: { listingStartedAt: 'DESC' } });
+  const d = (last?.details ?? {}) as RunDetails;
+  if (typeof d.personPages === 'number' && typeof d.customers === 'number' && d.customers < d.personPages) return 'per-org';
+  return 'listing';
+}
+
 export function isCustomerOrg(org: PdOrganization, details: RunDetails, viaFilter: boolean): boolean {
   if (org.isDeleted) return false;
   return viaFilter || (details.customerLabelId !== undefined && org.labelIds.includes(details.customerLabelId));
@@ -210,12 +222,20 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     const full = mode === 'full';
     const viaFilter = Boolean(config.pipedrive.customerFilterId);
 
-    // 1. Persons first, so that batches find every organization's persons in the mirror.
+    // 1. Persons first, so that batches find every organization's persons in the mirror. A full
+    // run takes whichever costs fewer requests: the whole persons listing, or one request per
+    // customer (when customers are few next to the account's persons, judged by the last full run).
+    details.personsMode = full ? await choosePersonsMode(deps) : 'listing';
+    await runs.update({ id: run.id }, { details: details as never });
     const touched = new Set<number>();
-    for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
-      for (const id of await upsertPersons(ds, page, full ? run.id : null)) touched.add(id);
+    let personPages = 0;
+    if (details.personsMode === 'listing') {
+      for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
+        personPages += 1;
+        for (const id of await upsertPersons(ds, page, full ? run.id : null)) touched.add(id);
+      }
+      if (full) for (const id of await removeUnseenPersons(ds, run.id)) touched.add(id);
     }
-    if (full) for (const id of await removeUnseenPersons(ds, run.id)) touched.add(id);
 
     // 2. Organizations, streamed; customers go out in batches.
     const seenOrgs = new Set<number>();
@@ -249,7 +269,8 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       await add(customers);
     }
     await flush(true);
-    await runs.update({ id: run.id }, { batchesTotal: batch, listingComplete: true });
+    if (full) Object.assign(details, { personPages: details.personsMode === 'listing' ? personPages : undefined, customers: queued.size });
+    await runs.update({ id: run.id }, { batchesTotal: batch, listingComplete: true, details: details as never });
     log.info({ runId: run.id, batches: batch, organizations: queued.size }, 'sync run listing complete');
   } catch (err) {
     const errorType = alertErrorType(err);
@@ -281,9 +302,16 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
     (await ds.getRepository(RecordOutcomeEntity).find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })).map((o) => o.orgId),
   );
   const todo = data.orgIds.filter((id) => !done.has(id));
+  const details = (run.details ?? { legacyLookup: true }) as RunDetails;
+  if (details.personsMode === 'per-org' && run.mode === 'full') {
+    for (const orgId of todo) {
+      const list = [];
+      for await (const page of deps.pipedrive.personPages({ orgId })) list.push(...page);
+      await replacePersonsOfOrg(ds, orgId, list);
+    }
+  }
   const orgs = await loadOrganizations(ds, todo);
   const persons = await loadPersonsByOrg(ds, todo);
-  const details = (run.details ?? { legacyLookup: true }) as RunDetails;
   const ctx = {
     chatwoot: deps.chatwoot,
     inboxId: deps.config.chatwoot.inboxId,

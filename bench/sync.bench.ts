@@ -1,0 +1,239 @@
+/**
+ * `pnpm bench`: sync benchmarks against the simulator with latency and rate limits on.
+ *
+ *   pnpm bench                               10k orgs, scenarios a-d
+ *   pnpm bench -- --orgs 10000,100000        also 100k (long: the Chatwoot write limit sets the pace)
+ *   pnpm bench -- --scenarios a,b,c --workers 1,2,4 --latency 30 --chatwoot-per-minute 3000
+ *
+ * Scenarios: (a) first full sync; (b) a full re-sync with no change; (c) an incremental sync with
+ * 1% changed; (d) the first sync with 1, 2 and 4 worker processes where no rate limit binds.
+ * Writes a JSON report to bench/results/ and prints a table. Measures, asserts nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { REPO_ROOT } from '../packages/config/src/index.js';
+import { openDatabase, RunEntity, type DataSource, type Run } from '../packages/db/src/index.js';
+import { syncRunJob } from '../packages/queues/src/index.js';
+import { createSimulator, SIM_DEFAULTS, type Simulator } from '../apps/simulator/src/index.js';
+import { createTestDatabase, dropPrefix, REDIS_URL, tempDir, testEnv, uniqueName } from '../test/support/index.js';
+import { spawnApp, type AppProcess } from '../test/support/processes.js';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    orgs: { type: 'string', default: '10000' },
+    scenarios: { type: 'string', default: 'a,b,c,d' },
+    workers: { type: 'string', default: '1,2,4' },
+    latency: { type: 'string', default: '30' },
+    'chatwoot-per-minute': { type: 'string', default: '3000' },
+    'pipedrive-burst': { type: 'string', default: '40' },
+    'persons-per-org': { type: 'string', default: '3' },
+  },
+});
+const sizes = values.orgs.split(',').map(Number);
+const scenarios = new Set(values.scenarios.split(','));
+const workerCounts = values.workers.split(',').map(Number);
+const latencyMs = Number(values.latency);
+const chatwootPerMinute = Number(values['chatwoot-per-minute']);
+const pipedriveBurst = Number(values['pipedrive-burst']);
+
+interface Measure {
+  scenario: string;
+  orgs: number;
+  customers: number;
+  workers: number;
+  rateLimits: boolean;
+  wallSeconds: number;
+  runStatus: string;
+  processed: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  pipedriveRequests: number;
+  pipedriveOrgRequests: number;
+  pipedrivePersonRequests: number;
+  chatwootRequests: number;
+  chatwootWrites: number;
+  requestsPerOrg: number;
+  chatwootWriteLimitSeconds: number | null;
+  peakRssMb: number[];
+}
+
+const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
+
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : -1;
+  } catch {
+    return -1;
+  }
+}
+
+function requestCounts(sim: Simulator) {
+  const st = sim.stats();
+  const pd = st.byApi.pipedrive.byRoute;
+  const cw = st.byApi.chatwoot.byRoute;
+  const sum = (o: Record<string, number>, f: (k: string) => boolean) => Object.entries(o).filter(([k]) => f(k)).reduce((n, [, v]) => n + v, 0);
+  return {
+    pipedriveRequests: st.byApi.pipedrive.requests,
+    pipedriveOrgRequests: sum(pd, (k) => k.includes('/organizations') && !k.includes('organizationFields')),
+    pipedrivePersonRequests: sum(pd, (k) => k.includes('/persons')),
+    chatwootRequests: st.byApi.chatwoot.requests,
+    chatwootWrites: sum(cw, (k) => /^(POST|PUT|PATCH|DELETE) /.test(k) && !k.endsWith('/contacts/filter')),
+  };
+}
+
+class Bench {
+  sim = createSimulator({ seed: 11 });
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  results: Measure[] = [];
+
+  async env(label: string) {
+    const db = await createTestDatabase(label);
+    const prefix = uniqueName(label);
+    const env = testEnv({
+      prefix,
+      database: db.config.database,
+      logDir: tempDir(`bench-${label}`),
+      extra: {
+        PIPEDRIVE_BASE_URL: this.sim.pipedriveBaseUrl,
+        PIPEDRIVE_API_KEY: SIM_DEFAULTS.pipedriveToken,
+        CHATWOOT_BASE_URL: `${this.sim.chatwootBaseUrl}/api/v1/accounts/2`,
+        CHATWOOT_API_KEY: SIM_DEFAULTS.chatwootAdminToken,
+        DEFAULT_COUNTRY_CODE: '+61',
+        WORKER_QUEUES: 'sync',
+        SYNC_CRON: '0 0 1 1 *',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    const { ds } = await openDatabase(db.config, { poolSize: 2 });
+    return { db, prefix, env, ds };
+  }
+
+  async workers(n: number, env: Record<string, string>): Promise<AppProcess[]> {
+    const ps = Array.from({ length: n }, () => spawnApp('worker', { ...env, LOG_LEVEL: 'info' }));
+    await Promise.all(ps.map((p) => p.waitFor('"worker ready"', 60_000)));
+    return ps;
+  }
+
+  async run(env: Record<string, string>, prefix: string, ds: DataSource, mode: 'full' | 'incremental'): Promise<{ run: Run; seconds: number }> {
+    const q = new Queue('sync', { connection: this.redis, prefix });
+    const runId = randomUUID();
+    const started = Date.now();
+    await q.add(syncRunJob.name, { mode, trigger: 'test', runId }, { attempts: 1 });
+    await q.close();
+    for (;;) {
+      const run = await ds.getRepository(RunEntity).findOneBy({ id: runId });
+      if (run && run.status !== 'running') return { run, seconds: (Date.now() - started) / 1000 };
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  record(scenario: string, orgs: number, customers: number, workers: AppProcess[], rateLimits: boolean, r: { run: Run; seconds: number }) {
+    const counts = requestCounts(this.sim);
+    const m: Measure = {
+      scenario,
+      orgs,
+      customers,
+      workers: workers.length,
+      rateLimits,
+      wallSeconds: Math.round(r.seconds * 10) / 10,
+      runStatus: r.run.status,
+      processed: r.run.processed,
+      created: r.run.created,
+      updated: r.run.updated,
+      unchanged: r.run.unchanged,
+      failed: r.run.failed,
+      ...counts,
+      requestsPerOrg: Math.round(((counts.pipedriveRequests + counts.chatwootRequests) / orgs) * 1000) / 1000,
+      chatwootWriteLimitSeconds: rateLimits ? Math.round((counts.chatwootWrites / chatwootPerMinute) * 60 * 10) / 10 : null,
+      peakRssMb: workers.map((w) => peakRssMb(w.child.pid!)),
+    };
+    this.results.push(m);
+    log(scenario, JSON.stringify(m));
+  }
+
+  limits(on: boolean) {
+    this.sim.pipedrive.configure({ rateLimit: { enabled: on, burstLimit: pipedriveBurst, windowMs: 2000 } });
+    this.sim.pipedrive.setFaults({ latencyMs });
+    this.sim.chatwoot.setFaults({ latencyMs, perMinuteLimit: on ? chatwootPerMinute : null });
+  }
+
+  seed(n: number): number {
+    this.sim.reset();
+    this.sim.pipedrive.seed({ orgs: n, personsPerOrg: Number(values['persons-per-org']), customerRatio: 0.9, seed: n });
+    return this.sim.pipedrive.listOrgs().filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId)).length;
+  }
+
+  async main() {
+    await this.sim.start();
+    for (const n of sizes) {
+      if (scenarios.has('a') || scenarios.has('b') || scenarios.has('c')) {
+        const customers = this.seed(n);
+        this.limits(true);
+        const { db, prefix, env, ds } = await this.env(`b${n}`);
+        const ws = await this.workers(1, env);
+        log(`N=${n}: ${customers} customers`);
+        this.sim.resetStats();
+        this.record('a first full sync', n, customers, ws, true, await this.run(env, prefix, ds, 'full'));
+        if (scenarios.has('b')) {
+          this.sim.resetStats();
+          this.record('b re-sync, no change', n, customers, ws, true, await this.run(env, prefix, ds, 'full'));
+        }
+        if (scenarios.has('c')) {
+          const k = Math.round(customers * 0.01);
+          const ids = this.sim.pipedrive.listOrgs().filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId)).slice(0, k).map((o) => o.id);
+          for (const id of ids) this.sim.pipedrive.upsertOrg({ id, name: `Renamed ${id}` });
+          this.sim.resetStats();
+          this.record(`c incremental, 1% (${k}) changed`, n, customers, ws, true, await this.run(env, prefix, ds, 'incremental'));
+        }
+        await Promise.all(ws.map((w) => w.stop()));
+        await ds.destroy();
+        await dropPrefix(prefix);
+        await db.drop();
+      }
+      if (scenarios.has('d')) {
+        for (const w of workerCounts) {
+          const customers = this.seed(n);
+          this.limits(false);
+          const { db, prefix, env, ds } = await this.env(`d${n}w${w}`);
+          const ws = await this.workers(w, env);
+          this.sim.resetStats();
+          this.record(`d first sync, ${w} worker(s), no rate limit`, n, customers, ws, false, await this.run(env, prefix, ds, 'full'));
+          await Promise.all(ws.map((p) => p.stop()));
+          await ds.destroy();
+          await dropPrefix(prefix);
+          await db.drop();
+        }
+      }
+    }
+    await this.sim.stop();
+    this.redis.disconnect();
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+      settings: { latencyMs, chatwootPerMinute, pipedriveBurstPer2s: pipedriveBurst, batchSize: 50, workerConcurrency: 4 },
+      results: this.results,
+    };
+    const dir = join(REPO_ROOT, 'bench/results');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `sync-${report.date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify(report, null, 2));
+    console.log(`\n| scenario | orgs | customers | workers | wall s | Chatwoot-limit s | status | PD req (org/person) | CW req | CW writes | req/org | peak RSS MB |`);
+    console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|`);
+    for (const r of this.results) {
+      console.log(`| ${r.scenario} | ${r.orgs} | ${r.customers} | ${r.workers} | ${r.wallSeconds} | ${r.chatwootWriteLimitSeconds ?? '-'} | ${r.runStatus} | ${r.pipedriveRequests} (${r.pipedriveOrgRequests}/${r.pipedrivePersonRequests}) | ${r.chatwootRequests} | ${r.chatwootWrites} | ${r.requestsPerOrg} | ${r.peakRssMb.join(', ')} |`);
+    }
+    console.log(`\nreport: ${file}`);
+  }
+}
+
+await new Bench().main();
+process.exit(0);
