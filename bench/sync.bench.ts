@@ -118,7 +118,9 @@ class Bench {
   }
 
   async workers(n: number, env: Record<string, string>): Promise<AppProcess[]> {
-    const ps = Array.from({ length: n }, () => spawnApp('worker', { ...env, LOG_LEVEL: 'info' }));
+    // The same command as `pnpm run worker` (heap limit included); WORKER_NODE_OPTIONS adds flags.
+    const nodeOptions = process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {};
+    const ps = Array.from({ length: n }, () => spawnApp('worker', { ...env, LOG_LEVEL: 'info', ...nodeOptions }));
     await Promise.all(ps.map((p) => p.waitFor('"worker ready"', 60_000)));
     return ps;
   }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../packages/config/src/index.js';
 import { waitFor } from './index.js';
@@ -12,8 +13,16 @@ export interface AppProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The node arguments of `pnpm run <app>` (root package.json), so tests run what users run. */
+function scriptArgs(app: string): string[] {
+  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const [cmd, ...args] = (scripts[app] ?? `node --import tsx apps/${app}/src/main.ts`).split(/\s+/);
+  if (cmd !== 'node') throw new Error(`the ${app} script does not start with node: ${scripts[app]}`);
+  return args.map((a) => (a.startsWith('apps/') ? join(REPO_ROOT, a) : a));
+}
+
 export function spawnApp(app: 'worker' | 'dashboard' | 'simulator', env: Record<string, string>, args: string[] = []): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, `apps/${app}/src/main.ts`), ...args], {
+  const child = spawn(process.execPath, [...scriptArgs(app), ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH!, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -232,7 +232,9 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     if (details.personsMode === 'listing') {
       for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
         personPages += 1;
-        for (const id of await upsertPersons(ds, page, full ? run.id : null)) touched.add(id);
+        const orgs = await upsertPersons(ds, page, full ? run.id : null);
+        // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
+        if (!full) for (const id of orgs) touched.add(id);
       }
       if (full) for (const id of await removeUnseenPersons(ds, run.id)) touched.add(id);
     }
