@@ -198,7 +198,7 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   const runs = ds.getRepository(RunEntity);
   const now = deps.now?.() ?? new Date();
   let batch = 0;
-  let pending: number[] = [];
+  const pending: number[] = [];
   const queued = new Set<number>();
   const flush = async (all: boolean) => {
     while (pending.length >= config.batchSize || (all && pending.length)) {
@@ -208,7 +208,11 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     }
   };
   const add = async (ids: Iterable<number>) => {
-    for (const id of ids) if (!queued.has(id)) (queued.add(id), pending.push(id));
+    for (const id of ids) {
+      if (queued.has(id)) continue;
+      queued.add(id);
+      pending.push(id);
+    }
     await flush(false);
   };
 

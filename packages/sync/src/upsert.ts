@@ -1,6 +1,6 @@
 import type { ChatwootClient, ContactInput, CwContact } from '@pcs/chatwoot';
 import type { Organization, Person } from '@pcs/db';
-import { ApiError, isApiError } from '@pcs/http';
+import { isApiError, type ApiError } from '@pcs/http';
 import { buildContact, type ContactPayload, type MappingContext, type ValueField } from './contact.js';
 
 /**
