@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCleanup } from './commands/cleanup.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerStatus(program);
   registerSync(program);
+  registerCleanup(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

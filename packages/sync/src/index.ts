@@ -4,3 +4,5 @@ export * from './upsert.js';
 export * from './run.js';
 export * from './limits.js';
 export * from './targeted.js';
+export * from './exclusive.js';
+export * from './cleanup.js';

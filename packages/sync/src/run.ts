@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
@@ -7,6 +6,7 @@ import { isApiError } from '@pcs/http';
 import type { Logger } from '@pcs/logger';
 import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type PipedriveClient } from '@pcs/pipedrive';
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
+import { beginExclusiveRun } from './exclusive.js';
 import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, replacePersonsOfOrg, upsertOrganizations, upsertPersons } from './mirror.js';
 import { upsertOrganization, type KnownContact, type UpsertResult } from './upsert.js';
 
@@ -21,8 +21,6 @@ import { upsertOrganization, type KnownContact, type UpsertResult } from './upse
 export const INCREMENTAL_OVERLAP_MS = 5 * 60_000;
 /** An incremental run turns full when the last complete full listing is older than this (deletions, lost persons). */
 export const FULL_LISTING_MAX_AGE_MS = 24 * 3_600_000;
-/** A run still "running" without progress for this long is abandoned, so a new one can start. */
-export const STALE_RUN_MS = 6 * 3_600_000;
 
 export interface SyncDeps {
   config: Config;
@@ -32,6 +30,8 @@ export interface SyncDeps {
   redis: Redis;
   log: Logger;
   enqueueBatch: (data: { runId: string; batch: number; orgIds: number[] }) => Promise<unknown>;
+  /** The cleanup.log channel (every change a line); the main log when absent. */
+  cleanupLog?: Logger;
   now?: () => Date;
 }
 
@@ -73,53 +73,18 @@ export function alertErrorType(err: unknown): string {
   return 'system error';
 }
 
-async function withNamedLock<T>(ds: DataSource, name: string, fn: () => Promise<T>): Promise<T> {
-  const runner = ds.createQueryRunner();
-  await runner.connect();
-  try {
-    const rows = (await runner.query('SELECT GET_LOCK(?, 30) AS got', [name])) as { got: number | null }[];
-    if (Number(rows[0]?.got) !== 1) throw new Error(`could not take lock ${name}`);
-    try {
-      return await fn();
-    } finally {
-      await runner.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => undefined);
-    }
-  } finally {
-    await runner.release();
-  }
-}
-
-export type StartResult = { run: Run; skipped: false } | { run: Run; skipped: true };
+export type StartResult = { run: Run; skipped: false; blocked?: undefined } | { run: Run; skipped: true; blocked?: boolean };
 
 /**
- * Creates the run row, unless another sync run of this deployment is still running: then that
- * run is returned with `skipped: true` (a CLI `--wait` follows it instead).
+ * Creates the run row, unless another sync run of this deployment is still running (that run
+ * is returned with `skipped: true`; a CLI `--wait` follows it instead) or a cleanup run is
+ * (`blocked: true`: the job tries again later). A retried job resumes its own run.
  */
 export async function beginRun(deps: SyncDeps, opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string }): Promise<StartResult> {
-  const now = deps.now?.() ?? new Date();
-  const runs = deps.ds.getRepository(RunEntity);
-  return withNamedLock(deps.ds, `pcs_sync_start_${deps.config.database.database}`.slice(0, 64), async () => {
-    if (opts.runId) {
-      const same = await runs.findOneBy({ id: opts.runId });
-      if (same) return { run: same, skipped: same.status !== 'running' || same.listingComplete };
-    }
-    const active = await runs.findOne({ where: { type: 'sync', status: 'running', mode: Not('webhook') }, order: { startedAt: 'DESC' } });
-    if (active) {
-      if (now.getTime() - active.startedAt.getTime() < STALE_RUN_MS) return { run: active, skipped: true };
-      await runs.update({ id: active.id, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'system error', errorMessage: 'abandoned: no progress for 6 hours' });
-    }
-    const run = runs.create({
-      id: opts.runId ?? randomUUID(),
-      type: 'sync',
-      mode: opts.mode,
-      trigger: opts.trigger,
-      status: 'running',
-      startedAt: now,
-      details: { requestedMode: opts.mode, legacyLookup: true },
-    });
-    await runs.save(run);
-    return { run, skipped: false };
-  });
+  const r = await beginExclusiveRun(deps.ds, deps.config.database.database, { type: 'sync', mode: opts.mode, trigger: opts.trigger, runId: opts.runId, details: { requestedMode: opts.mode, legacyLookup: true } }, deps.now?.() ?? new Date());
+  if (r.state === 'started') return { run: r.run, skipped: false };
+  if (r.state === 'resumed') return r.run.status === 'running' && !r.run.listingComplete ? { run: r.run, skipped: false } : { run: r.run, skipped: true };
+  return { run: r.run, skipped: true, blocked: r.state === 'blocked' };
 }
 
 /** The mode a run really takes: full on the first run ever, when asked, or when the last full listing is too old. */

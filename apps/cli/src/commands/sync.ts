@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { RunEntity, type DataSource, type Run } from '@pcs/db';
-import { distinctWorkers, summarizeRun } from '@pcs/ops';
-import { enqueue, syncRunJob, type Queues } from '@pcs/queues';
+import type { Run } from '@pcs/db';
+import { summarizeRun } from '@pcs/ops';
+import { enqueue, syncRunJob } from '@pcs/queues';
 import { openRuntime } from '../runtime.js';
-import { color, createOutput, type Output } from '../output.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { color, createOutput } from '../output.js';
+import { waitForRun } from '../wait.js';
 
 export function registerSync(program: Command): void {
   program
@@ -27,7 +26,7 @@ export function registerSync(program: Command): void {
           out.document({ runId, jobId: job.id, queued: true });
           return;
         }
-        const run = await waitForRun(rt.queues!, rt.ds!, job.id!, runId, out);
+        const run = await waitForRun(rt.queues!.sync, rt.ds!, job.id!, runId, out, syncProgress);
         const summary = { ...summarizeRun(run), adopted: run.adopted, warnings: run.warnings, trigger: run.trigger, durationMs: run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null };
         if (out.json) out.document(summary);
         else out.say(renderSummary(summary));
@@ -38,47 +37,8 @@ export function registerSync(program: Command): void {
     });
 }
 
-/** Waits for the job to start the run (or to hand over to a run already in progress), then for the run to end. */
-async function waitForRun(queues: Queues, ds: DataSource, jobId: string, runId: string, out: Output): Promise<Run> {
-  const runs = ds.getRepository(RunEntity);
-  const tty = process.stderr.isTTY && !out.json;
-  let followed = runId;
-  let warnedNoWorker = false;
-  let lastLine = '';
-  const started = Date.now();
-  for (;;) {
-    const job = await queues.sync.getJob(jobId);
-    const state = job ? await job.getState() : 'unknown';
-    if (state === 'completed' && job?.returnvalue && typeof job.returnvalue === 'object') {
-      const rv = job.returnvalue as { activeRunId?: string; skipped?: boolean };
-      if (rv.skipped && rv.activeRunId && rv.activeRunId !== followed) {
-        followed = rv.activeRunId;
-        out.say(`a sync run was already in progress: following run ${followed}`);
-      }
-    }
-    const run = await runs.findOneBy({ id: followed });
-    if (run && run.status !== 'running') {
-      if (tty && lastLine) process.stderr.write('\n');
-      return run;
-    }
-    if (state === 'failed' && (!run || run.status === 'running')) {
-      const reason = job?.failedReason ?? 'unknown reason';
-      if (run) return (await runs.findOneBy({ id: followed }))!;
-      throw Object.assign(new Error(`the sync job failed before its run started: ${reason}`), { exitCode: 1 });
-    }
-    if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized')) {
-      if (distinctWorkers(await queues.sync.getWorkers()).length === 0) {
-        out.say(color.yellow('no worker is serving the sync queue: start one with `pnpm run worker` (still waiting)'));
-        warnedNoWorker = true;
-      }
-    }
-    if (tty && run) {
-      const line = `run ${run.id.slice(0, 8)} ${run.mode}: ${run.listingComplete ? `batches ${run.batchesDone}/${run.batchesTotal}` : 'listing Pipedrive…'}, ${run.processed} processed (${run.created} created, ${run.updated} updated, ${run.unchanged} unchanged, ${run.failed} failed)`;
-      if (line !== lastLine) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
-      lastLine = line;
-    }
-    await sleep(500);
-  }
+function syncProgress(run: Run): string {
+  return `run ${run.id.slice(0, 8)} ${run.mode}: ${run.listingComplete ? `batches ${run.batchesDone}/${run.batchesTotal}` : 'listing Pipedrive…'}, ${run.processed} processed (${run.created} created, ${run.updated} updated, ${run.unchanged} unchanged, ${run.failed} failed)`;
 }
 
 function renderSummary(s: ReturnType<typeof summarizeRun> & { adopted: number; warnings: number; durationMs: number | null }): string {

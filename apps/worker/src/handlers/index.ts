@@ -1,6 +1,7 @@
 import type { HandlerEntry } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 import { checkQueuesHandler } from './check-queues.js';
+import { cleanupRunHandler } from './cleanup-run.js';
 import { syncBatchHandler } from './sync-batch.js';
 import { syncOrgHandler } from './sync-org.js';
 import { syncRunHandler } from './sync-run.js';
@@ -10,5 +11,5 @@ import { syncRunHandler } from './sync-run.js';
  * handler here are not scheduled by this worker (see syncSchedulers in worker.ts).
  */
 export function createHandlers(ctx: WorkerContext): HandlerEntry[] {
-  return [syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), checkQueuesHandler(ctx)];
+  return [syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), cleanupRunHandler(ctx), checkQueuesHandler(ctx)];
 }

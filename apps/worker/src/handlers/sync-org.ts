@@ -1,13 +1,17 @@
-import { RateLimitError, UnrecoverableError } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError } from 'bullmq';
 import { isApiError } from '@pcs/http';
 import { handle, syncOrgJob, type HandlerEntry } from '@pcs/queues';
-import { syncOne } from '@pcs/sync';
+import { cleanupRunning, syncOne } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
 import { syncDeps } from './sync-deps.js';
 
 /** sync-org: a targeted upsert of one organization (Pipedrive webhook). */
 export function syncOrgHandler(ctx: WorkerContext): HandlerEntry {
-  return handle(syncOrgJob, async (payload) => {
+  return handle(syncOrgJob, async (payload, job) => {
+    if (await cleanupRunning(ctx.ds)) {
+      await job.moveToDelayed(Date.now() + 15_000, job.token);
+      throw new DelayedError();
+    }
     try {
       const result = await syncOne(syncDeps(ctx), payload.orgId, payload.trigger);
       ctx.loggers.get('sync').info({ ...result, event: payload.event }, 'targeted upsert done');

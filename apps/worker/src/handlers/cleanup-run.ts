@@ -1,0 +1,45 @@
+import { DelayedError, UnrecoverableError } from 'bullmq';
+import { alertJob, cleanupRunJob, enqueue, handle, type HandlerEntry } from '@pcs/queues';
+import { beginCleanup, RunFailedError, runCleanup } from '@pcs/sync';
+import type { WorkerContext } from '../context.js';
+import { runIdFor, syncDeps } from './sync-deps.js';
+
+/** How long a cleanup waits when a sync run is in progress (they never run at once). */
+export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
+
+/** cleanup-run: one guarded reconciliation; refused → a WARNING alert on the notifications queue. */
+export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
+  return handle(cleanupRunJob, async (payload, job) => {
+    const deps = { ...syncDeps(ctx), cleanupLog: ctx.loggers.get('cleanup') };
+    const runId = payload.runId ?? runIdFor(job.id);
+    const opts = { dryRun: payload.dryRun, force: payload.force, mergeDuplicates: payload.mergeDuplicates, trigger: payload.trigger, runId };
+    const started = await beginCleanup(deps, opts);
+    if (started.state === 'blocked') {
+      ctx.loggers.get('cleanup').info({ runId, syncRunId: started.run.id }, 'a sync run is in progress: cleanup waits');
+      await job.moveToDelayed(Date.now() + CLEANUP_RETRY_WHILE_SYNC_MS, job.token);
+      throw new DelayedError();
+    }
+    if (started.state === 'duplicate') return { skipped: true, runId, activeRunId: started.run.id };
+    if (started.state === 'resumed' && started.run.status !== 'running') return { skipped: true, runId, status: started.run.status };
+    try {
+      const report = await runCleanup(deps, started.run, opts);
+      if (report.refused) {
+        await enqueue(ctx.queues, alertJob, {
+          timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC',
+          script: 'cleanup',
+          level: 'WARNING',
+          error_type: 'cleanup refused',
+          message: `Cleanup refused: ${report.refused}`,
+          details: { affected_count: report.stale, managed_contacts: report.managed, max_percent: `${ctx.config.thresholds.cleanupMaxPercent}%`, action: report.action, run_id: report.runId },
+          fingerprint: 'cleanup:refused',
+          state: 'firing',
+        });
+      }
+      const { affected: _affected, ...summary } = report;
+      return summary;
+    } catch (err) {
+      if (err instanceof RunFailedError) throw new UnrecoverableError(`${err.errorType}: ${err.message}`);
+      throw err;
+    }
+  });
+}
