@@ -319,6 +319,10 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   // Outcomes, organization rows and the run's counters in one transaction: a crash leaves
   // either all of this batch's progress or none of it, and a re-run skips what was saved.
   const counts = await commitResults(deps, data.runId, results, !stop);
+  for (const r of results) {
+    if (r.action === 'failed') deps.log.warn({ runId: data.runId, orgId: r.orgId, errorType: r.errorType }, `organization ${r.orgId} failed: ${r.message}`);
+    else if (r.warning) deps.log.warn({ runId: data.runId, orgId: r.orgId, action: r.action }, `organization ${r.orgId} ${r.action} with a value left off: ${r.warning}`);
+  }
   if (stop) {
     if (isApiError(stop, 'auth')) {
       await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'auth issue', errorMessage: (stop as Error).message.slice(0, 1000) });

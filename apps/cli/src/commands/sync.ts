@@ -48,6 +48,6 @@ function renderSummary(s: ReturnType<typeof summarizeRun> & { adopted: number; w
     `  processed ${s.processed}: created ${s.created}, updated ${s.updated}, adopted ${s.adopted}, unchanged ${s.unchanged}, failed ${s.failed}; ${s.warnings} written with a value left off`,
   ];
   if (s.errorMessage) lines.push(`  ${s.errorType ?? 'error'}: ${s.errorMessage}`);
-  if (s.status === 'partial') lines.push('  see the per-record outcomes in logs/sync (pnpm manage logs sync) for what was left off or failed');
+  if (s.status === 'partial') lines.push('  each organization left partly written or failed has a warning line in logs/sync (and a row in record_outcomes)');
   return lines.join('\n');
 }
