@@ -61,7 +61,7 @@ interface Measure {
   chatwootRequests: number;
   chatwootWrites: number;
   requestsPerOrg: number;
-  chatwootWriteLimitSeconds: number | null;
+  chatwootLimitSeconds: number | null;
   peakRssMb: number[];
 }
 
@@ -119,7 +119,7 @@ class Bench {
 
   async workers(n: number, env: Record<string, string>): Promise<AppProcess[]> {
     // The same command as `pnpm run worker` (heap limit included); WORKER_NODE_OPTIONS adds flags.
-    const nodeOptions = process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {};
+    const nodeOptions: Record<string, string> = process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {};
     const ps = Array.from({ length: n }, () => spawnApp('worker', { ...env, LOG_LEVEL: 'info', ...nodeOptions }));
     await Promise.all(ps.map((p) => p.waitFor('"worker ready"', 60_000)));
     return ps;
@@ -155,7 +155,7 @@ class Bench {
       failed: r.run.failed,
       ...counts,
       requestsPerOrg: Math.round(((counts.pipedriveRequests + counts.chatwootRequests) / orgs) * 1000) / 1000,
-      chatwootWriteLimitSeconds: rateLimits ? Math.round((counts.chatwootWrites / chatwootPerMinute) * 60 * 10) / 10 : null,
+      chatwootLimitSeconds: rateLimits ? Math.round((counts.chatwootRequests / chatwootPerMinute) * 60 * 10) / 10 : null,
       peakRssMb: workers.map((w) => peakRssMb(w.child.pid!)),
     };
     this.results.push(m);
@@ -231,7 +231,7 @@ class Bench {
     console.log(`\n| scenario | orgs | customers | workers | wall s | Chatwoot-limit s | status | PD req (org/person) | CW req | CW writes | req/org | peak RSS MB |`);
     console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|`);
     for (const r of this.results) {
-      console.log(`| ${r.scenario} | ${r.orgs} | ${r.customers} | ${r.workers} | ${r.wallSeconds} | ${r.chatwootWriteLimitSeconds ?? '-'} | ${r.runStatus} | ${r.pipedriveRequests} (${r.pipedriveOrgRequests}/${r.pipedrivePersonRequests}) | ${r.chatwootRequests} | ${r.chatwootWrites} | ${r.requestsPerOrg} | ${r.peakRssMb.join(', ')} |`);
+      console.log(`| ${r.scenario} | ${r.orgs} | ${r.customers} | ${r.workers} | ${r.wallSeconds} | ${r.chatwootLimitSeconds ?? '-'} | ${r.runStatus} | ${r.pipedriveRequests} (${r.pipedriveOrgRequests}/${r.pipedrivePersonRequests}) | ${r.chatwootRequests} | ${r.chatwootWrites} | ${r.requestsPerOrg} | ${r.peakRssMb.join(', ')} |`);
     }
     console.log(`\nreport: ${file}`);
   }

@@ -12,7 +12,7 @@ export default async function setup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`tests need Redis at ${redisUrl}: ${(err as Error).message}`);
+    throw new Error(`tests need Redis at ${redisUrl}: ${(err as Error).message}`, { cause: err });
   } finally {
     redis.disconnect();
   }
@@ -22,6 +22,6 @@ export default async function setup(): Promise<void> {
     const conn = await createConnection({ host, port, user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '' });
     await conn.end();
   } catch (err) {
-    throw new Error(`tests need MySQL/MariaDB at ${host}:${port}: ${(err as Error).message}`);
+    throw new Error(`tests need MySQL/MariaDB at ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
 }
