@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { RateLimitError, UnrecoverableError } from 'bullmq';
+import { isApiError } from '@pcs/http';
 import { enqueue, syncBatchJob } from '@pcs/queues';
 import type { SyncDeps } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
@@ -22,4 +24,20 @@ export function syncDeps(ctx: WorkerContext): SyncDeps {
 export function runIdFor(jobId: string | undefined): string {
   const h = createHash('sha1').update(`run:${jobId ?? Math.random()}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * What a sync job does with an API error it could not absorb: a rate limit pauses the sync queue
+ * for every worker (BullMQ's rate limit in Redis) and puts the job back without spending an
+ * attempt; an auth or permission failure fails it at once; anything else is retried with backoff.
+ */
+export async function rethrowForQueue(ctx: WorkerContext, err: unknown, what: Record<string, unknown>): Promise<never> {
+  if (isApiError(err, 'rate_limit')) {
+    const wait = Math.max(1_000, err.retryAfterMs ?? 5_000);
+    ctx.loggers.get('sync').warn({ ...what, api: err.api, waitMs: wait }, 'rate limited: the job goes back to the queue');
+    await ctx.queues.sync.rateLimit(wait);
+    throw new RateLimitError();
+  }
+  if (isApiError(err, 'auth') || isApiError(err, 'forbidden')) throw new UnrecoverableError(`auth issue: ${(err as Error).message}`);
+  throw err;
 }

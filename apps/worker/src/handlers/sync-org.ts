@@ -1,11 +1,10 @@
-import { DelayedError, RateLimitError, UnrecoverableError } from 'bullmq';
-import { isApiError } from '@pcs/http';
+import { DelayedError } from 'bullmq';
 import { handle, syncOrgJob, type HandlerEntry } from '@pcs/queues';
 import { cleanupRunning, syncOne } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
-import { syncDeps } from './sync-deps.js';
+import { rethrowForQueue, syncDeps } from './sync-deps.js';
 
-/** sync-org: a targeted upsert of one organization (Pipedrive webhook). */
+/** sync-org: a targeted upsert of one organization (Pipedrive webhook); waits while a cleanup runs. */
 export function syncOrgHandler(ctx: WorkerContext): HandlerEntry {
   return handle(syncOrgJob, async (payload, job) => {
     if (await cleanupRunning(ctx.ds)) {
@@ -17,12 +16,7 @@ export function syncOrgHandler(ctx: WorkerContext): HandlerEntry {
       ctx.loggers.get('sync').info({ ...result, event: payload.event }, 'targeted upsert done');
       return result;
     } catch (err) {
-      if (isApiError(err, 'rate_limit')) {
-        await ctx.queues.sync.rateLimit(Math.max(1_000, err.retryAfterMs ?? 5_000));
-        throw new RateLimitError();
-      }
-      if (isApiError(err, 'auth') || isApiError(err, 'forbidden')) throw new UnrecoverableError(`auth issue: ${(err as Error).message}`);
-      throw err;
+      return rethrowForQueue(ctx, err, { orgId: payload.orgId });
     }
   });
 }
