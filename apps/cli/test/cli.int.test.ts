@@ -41,18 +41,19 @@ describe('manage CLI', () => {
 
   it('status --json prints one document matching the queues', async () => {
     // A yearly sync cron: the scheduler's job waits (delayed) instead of running against nothing.
-    const worker = await startWorker(parseConfig({ ...env, SYNC_CRON: '0 0 1 1 *', PIPEDRIVE_API_KEY: 'x', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/2', CHATWOOT_API_KEY: 'y' }), { console: false });
+    const worker = await startWorker(parseConfig({ ...env, SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', PIPEDRIVE_API_KEY: 'x', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/2', CHATWOOT_API_KEY: 'y' }), { console: false });
     try {
-      await worker.ctx.queues.cleanup.add('cleanup-run', { trigger: 'test' }, { delay: 60_000 });
+      await worker.ctx.queues.notifications.add('alert', { trigger: 'test' }, { delay: 60_000 });
       const res = manage(['status', '--json'], env);
       expect(res.code).toBe(0);
       const doc = JSON.parse(res.stdout);
       expect(doc.prefix).toBe(prefix);
-      expect(doc.queues.cleanup.delayed).toBe(1);
+      expect(doc.queues.notifications.delayed).toBe(1);
       expect(doc.queues.sync.delayed).toBe(1); // the sync scheduler's next run
+      expect(doc.queues.cleanup.delayed).toBe(1); // the cleanup scheduler's next run
       expect(doc.workers.total).toBe(1);
       expect(doc.workers.byQueue).toEqual({ sync: 1, cleanup: 1, monitor: 1, notifications: 1 });
-      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:queues', 'schedule:sync-run']);
+      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:cleanup-run', 'schedule:queues', 'schedule:sync-run']);
       expect(doc.database.ok).toBe(true);
       const human = manage(['status'], env);
       expect(human.code).toBe(0);

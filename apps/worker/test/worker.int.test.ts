@@ -11,7 +11,7 @@ import { startWorker } from '../src/worker.js';
 import { createTestDatabase, dropPrefix, REDIS_URL, tempDir, testEnv, uniqueName, waitFor, type TestDatabase } from '../../../test/support/index.js';
 
 // The APIs are not the point here: a yearly sync cron keeps the sync schedule from running at start.
-const API_ENV = { PIPEDRIVE_API_KEY: 'pd-test-token', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/chatwoot/api/v1/accounts/2', CHATWOOT_API_KEY: 'cw-admin-token', SYNC_CRON: '0 0 1 1 *' };
+const API_ENV = { PIPEDRIVE_API_KEY: 'pd-test-token', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/chatwoot/api/v1/accounts/2', CHATWOOT_API_KEY: 'cw-admin-token', SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *' };
 
 describe('worker', () => {
   let db: TestDatabase;
