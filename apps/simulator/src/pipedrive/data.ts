@@ -67,11 +67,6 @@ export function asciiSlug(s: string): string {
     .replace(/[^a-z0-9]+/g, '');
 }
 
-function digits(rng: Rng, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += String(rng.int(0, 9));
-  return s;
-}
 
 /**
  * A mix of valid numbers in E.164, spaced international and local formats (e.g. `0412 345 678`,
