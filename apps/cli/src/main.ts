@@ -3,6 +3,7 @@ import { registerCleanup } from './commands/cleanup.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
+import { registerTestAlerts } from './commands/test-alerts.js';
 import { CliError, EXIT } from './runtime.js';
 
 /**
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerSync(program);
   registerCleanup(program);
+  registerTestAlerts(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { alertJob, cleanupRunJob, enqueue, handle, type HandlerEntry } from '@pcs/queues';
+import { makeAlert } from '@pcs/notify';
 import { beginCleanup, RunFailedError, runCleanup } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
 import { runIdFor, syncDeps } from './sync-deps.js';
@@ -24,16 +25,14 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
     try {
       const report = await runCleanup(deps, started.run, opts);
       if (report.refused) {
-        await enqueue(ctx.queues, alertJob, {
-          timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC',
+        await enqueue(ctx.queues, alertJob, makeAlert({
           script: 'cleanup',
           level: 'WARNING',
           error_type: 'cleanup refused',
           message: `Cleanup refused: ${report.refused}`,
           details: { affected_count: report.stale, managed_contacts: report.managed, max_percent: `${ctx.config.thresholds.cleanupMaxPercent}%`, action: report.action, run_id: report.runId },
           fingerprint: 'cleanup:refused',
-          state: 'firing',
-        });
+        }));
       }
       const { affected: _affected, ...summary } = report;
       return summary;

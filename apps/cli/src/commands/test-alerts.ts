@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { makeAlert } from '@pcs/notify';
+import { alertJob, enqueue } from '@pcs/queues';
+import { openRuntime } from '../runtime.js';
+import { color, createOutput } from '../output.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function registerTestAlerts(program: Command): void {
+  program
+    .command('test-alerts')
+    .description('enqueue an INFO test alert on the notifications queue (delivered to Google Chat by a worker)')
+    .option('--wait', 'wait for the delivery result (exit 1 when it failed)')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { wait?: boolean; json?: boolean }) => {
+      const out = createOutput(Boolean(opts.json));
+      const rt = await openRuntime({ redis: true });
+      try {
+        const alert = makeAlert({
+          script: 'monitor',
+          level: 'INFO',
+          error_type: 'test',
+          message: 'Test notification from pipedrive-chatwoot-sync: alerts reach this space.',
+          details: { sent_by: 'manage test-alerts' },
+          fingerprint: `test:${randomUUID()}`,
+        });
+        const job = await enqueue(rt.queues!, alertJob, alert, { attempts: 6 });
+        rt.loggers.get('alerts').info({ jobId: job.id, fingerprint: alert.fingerprint }, 'test alert enqueued from the CLI');
+        if (!rt.config.alerts.googleChatWebhook) out.say(color.yellow('SUPPORT_GOOGLE_CHAT is not set: the worker will only write the alert to alerts.log'));
+        if (!opts.wait) {
+          out.say(`queued test alert (job ${job.id})`);
+          out.document({ jobId: job.id, queued: true, fingerprint: alert.fingerprint });
+          return;
+        }
+        const deadline = Date.now() + 5 * 60_000;
+        let warned = false;
+        for (;;) {
+          const current = await rt.queues!.notifications.getJob(job.id!);
+          const state = current ? await current.getState() : 'unknown';
+          if (state === 'completed') {
+            const rv = current!.returnvalue as { delivered?: boolean; reason?: string; threadName?: string };
+            out.say(rv?.delivered ? color.green(`test alert delivered to Google Chat (${rv.threadName ?? 'new thread'})`) : color.yellow(`test alert not delivered: ${rv?.reason ?? 'unknown'}`));
+            out.document({ jobId: job.id, delivered: Boolean(rv?.delivered), ...rv });
+            if (!rv?.delivered) process.exitCode = 1;
+            return;
+          }
+          if (state === 'failed') {
+            out.say(color.red(`test alert failed: ${current!.failedReason}`));
+            out.document({ jobId: job.id, delivered: false, error: current!.failedReason });
+            process.exitCode = 1;
+            return;
+          }
+          if (!warned && current && current.attemptsMade > 0) {
+            out.say(`delivery attempt ${current.attemptsMade} failed (${current.failedReason ?? 'retrying'}); retrying…`);
+            warned = true;
+          }
+          if (Date.now() > deadline) {
+            out.say(color.red('no delivery result after 5 minutes: is a worker serving the notifications queue?'));
+            out.document({ jobId: job.id, delivered: false, error: 'timeout' });
+            process.exitCode = 1;
+            return;
+          }
+          await sleep(300);
+        }
+      } finally {
+        await rt.close();
+      }
+    });
+}

@@ -1,0 +1,79 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeAlert } from '@pcs/notify';
+import { alertJob, enqueue } from '@pcs/queues';
+import { startWorker, type RunningWorker } from '../src/worker.js';
+import { createStack, type TestStack } from '../../../test/support/stack.js';
+import { runCli } from '../../../test/support/processes.js';
+import { waitFor } from '../../../test/support/index.js';
+
+describe('alert delivery to Google Chat', () => {
+  let stack: TestStack;
+  let worker: RunningWorker;
+  const alertsLog = () => {
+    const dir = join(stack.env.LOG_DIR!, 'alerts');
+    return readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+  };
+  async function deliver(fingerprint: string, message = 'Pipedrive API unreachable') {
+    const job = await enqueue(worker.ctx.queues, alertJob, makeAlert({ script: 'monitor', level: 'ERROR', error_type: 'API failure', message, details: { api: 'Pipedrive' }, fingerprint }));
+    await waitFor(async () => ['completed', 'failed'].includes(await job.getState()), { timeoutMs: 30_000, what: 'the delivery to end' });
+    return (await worker.ctx.queues.notifications.getJob(job.id!))!;
+  }
+
+  beforeAll(async () => {
+    stack = await createStack('alerts', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
+    worker = await startWorker(stack.config({ WORKER_QUEUES: 'notifications' }), { console: false });
+  });
+  afterAll(async () => {
+    await worker?.stop('test');
+    await stack?.close();
+  });
+
+  it('manage test-alerts --wait delivers an INFO card', async () => {
+    const res = await runCli(['test-alerts', '--wait', '--json'], stack.env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ delivered: true });
+    const [msg] = stack.sim.gchat.messages();
+    expect(msg!.fallbackText).toMatch(/^ℹ️ INFO: Test notification/);
+    expect(JSON.stringify(msg!.cardsV2)).toContain('Pipedrive-Chatwoot Sync Alert');
+  });
+
+  it('429 then 503 then success: exactly one message, every attempt in alerts.log', async () => {
+    stack.sim.gchat.clear();
+    stack.sim.gchat.setFaults({ fail: [{ status: 429, count: 1 }, { status: 503, count: 1 }] });
+    const job = await deliver('monitor:pipedrive-api:down');
+    expect(await job.getState()).toBe('completed');
+    expect(job.attemptsMade).toBe(3); // 429, 503, then delivered
+    expect(stack.sim.gchat.messages()).toHaveLength(1);
+    const log = alertsLog();
+    expect(log).toMatch(/quota exceeded \(429\)/);
+    expect(log).toMatch(/answered 503/);
+    expect(log).toMatch(/alert delivered to Google Chat/);
+  });
+
+  it('messages of one fingerprint share a thread', async () => {
+    stack.sim.gchat.clear();
+    await deliver('sync:auth', 'first');
+    await deliver('sync:auth', 'second');
+    await deliver('other:thing', 'other');
+    const [a, b, c] = stack.sim.gchat.messages();
+    expect(a!.thread).toBe(b!.thread);
+    expect(c!.thread).not.toBe(a!.thread);
+  });
+
+  it('403 is not retried: the job fails at once and alerts.log says why', async () => {
+    stack.sim.gchat.setFaults({ fail: [{ status: 403, count: 1 }] });
+    const job = await deliver('monitor:forbidden');
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/403/);
+    expect(alertsLog()).toMatch(/alert delivery failed for good/);
+  });
+
+  it('never writes the webhook key or token into alerts.log', () => {
+    const log = alertsLog();
+    expect(log).not.toContain('sim-key');
+    expect(log).not.toContain('sim-token');
+  });
+});

@@ -1,0 +1,3 @@
+export * from './card.js';
+export * from './google-chat.js';
+export * from './alert.js';
