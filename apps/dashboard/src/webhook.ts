@@ -105,6 +105,8 @@ export function webhookRouter(config: Config, queues: Queues, log: Logger): Rout
       for (const orgId of parsed.orgIds) {
         await enqueue(queues, syncOrgJob, { orgId, trigger: 'webhook', event: `${parsed.entity}.${parsed.action}` }, {
           delay: WEBHOOK_DEBOUNCE_MS,
+          // Before the batches of a running sync (they run at priority 100).
+          priority: 1,
           deduplication: { id: `org-${orgId}`, ttl: WEBHOOK_DEBOUNCE_MS, extend: true, replace: true },
         });
       }

@@ -136,6 +136,31 @@ describe('sync against the simulator', () => {
     expect(stack.sim.stats().byApi.pipedrive.requests).toBe(1);
   });
 
+  it('ends a run as failed when Chatwoot rejects the token during the batches (never stuck running)', async () => {
+    stack.sim.pipedrive.upsertOrg({ id: seeded.ids.plain, name: 'Plain Customer Renamed Again' });
+    stack.sim.chatwoot.setFaults({ badToken: true });
+    const run = await sync('incremental');
+    stack.sim.chatwoot.clearFaults();
+    expect(run.status).toBe('failed');
+    expect(run.errorType).toBe('auth issue');
+    // the next run starts (nothing blocks it) and writes the change
+    const next = await sync('incremental');
+    expect(next.status).not.toBe('failed');
+    expect(contactOf(seeded.ids.plain)[0]!.name).toBe('Plain Customer Renamed Again');
+  });
+
+  it('a webhook upsert does not move the start of the next incremental listing', async () => {
+    const ds = await stack.ds();
+    const { RunEntity } = await import('@pcs/db');
+    // A webhook run recorded as if it had listed an hour from now: an incremental run that took
+    // its start from it would see none of the changes below.
+    await ds.getRepository(RunEntity).insert({ id: randomUUID(), type: 'sync', mode: 'webhook', trigger: 'webhook', status: 'succeeded', startedAt: new Date(), finishedAt: new Date(), listingStartedAt: new Date(Date.now() + 3_600_000), listingComplete: true });
+    stack.sim.pipedrive.upsertOrg({ id: seeded.ids.rtl, name: 'شركة الاختبار الجديدة' });
+    const run = await sync('incremental');
+    expect(run.mode).toBe('incremental');
+    expect(contactOf(seeded.ids.rtl)[0]!.name).toBe('شركة الاختبار الجديدة');
+  });
+
   it('never reports success after a listing that broke midway', async () => {
     stack.sim.pipedrive.configure({});
     stack.sim.pipedrive.seed({ orgs: 1200, customerRatio: 1 });

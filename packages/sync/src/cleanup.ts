@@ -42,6 +42,8 @@ export interface CleanupReport {
   managed: number;
   customers: number;
   stale: number;
+  /** Stale contacts this run changes (or would): those not already marked by an earlier run. */
+  toChange: number;
   marked: number;
   deleted: number;
   skipped: number;
@@ -72,7 +74,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   const { ds, config, log } = deps;
   const runs = ds.getRepository(RunEntity);
   const action = config.cleanupAction;
-  const report: CleanupReport = { runId: run.id, status: 'running', dryRun: opts.dryRun, action, managed: 0, customers: 0, stale: 0, marked: 0, deleted: 0, skipped: 0, failed: 0, affected: [], duplicates: [], orphans: [] };
+  const report: CleanupReport = { runId: run.id, status: 'running', dryRun: opts.dryRun, action, managed: 0, customers: 0, stale: 0, toChange: 0, marked: 0, deleted: 0, skipped: 0, failed: 0, affected: [], duplicates: [], orphans: [] };
 
   // 1. The complete customer set, listed now. Any failure: nothing changes, the run fails.
   const customers = new Set<number>();
@@ -122,8 +124,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   const stale = [...byOrg.keys()].filter((orgId) => !customers.has(orgId));
   report.stale = stale.length;
 
-  // 4. The cap: a cleanup that would touch too much is refused, unless forced.
-  const share = report.managed ? (stale.length / report.managed) * 100 : 0;
+  // 4. The cap: a cleanup that would change too much is refused, unless forced. Contacts marked
+  // by earlier runs do not count again: only what this run would change.
   const plan: AffectedContact[] = [];
   for (const orgId of stale.sort((a, b) => a - b)) {
     for (const c of byOrg.get(orgId)!) {
@@ -137,13 +139,15 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
       for (const id of d.duplicateContactIds) plan.push({ orgId: d.orgId, contactId: id, name: byOrg.get(d.orgId)!.find((c) => c.id === id)?.name ?? null, action: 'merge', intoContactId: d.canonicalContactId, reason: 'duplicate contact of the same organization' });
     }
   }
-  const staleToChange = plan.filter((p) => p.action !== 'merge').length;
+  const staleToChange = new Set(plan.filter((p) => p.action !== 'merge').map((p) => p.orgId)).size;
+  report.toChange = staleToChange;
+  const share = report.managed ? (staleToChange / report.managed) * 100 : 0;
   if (share > config.thresholds.cleanupMaxPercent && !opts.force && staleToChange > 0) {
-    report.refused = `${stale.length} of ${report.managed} managed contacts (${share.toFixed(1)}%) would change, above CLEANUP_MAX_PERCENT=${config.thresholds.cleanupMaxPercent}%: nothing changed; check Pipedrive, then run \`pnpm manage cleanup --force\` if this is right`;
+    report.refused = `${staleToChange} of ${report.managed} managed contacts (${share.toFixed(1)}%) would change, above CLEANUP_MAX_PERCENT=${config.thresholds.cleanupMaxPercent}%: nothing changed; check Pipedrive, then run \`pnpm manage cleanup --force\` if this is right`;
     report.affected = plan.map((p) => ({ ...p, result: 'would' }));
     report.status = 'refused';
     await runs.update({ id: run.id }, { status: 'refused', finishedAt: new Date(), errorType: 'cleanup refused', errorMessage: report.refused, details: detailsOf(report, opts) as never });
-    log.warn({ runId: run.id, stale: stale.length, managed: report.managed, percent: Number(share.toFixed(1)) }, `cleanup refused: ${report.refused}`);
+    log.warn({ runId: run.id, stale: staleToChange, managed: report.managed, percent: Number(share.toFixed(1)) }, `cleanup refused: ${report.refused}`);
     return report;
   }
 
@@ -168,6 +172,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
         p.result = 'deleted';
       } else {
         await deps.chatwoot.mergeContacts(p.intoContactId!, p.contactId);
+        // The database follows the merge: the organization's contact is the one merged into.
+        await ds.getRepository(OrganizationEntity).update({ id: p.orgId, chatwootContactId: p.contactId }, { chatwootContactId: p.intoContactId!, contentHash: null });
         p.result = 'merged';
       }
       cleanupLog.info({ runId: run.id, orgId: p.orgId, contactId: p.contactId, name: p.name, action: p.action, intoContactId: p.intoContactId, result: p.result }, `${p.result} contact ${p.contactId} of organization ${p.orgId}`);
@@ -227,6 +233,7 @@ function detailsOf(r: CleanupReport, opts: CleanupOptions): Record<string, unkno
     managed: r.managed,
     customers: r.customers,
     stale: r.stale,
+    toChange: r.toChange,
     refused: r.refused,
     affected: r.affected.slice(0, 5_000),
     duplicates: r.duplicates.slice(0, 1_000),

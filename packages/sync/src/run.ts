@@ -91,7 +91,8 @@ export async function beginRun(deps: SyncDeps, opts: { mode: 'full' | 'increment
 async function decideMode(deps: SyncDeps, requested: 'full' | 'incremental', now: Date): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
   if (requested === 'full') return { mode: 'full' };
   const runs = deps.ds.getRepository(RunEntity);
-  const lastComplete = await runs.findOne({ where: { type: 'sync', listingComplete: true, listingStartedAt: Not(IsNull()), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
+  // Only real listings count: a webhook upsert of one organization says nothing about the others.
+  const lastComplete = await runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, listingStartedAt: Not(IsNull()), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
   const lastFull = await runs.findOne({ where: { type: 'sync', mode: 'full', listingComplete: true, status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
   if (!lastComplete?.listingStartedAt || !lastFull?.listingStartedAt || now.getTime() - lastFull.listingStartedAt.getTime() > FULL_LISTING_MAX_AGE_MS) return { mode: 'full' };
   return { mode: 'incremental', since: new Date(lastComplete.listingStartedAt.getTime() - INCREMENTAL_OVERLAP_MS) };
@@ -226,13 +227,20 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       // A person's change is a change of its organization, even when the org itself did not change.
       const extra = [...touched].filter((id) => !seenOrgs.has(id));
       const { known, customers } = await knownCustomers(ds, extra);
-      const unknown = extra.filter((id) => !known.has(id));
+      // Organizations the mirror does not know yet. With a customer filter, membership is only
+      // known from the filter's own listing (Pipedrive ignores ids when filter_id is set), so
+      // those wait for the next full run.
+      const unknown = viaFilter ? [] : extra.filter((id) => !known.has(id));
       for (let i = 0; i < unknown.length; i += 100) {
-        const { items } = await deps.pipedrive.listOrganizations({ ids: unknown.slice(i, i + 100), filterId: config.pipedrive.customerFilterId });
-        await upsertOrganizations(ds, items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) })), null);
-        customers.push(...items.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
+        const { items } = await deps.pipedrive.listOrganizations({ ids: unknown.slice(i, i + 100) });
+        await upsertOrganizations(ds, items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, false) })), null);
+        customers.push(...items.filter((org) => isCustomerOrg(org, details, false)).map((o) => o.id));
       }
       await add(customers);
+      // Customers that failed (or were never written) in earlier runs are tried again now, not
+      // only when Pipedrive lists them as changed.
+      const retry = (await ds.query("SELECT id FROM organizations WHERE is_customer = 1 AND is_deleted = 0 AND sync_state IN ('failed', 'pending')")) as { id: string }[];
+      await add(retry.map((r) => Number(r.id)));
     }
     if (full) {
       // Customers whose contact content may have changed through a removed person.
@@ -318,7 +326,7 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   }
   // Outcomes, organization rows and the run's counters in one transaction: a crash leaves
   // either all of this batch's progress or none of it, and a re-run skips what was saved.
-  const counts = await commitResults(deps, data.runId, results, !stop);
+  const counts = await commitResults(deps, data.runId, results, stop ? false : data.batch);
   for (const r of results) {
     if (r.action === 'failed') deps.log.warn({ runId: data.runId, orgId: r.orgId, errorType: r.errorType }, `organization ${r.orgId} failed: ${r.message}`);
     else if (r.warning) deps.log.warn({ runId: data.runId, orgId: r.orgId, action: r.action }, `organization ${r.orgId} ${r.action} with a value left off: ${r.warning}`);
@@ -331,6 +339,28 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   }
   await finalizeIfDone(deps, data.runId);
   return { runId: data.runId, batch: data.batch, processed: results.length, skipped: done.size, counts };
+}
+
+/**
+ * A batch that failed for good (auth, or out of attempts): its organizations that have no outcome
+ * yet are recorded as failed, the batch counts as ended, and an auth failure fails the run, so
+ * the run ends instead of blocking every later run.
+ */
+export async function abandonBatch(deps: SyncDeps, data: { runId: string; batch: number; orgIds: number[] }, err: unknown): Promise<void> {
+  const { ds } = deps;
+  const done = new Set((await ds.getRepository(RecordOutcomeEntity).find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })).map((o) => o.orgId));
+  const type = isApiError(err) ? err.type : 'system';
+  const message = `batch failed: ${(err as Error).message}`.slice(0, 1000);
+  const now = deps.now?.() ?? new Date();
+  const results: UpsertResult[] = data.orgIds
+    .filter((id) => !done.has(id))
+    .map((orgId) => ({ orgId, action: 'failed', errorType: type, message, row: { syncState: 'failed', lastAttemptAt: now, lastErrorType: type, lastError: message } }));
+  await commitResults(deps, data.runId, results, data.batch);
+  if (isApiError(err, 'auth') || isApiError(err, 'forbidden')) {
+    await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'auth issue', errorMessage: (err as Error).message.slice(0, 1000) });
+  }
+  deps.log.error({ runId: data.runId, batch: data.batch, orgs: results.length, errorType: type, err }, 'batch failed for good: its organizations are recorded as failed');
+  await finalizeIfDone(deps, data.runId);
 }
 
 /** OR-chained conditions per filter request. */
@@ -395,7 +425,7 @@ export function countResults(results: UpsertResult[]): Record<string, number> {
 }
 
 /** Saves a batch's outcomes and organization rows and adds its counts to the run, atomically. */
-export async function commitResults(deps: Pick<SyncDeps, 'ds' | 'now'>, runId: string, results: UpsertResult[], batchDone: boolean): Promise<Record<string, number>> {
+export async function commitResults(deps: Pick<SyncDeps, 'ds' | 'now'>, runId: string, results: UpsertResult[], batchDone: number | false): Promise<Record<string, number>> {
   const c = countResults(results);
   const processed = c.created! + c.updated! + c.unchanged! + c.adopted! + c.failed!;
   const now = deps.now?.() ?? new Date();
@@ -415,10 +445,16 @@ export async function commitResults(deps: Pick<SyncDeps, 'ds' | 'now'>, runId: s
         if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as Partial<Organization> as never);
       }
     }
+    // A batch ends once: a second end of the same batch (a re-run after a crash) adds nothing.
+    let ended = 0;
+    if (batchDone !== false) {
+      const res = (await m.query('INSERT IGNORE INTO run_batches (run_id, batch, ended_at) VALUES (?, ?, ?)', [runId, batchDone, now])) as { affectedRows?: number };
+      ended = res.affectedRows ? 1 : 0;
+    }
     await m.query(
       `UPDATE runs SET processed = processed + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, adopted = adopted + ?,
          failed = failed + ?, warnings = warnings + ?, batches_done = batches_done + ? WHERE id = ?`,
-      [processed, c.created, c.updated, c.unchanged, c.adopted, c.failed, c.warnings, batchDone ? 1 : 0, runId],
+      [processed, c.created, c.updated, c.unchanged, c.adopted, c.failed, c.warnings, ended, runId],
     );
   });
   return c;

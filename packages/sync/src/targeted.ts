@@ -3,7 +3,7 @@ import { OrganizationEntity, RunEntity } from '@pcs/db';
 import type { PdPerson } from '@pcs/pipedrive';
 import { pipedriveWebOrigin } from './contact.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
-import { commitResults, finalizeIfDone, isCustomerOrg, resolveRunDetails, type RunDetails, type SyncDeps } from './run.js';
+import { alertErrorType, commitResults, finalizeIfDone, isCustomerOrg, resolveRunDetails, type RunDetails, type SyncDeps } from './run.js';
 import { upsertOrganization } from './upsert.js';
 
 
@@ -52,6 +52,17 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string): P
   const now = deps.now?.() ?? new Date();
   const runId = randomUUID();
   await ds.getRepository(RunEntity).insert({ id: runId, type: 'sync', mode: 'webhook', trigger, status: 'running', startedAt: now, listingStartedAt: now, listingComplete: true, details: { orgId } });
+  try {
+    return await upsertOne(deps, details, orgId, persons, runId, now);
+  } catch (err) {
+    // A webhook run never stays "running": it fails with the error, and the job retries or fails.
+    await ds.getRepository(RunEntity).update({ id: runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: alertErrorType(err), errorMessage: (err as Error).message.slice(0, 1000) });
+    throw err;
+  }
+}
+
+async function upsertOne(deps: SyncDeps, details: RunDetails, orgId: number, persons: PdPerson[], runId: string, now: Date): Promise<TargetedResult> {
+  const { ds } = deps;
   const row = await ds.getRepository(OrganizationEntity).findOneByOrFail({ id: orgId });
   const mirrored = persons.map((p) => ({ id: p.id, orgId, emails: p.emails, phones: p.phones, isDeleted: false, updateTime: p.updateTime, seenRunId: null }));
   const result = await upsertOrganization(

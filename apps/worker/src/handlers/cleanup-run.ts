@@ -30,7 +30,7 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
           level: 'WARNING',
           error_type: 'cleanup refused',
           message: `Cleanup refused: ${report.refused}`,
-          details: { affected_count: report.stale, managed_contacts: report.managed, max_percent: `${ctx.config.thresholds.cleanupMaxPercent}%`, action: report.action, run_id: report.runId },
+          details: { affected_count: report.toChange, managed_contacts: report.managed, max_percent: `${ctx.config.thresholds.cleanupMaxPercent}%`, action: report.action, run_id: report.runId },
           fingerprint: 'cleanup:refused',
         }));
       }

@@ -5,6 +5,12 @@ import { enqueue, syncBatchJob } from '@pcs/queues';
 import type { SyncDeps } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
 
+/**
+ * BullMQ runs jobs without a priority first, then prioritized ones by number. Batches get a low
+ * priority, webhook upserts a high one, so a Pipedrive event does not wait behind a big run.
+ */
+export const BATCH_PRIORITY = 100;
+
 /** The sync domain's dependencies, from the worker's context. */
 export function syncDeps(ctx: WorkerContext): SyncDeps {
   const apis = ctx.apis();
@@ -16,7 +22,7 @@ export function syncDeps(ctx: WorkerContext): SyncDeps {
     chatwoot: apis.chatwoot,
     log: ctx.loggers.get('sync'),
     // Deterministic job ids: a listing resumed after a crash re-adds the same batches, which BullMQ ignores.
-    enqueueBatch: (data) => enqueue(ctx.queues, syncBatchJob, data, { jobId: `batch-${data.runId}-${data.batch}` }),
+    enqueueBatch: (data) => enqueue(ctx.queues, syncBatchJob, data, { jobId: `batch-${data.runId}-${data.batch}`, priority: BATCH_PRIORITY }),
   };
 }
 
