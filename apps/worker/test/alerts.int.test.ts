@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert } from '@pcs/notify';
-import { alertJob, enqueue } from '@pcs/queues';
+import { alertJob, enqueue, syncRunJob } from '@pcs/queues';
 import { startWorker, type RunningWorker } from '../src/worker.js';
-import { createStack, type TestStack } from '../../../test/support/stack.js';
+import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 import { runCli } from '../../../test/support/processes.js';
 import { waitFor } from '../../../test/support/index.js';
 
@@ -23,7 +23,7 @@ describe('alert delivery to Google Chat', () => {
 
   beforeAll(async () => {
     stack = await createStack('alerts', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
-    worker = await startWorker(stack.config({ WORKER_QUEUES: 'notifications' }), { console: false });
+    worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync,notifications' }), { console: false });
   });
   afterAll(async () => {
     await worker?.stop('test');
@@ -69,6 +69,28 @@ describe('alert delivery to Google Chat', () => {
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toMatch(/403/);
     expect(alertsLog()).toMatch(/alert delivery failed for good/);
+  });
+
+  it('a bad Pipedrive token: one ERROR across several runs, then one resolved message in the same thread', async () => {
+    stack.sim.gchat.clear();
+    stack.sim.pipedrive.upsertOrg({ name: 'Some Customer', label_ids: [17] });
+    const sync = async () => {
+      const runId = randomUUID();
+      await enqueue(worker.ctx.queues, syncRunJob, { mode: 'incremental', trigger: 'test', runId });
+      return stack.waitForRun(runId);
+    };
+    stack.sim.pipedrive.setFaults({ badToken: true });
+    for (let i = 0; i < 3; i++) expect((await sync()).status).toBe('failed');
+    stack.sim.pipedrive.clearFaults();
+    expect((await sync()).status).not.toBe('failed');
+    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, { timeoutMs: 20_000, what: 'two messages' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const msgs = stack.sim.gchat.messages();
+    expect(msgs).toHaveLength(2);
+    expect(msgs[0]!.fallbackText).toMatch(/^🚨 ERROR: Sync run failed: .*401/);
+    expect(JSON.stringify(msgs[0]!.cardsV2)).toContain('sync - auth issue');
+    expect(msgs[1]!.fallbackText).toMatch(/^✅ RESOLVED/);
+    expect(msgs[1]!.thread).toBe(msgs[0]!.thread);
   });
 
   it('never writes the webhook key or token into alerts.log', () => {

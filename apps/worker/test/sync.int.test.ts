@@ -5,6 +5,7 @@ import { enqueue, syncRunJob } from '@pcs/queues';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 import { chatwootWrites, seedMixed } from '../../../test/support/sim-data.js';
+import { waitFor } from '../../../test/support/index.js';
 
 describe('sync against the simulator', () => {
   let stack: TestStack;
@@ -77,6 +78,7 @@ describe('sync against the simulator', () => {
     expect(stack.sim.chatwoot.conversations(seeded.legacyContactId)).toHaveLength(1);
 
     expect(run.status).toBe('partial'); // the shared phone and the invalid email are warnings
+    await waitFor(() => pings.length > 0 || undefined, { what: 'the healthcheck ping' });
     expect(pings).toEqual(['GET /ping/abc']);
     expect(run).toMatchObject({ processed: seeded.liveCustomers.length, adopted: 1, failed: 0, warnings: 2 });
     expect(run.created).toBe(seeded.liveCustomers.length - 1);

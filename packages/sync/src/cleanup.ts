@@ -4,7 +4,7 @@ import { isApiError } from '@pcs/http';
 import { isOnlineConflict } from '@pcs/chatwoot';
 import { IDENTIFIER_PREFIX, identifierOf, orgIdOfIdentifier, STATUS_FORMER } from './contact.js';
 import { beginExclusiveRun } from './exclusive.js';
-import { alertErrorType, ensureDefinitions, isCustomerOrg, resolveRunDetails, RunFailedError, type SyncDeps } from './run.js';
+import { alertErrorType, ensureDefinitions, isCustomerOrg, notifyEnded, resolveRunDetails, RunFailedError, type SyncDeps } from './run.js';
 import { markUnseenOrganizations, upsertOrganizations } from './mirror.js';
 
 /**
@@ -97,6 +97,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     const message = `listing failed, nothing changed: ${(err as Error).message}`.slice(0, 1000);
     await runs.update({ id: run.id }, { status: 'failed', finishedAt: new Date(), errorType, errorMessage: message });
     log.error({ runId: run.id, err, errorType }, 'cleanup failed: incomplete listing, nothing changed');
+    await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
     throw new RunFailedError(message, errorType, run.id);
   }
   await runs.update({ id: run.id }, { listingComplete: true, listingStartedAt: run.startedAt });
@@ -148,6 +149,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     report.status = 'refused';
     await runs.update({ id: run.id }, { status: 'refused', finishedAt: new Date(), errorType: 'cleanup refused', errorMessage: report.refused, details: detailsOf(report, opts) as never });
     log.warn({ runId: run.id, stale: staleToChange, managed: report.managed, percent: Number(share.toFixed(1)) }, `cleanup refused: ${report.refused}`);
+    await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
     return report;
   }
 
@@ -219,6 +221,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
       details: detailsOf(report, opts) as never,
     },
   );
+  if (!opts.dryRun) await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
   log.info({ runId: run.id, dryRun: opts.dryRun, action, managed: report.managed, stale: report.stale, marked: report.marked, deleted: report.deleted, skipped: report.skipped, failed: report.failed, duplicates: report.duplicates.length, orphans: report.orphans.length }, `cleanup ${report.status}`);
   return report;
 }

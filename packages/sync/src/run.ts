@@ -32,6 +32,8 @@ export interface SyncDeps {
   enqueueBatch: (data: { runId: string; batch: number; orgIds: number[] }) => Promise<unknown>;
   /** The cleanup.log channel (every change a line); the main log when absent. */
   cleanupLog?: Logger;
+  /** Told when a run ends (succeeded, partial, failed, refused): the alert rules listen here. */
+  onRunEnded?: (run: Run) => Promise<void>;
   now?: () => Date;
 }
 
@@ -256,6 +258,7 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     const message = `listing failed: ${(err as Error).message}`.slice(0, 1000);
     await runs.update({ id: run.id, status: 'running' }, { status: 'failed', finishedAt: deps.now?.() ?? new Date(), errorType, errorMessage: message, batchesTotal: batch });
     log.error({ runId: run.id, err, errorType }, 'sync run failed: the Pipedrive listing broke, nothing is reported as synced');
+    await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
     throw new RunFailedError(message, errorType, run.id);
   }
   await finalizeIfDone(deps, run.id);
@@ -357,7 +360,8 @@ export async function abandonBatch(deps: SyncDeps, data: { runId: string; batch:
     .map((orgId) => ({ orgId, action: 'failed', errorType: type, message, row: { syncState: 'failed', lastAttemptAt: now, lastErrorType: type, lastError: message } }));
   await commitResults(deps, data.runId, results, data.batch);
   if (isApiError(err, 'auth') || isApiError(err, 'forbidden')) {
-    await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'auth issue', errorMessage: (err as Error).message.slice(0, 1000) });
+    const res = await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'auth issue', errorMessage: (err as Error).message.slice(0, 1000) });
+    if (res.affected) await notifyEnded(deps, await ds.getRepository(RunEntity).findOneBy({ id: data.runId }));
   }
   deps.log.error({ runId: data.runId, batch: data.batch, orgs: results.length, errorType: type, err }, 'batch failed for good: its organizations are recorded as failed');
   await finalizeIfDone(deps, data.runId);
@@ -477,7 +481,18 @@ export async function finalizeIfDone(deps: SyncDeps, runId: string): Promise<Run
     `sync run ${run.status}`,
   );
   await pingHealthcheck(deps, run);
+  await notifyEnded(deps, run);
   return run;
+}
+
+/** Tells the listener a run ended; a failing listener never fails the run. */
+export async function notifyEnded(deps: Pick<SyncDeps, 'onRunEnded' | 'log'>, run: Run | null | undefined): Promise<void> {
+  if (!run || !deps.onRunEnded) return;
+  try {
+    await deps.onRunEnded(run);
+  } catch (err) {
+    deps.log.error({ err, runId: run.id }, 'could not evaluate the alerts of an ended run');
+  }
 }
 
 async function pingHealthcheck(deps: SyncDeps, run: Run): Promise<void> {

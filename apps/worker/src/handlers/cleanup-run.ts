@@ -1,6 +1,5 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { alertJob, cleanupRunJob, enqueue, handle, type HandlerEntry } from '@pcs/queues';
-import { makeAlert } from '@pcs/notify';
+import { cleanupRunJob, handle, type HandlerEntry } from '@pcs/queues';
 import { beginCleanup, RunFailedError, runCleanup } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
 import { runIdFor, syncDeps } from './sync-deps.js';
@@ -8,7 +7,7 @@ import { runIdFor, syncDeps } from './sync-deps.js';
 /** How long a cleanup waits when a sync run is in progress (they never run at once). */
 export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
 
-/** cleanup-run: one guarded reconciliation; refused → a WARNING alert on the notifications queue. */
+/** cleanup-run: one guarded reconciliation; a refusal or failure raises an alert through the rules (run-alerts). */
 export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
   return handle(cleanupRunJob, async (payload, job) => {
     const deps = { ...syncDeps(ctx), cleanupLog: ctx.loggers.get('cleanup') };
@@ -24,16 +23,6 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
     if (started.state === 'resumed' && started.run.status !== 'running') return { skipped: true, runId, status: started.run.status };
     try {
       const report = await runCleanup(deps, started.run, opts);
-      if (report.refused) {
-        await enqueue(ctx.queues, alertJob, makeAlert({
-          script: 'cleanup',
-          level: 'WARNING',
-          error_type: 'cleanup refused',
-          message: `Cleanup refused: ${report.refused}`,
-          details: { affected_count: report.toChange, managed_contacts: report.managed, max_percent: `${ctx.config.thresholds.cleanupMaxPercent}%`, action: report.action, run_id: report.runId },
-          fingerprint: 'cleanup:refused',
-        }));
-      }
       const { affected: _affected, ...summary } = report;
       return summary;
     } catch (err) {

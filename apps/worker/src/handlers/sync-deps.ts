@@ -4,6 +4,7 @@ import { isApiError } from '@pcs/http';
 import { enqueue, syncBatchJob } from '@pcs/queues';
 import type { SyncDeps } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
+import { runAlertsListener } from '../run-alerts.js';
 
 /**
  * BullMQ runs jobs without a priority first, then prioritized ones by number. Batches get a low
@@ -22,6 +23,7 @@ export function syncDeps(ctx: WorkerContext): SyncDeps {
     chatwoot: apis.chatwoot,
     log: ctx.loggers.get('sync'),
     // Deterministic job ids: a listing resumed after a crash re-adds the same batches, which BullMQ ignores.
+    onRunEnded: runAlertsListener(ctx),
     enqueueBatch: (data) => enqueue(ctx.queues, syncBatchJob, data, { jobId: `batch-${data.runId}-${data.batch}`, priority: BATCH_PRIORITY }),
   };
 }
