@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAlerts } from './commands/alerts.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStatus } from './commands/status.js';
@@ -15,6 +16,8 @@ export function buildProgram(): Command {
   const program = new Command('manage')
     .description('Operate the Pipedrive → Chatwoot sync: runs, health, alerts, logs, migrations')
     .showHelpAfterError('(run with --help for usage)')
+    // An option after a subcommand belongs to it (`alerts silence x --json`), not to its parent.
+    .enablePositionalOptions()
     .exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerMigrate(program);
@@ -22,7 +25,9 @@ export function buildProgram(): Command {
   registerSync(program);
   registerCleanup(program);
   registerTestAlerts(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  registerAlerts(program);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const cmd of all(program)) cmd.exitOverride();
   return program;
 }
 

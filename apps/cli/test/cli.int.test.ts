@@ -89,6 +89,28 @@ describe('manage CLI', () => {
     expect(noDb.stderr).toMatch(/cannot use the database/);
   });
 
+  it('alerts lists firing alerts, silences and unsilences them', async () => {
+    const { openDatabase } = await import('@pcs/db');
+    const { evaluate } = await import('@pcs/monitor');
+    const { ds } = await openDatabase(db.config);
+    await evaluate(ds, 'monitor:pipedrive-api:auth', { fingerprint: 'monitor:pipedrive-api:auth', script: 'monitor', level: 'ERROR', errorType: 'auth issue', message: 'Pipedrive rejected the API token' }, { now: new Date(), repeatHours: 4 });
+    await ds.destroy();
+    const list = manage(['alerts', '--json'], env);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).firing).toMatchObject([{ fingerprint: 'monitor:pipedrive-api:auth', level: 'ERROR', silencedUntil: null }]);
+    const silenced = manage(['alerts', 'silence', 'monitor:pipedrive-api:auth', '--for', '2h', '--json'], env);
+    expect(silenced.code).toBe(0);
+    const until = Date.parse(JSON.parse(silenced.stdout).silencedUntil);
+    expect(until - Date.now()).toBeGreaterThan(1.9 * 3_600_000);
+    expect(JSON.parse(manage(['alerts', '--json'], env).stdout).silenced).toHaveLength(1);
+    expect(manage(['alerts', 'unsilence', 'monitor:pipedrive-api:auth'], env).code).toBe(0);
+    expect(JSON.parse(manage(['alerts', '--json'], env).stdout).silenced).toHaveLength(0);
+    expect(manage(['alerts', 'silence', 'x', '--for', 'a while'], env).code).toBe(2);
+    expect(manage(['alerts', 'silence', 'x'], env).code).toBe(2);
+    expect(manage(['alerts', 'unsilence', 'no-such-alert'], env).code).toBe(1);
+    expect(manage(['status'], env).stdout).toMatch(/monitor:pipedrive-api:auth/);
+  });
+
   it('never prints a secret, even in an error', () => {
     const r = manage(['status'], { ...env, REDIS_URL: 'redis://:sup3rs3cret@127.0.0.1:1' });
     expect(r.code).toBe(3);
