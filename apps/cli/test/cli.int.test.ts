@@ -53,7 +53,7 @@ describe('manage CLI', () => {
       expect(doc.queues.cleanup.delayed).toBe(1); // the cleanup scheduler's next run
       expect(doc.workers.total).toBe(1);
       expect(doc.workers.byQueue).toEqual({ sync: 1, cleanup: 1, monitor: 1, notifications: 1 });
-      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:cleanup-run', 'schedule:queues', 'schedule:sync-run']);
+      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:chatwoot-api', 'schedule:cleanup-run', 'schedule:pipedrive-api', 'schedule:queues', 'schedule:sync-run']);
       expect(doc.database.ok).toBe(true);
       const human = manage(['status'], env);
       expect(human.code).toBe(0);
@@ -93,22 +93,22 @@ describe('manage CLI', () => {
     const { openDatabase } = await import('@pcs/db');
     const { evaluate } = await import('@pcs/monitor');
     const { ds } = await openDatabase(db.config);
-    await evaluate(ds, 'monitor:pipedrive-api:auth', { fingerprint: 'monitor:pipedrive-api:auth', script: 'monitor', level: 'ERROR', errorType: 'auth issue', message: 'Pipedrive rejected the API token' }, { now: new Date(), repeatHours: 4 });
+    await evaluate(ds, 'test:alert:one', { fingerprint: 'test:alert:one', script: 'monitor', level: 'ERROR', errorType: 'auth issue', message: 'Pipedrive rejected the API token' }, { now: new Date(), repeatHours: 4 });
     await ds.destroy();
     const list = manage(['alerts', '--json'], env);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout).firing).toMatchObject([{ fingerprint: 'monitor:pipedrive-api:auth', level: 'ERROR', silencedUntil: null }]);
-    const silenced = manage(['alerts', 'silence', 'monitor:pipedrive-api:auth', '--for', '2h', '--json'], env);
+    expect(JSON.parse(list.stdout).firing).toEqual(expect.arrayContaining([expect.objectContaining({ fingerprint: 'test:alert:one', level: 'ERROR', silencedUntil: null })]));
+    const silenced = manage(['alerts', 'silence', 'test:alert:one', '--for', '2h', '--json'], env);
     expect(silenced.code).toBe(0);
     const until = Date.parse(JSON.parse(silenced.stdout).silencedUntil);
     expect(until - Date.now()).toBeGreaterThan(1.9 * 3_600_000);
     expect(JSON.parse(manage(['alerts', '--json'], env).stdout).silenced).toHaveLength(1);
-    expect(manage(['alerts', 'unsilence', 'monitor:pipedrive-api:auth'], env).code).toBe(0);
+    expect(manage(['alerts', 'unsilence', 'test:alert:one'], env).code).toBe(0);
     expect(JSON.parse(manage(['alerts', '--json'], env).stdout).silenced).toHaveLength(0);
     expect(manage(['alerts', 'silence', 'x', '--for', 'a while'], env).code).toBe(2);
     expect(manage(['alerts', 'silence', 'x'], env).code).toBe(2);
     expect(manage(['alerts', 'unsilence', 'no-such-alert'], env).code).toBe(1);
-    expect(manage(['status'], env).stdout).toMatch(/monitor:pipedrive-api:auth/);
+    expect(manage(['status'], env).stdout).toMatch(/test:alert:one/);
   });
 
   it('never prints a secret, even in an error', () => {

@@ -99,3 +99,42 @@ describe('alert delivery to Google Chat', () => {
     expect(log).not.toContain('sim-token');
   });
 });
+
+describe('API health checks', () => {
+  let stack: TestStack;
+  let worker: RunningWorker;
+  beforeAll(async () => {
+    stack = await createStack('apicheck', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
+    worker = await startWorker(stack.config({ WORKER_QUEUES: 'monitor,notifications' }), { console: false });
+  });
+  afterAll(async () => {
+    await worker?.stop('test');
+    await stack?.close();
+  });
+
+  it('a bad Pipedrive token: one critical alert across several checks, then resolved after the fix', async () => {
+    const { checkJobs } = await import('@pcs/queues');
+    const { CheckResultEntity } = await import('@pcs/db');
+    const def = checkJobs.find((d) => d.name === 'pipedrive-api')!;
+    const ds = await stack.ds();
+    const runCheck = async () => {
+      const job = await enqueue(worker.ctx.queues, def, { trigger: 'test' });
+      await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: 'the check' });
+      return (await ds.getRepository(CheckResultEntity).findOne({ where: { check: 'pipedrive-api' }, order: { id: 'DESC' } }))!;
+    };
+    stack.sim.pipedrive.setFaults({ badToken: true });
+    for (let i = 0; i < 3; i++) expect((await runCheck()).status).toBe('critical');
+    stack.sim.pipedrive.clearFaults();
+    const ok = await runCheck();
+    expect(ok.status).toBe('ok');
+    expect(ok.message).toMatch(/Pipedrive API reachable/);
+    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, { timeoutMs: 20_000, what: 'two messages' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const msgs = stack.sim.gchat.messages();
+    expect(msgs).toHaveLength(2);
+    expect(msgs[0]!.fallbackText).toMatch(/^🚨 ERROR: Pipedrive rejected the credentials/);
+    expect(JSON.stringify(msgs[0]!.cardsV2)).toContain('monitor - auth issue');
+    expect(msgs[1]!.fallbackText).toMatch(/^✅ RESOLVED/);
+    expect(msgs[1]!.thread).toBe(msgs[0]!.thread);
+  });
+});

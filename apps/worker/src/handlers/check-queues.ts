@@ -1,7 +1,9 @@
-import { recordCheckResult, type CheckStatus } from '@pcs/db';
+import type { CheckStatus } from '@pcs/db';
+import type { Condition } from '@pcs/monitor';
 import { distinctWorkers } from '@pcs/ops';
 import { checkJobs, QUEUE_NAMES, handle, type HandlerEntry, type QueueName } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
+import { recordCheck, type CheckOutcome } from './check-record.js';
 
 /** Limits of the `queues` check. */
 export const QUEUE_LIMITS = {
@@ -22,11 +24,6 @@ export interface QueueHealth {
   workers: number;
 }
 
-export interface CheckOutcome {
-  status: CheckStatus;
-  message: string;
-  details: Record<string, unknown>;
-}
 
 export async function inspectQueues(ctx: Pick<WorkerContext, 'queues'>, now = Date.now()): Promise<QueueHealth[]> {
   return Promise.all(
@@ -49,7 +46,7 @@ export async function inspectQueues(ctx: Pick<WorkerContext, 'queues'>, now = Da
 }
 
 /** Turns queue figures into one check result: the worst finding decides the status. */
-export function evaluateQueues(health: QueueHealth[]): CheckOutcome {
+export function evaluateQueues(health: QueueHealth[]): Omit<CheckOutcome, 'conditions'> {
   const findings: { status: CheckStatus; text: string }[] = [];
   for (const h of health) {
     if (h.workers === 0 && (h.waiting > 0 || h.delayed > 0)) {
@@ -68,12 +65,12 @@ export function evaluateQueues(health: QueueHealth[]): CheckOutcome {
 
 export function checkQueuesHandler(ctx: WorkerContext): HandlerEntry {
   const def = checkJobs.find((d) => d.name === 'queues')!;
-  return handle(def, async () => {
-    const started = Date.now();
-    const outcome = evaluateQueues(await inspectQueues(ctx, started));
-    await recordCheckResult(ctx.ds, { check: 'queues', ...outcome, durationMs: Date.now() - started, checkedAt: new Date() });
-    const log = ctx.loggers.get('monitor');
-    log[outcome.status === 'ok' ? 'info' : 'warn']({ check: 'queues', status: outcome.status }, outcome.message);
-    return outcome;
-  });
+  return handle(def, async () =>
+    recordCheck(ctx, 'queues', async () => {
+      const outcome = evaluateQueues(await inspectQueues(ctx));
+      const conditions: Condition[] =
+        outcome.status === 'ok' ? [] : [{ fingerprint: 'monitor:queues', script: 'monitor', level: outcome.status === 'critical' ? 'ERROR' : 'WARNING', errorType: 'system error', message: outcome.message, details: {} }];
+      return { ...outcome, conditions };
+    }),
+  );
 }
