@@ -137,4 +137,29 @@ describe('API health checks', () => {
     expect(msgs[1]!.fallbackText).toMatch(/^✅ RESOLVED/);
     expect(msgs[1]!.thread).toBe(msgs[0]!.thread);
   });
+
+  it('freshness: no successful sync for longer than MAX_SYNC_AGE_HOURS is critical; a lost scheduler is recreated', async () => {
+    const { checkJobs } = await import('@pcs/queues');
+    const { CheckResultEntity, RunEntity } = await import('@pcs/db');
+    const ds = await stack.ds();
+    const def = checkJobs.find((d) => d.name === 'freshness')!;
+    const runCheck = async () => {
+      const job = await enqueue(worker.ctx.queues, def, { trigger: 'test' });
+      await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: 'the check' });
+      return (await ds.getRepository(CheckResultEntity).findOne({ where: { check: 'freshness' }, order: { id: 'DESC' } }))!;
+    };
+    expect((await runCheck()).status).toBe('warning'); // no sync has run yet
+    const hours = (h: number) => new Date(Date.now() - h * 3_600_000);
+    await ds.getRepository(RunEntity).insert({ id: randomUUID(), type: 'sync', mode: 'full', trigger: 'test', status: 'succeeded', startedAt: hours(3.1), finishedAt: hours(3), listingComplete: true });
+    const stale = await runCheck();
+    expect(stale.status).toBe('critical');
+    expect(stale.message).toMatch(/no successful sync for 3\.0 h \(limit 2 h\)/);
+    await ds.getRepository(RunEntity).insert({ id: randomUUID(), type: 'sync', mode: 'incremental', trigger: 'test', status: 'succeeded', startedAt: hours(0.2), finishedAt: hours(0.1), listingComplete: true });
+    await worker.ctx.queues.sync.removeJobScheduler('schedule:sync-run');
+    const healed = await runCheck();
+    expect(healed.status).toBe('warning');
+    expect(healed.message).toMatch(/recreated missing job schedulers: schedule:sync-run/);
+    expect((await worker.ctx.queues.sync.getJobSchedulers()).map((s) => s.key)).toContain('schedule:sync-run');
+    expect((await runCheck()).status).toBe('ok');
+  });
 });

@@ -1,4 +1,4 @@
-import { recordCheckResult, type CheckStatus } from '@pcs/db';
+import { AlertStateEntity, Like, recordCheckResult, type CheckStatus } from '@pcs/db';
 import { evaluate, type Condition } from '@pcs/monitor';
 import { alertJob, enqueue, type MonitorCheck } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
@@ -24,7 +24,9 @@ export async function recordCheck(ctx: WorkerContext, check: MonitorCheck, run: 
   const own = `monitor:${check}`;
   const firing = new Set(outcome.conditions.map((c) => c.fingerprint));
   const decisions = await Promise.all(outcome.conditions.map((c) => evaluate(ctx.ds, c.fingerprint, c, { now, repeatHours })));
-  if (!firing.has(own)) decisions.push(await evaluate(ctx.ds, own, null, { now, repeatHours }));
+  // Every alert of this check that does not fire now is resolved (monitor:<check> and monitor:<check>:…).
+  const active = await ctx.ds.getRepository(AlertStateEntity).find({ where: [{ state: 'firing', fingerprint: own }, { state: 'firing', fingerprint: Like(`${own}:%`) }] });
+  for (const a of active) if (!firing.has(a.fingerprint)) decisions.push(await evaluate(ctx.ds, a.fingerprint, null, { now, repeatHours }));
   for (const alert of decisions.flatMap((d) => d.notify)) await enqueue(ctx.queues, alertJob, alert);
   ctx.loggers.get('monitor')[outcome.status === 'ok' ? 'info' : 'warn']({ check, status: outcome.status, details: outcome.details }, outcome.message);
   return outcome;

@@ -2,6 +2,7 @@ import type { HandlerEntry } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 import { alertHandler } from './alert.js';
 import { checkChatwootApiHandler, checkPipedriveApiHandler } from './check-apis.js';
+import { checkFreshnessHandler } from './check-freshness.js';
 import { checkQueuesHandler } from './check-queues.js';
 import { cleanupRunHandler } from './cleanup-run.js';
 import { syncBatchHandler } from './sync-batch.js';
@@ -13,5 +14,9 @@ import { syncRunHandler } from './sync-run.js';
  * handler here are not scheduled by this worker (see syncSchedulers in worker.ts).
  */
 export function createHandlers(ctx: WorkerContext): HandlerEntry[] {
-  return [syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), cleanupRunHandler(ctx), checkQueuesHandler(ctx), checkPipedriveApiHandler(ctx), checkChatwootApiHandler(ctx), alertHandler(ctx)];
+  const entries: HandlerEntry[] = [];
+  const implemented = () => new Set(entries.map((e) => `${e.definition.queue}/${e.definition.name}`));
+  entries.push(checkFreshnessHandler(ctx, implemented));
+  entries.push(syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), cleanupRunHandler(ctx), checkQueuesHandler(ctx), checkPipedriveApiHandler(ctx), checkChatwootApiHandler(ctx), alertHandler(ctx));
+  return entries;
 }
