@@ -53,7 +53,7 @@ describe('manage CLI', () => {
       expect(doc.queues.cleanup.delayed).toBe(1); // the cleanup scheduler's next run
       expect(doc.workers.total).toBe(1);
       expect(doc.workers.byQueue).toEqual({ sync: 1, cleanup: 1, monitor: 1, notifications: 1 });
-      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:chatwoot-api', 'schedule:cleanup-run', 'schedule:freshness', 'schedule:pipedrive-api', 'schedule:queues', 'schedule:sync-run']);
+      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:chatwoot-api', 'schedule:cleanup-run', 'schedule:consistency', 'schedule:freshness', 'schedule:pipedrive-api', 'schedule:queues', 'schedule:sync-run', 'schedule:sync-status']);
       expect(doc.database.ok).toBe(true);
       const human = manage(['status'], env);
       expect(human.code).toBe(0);

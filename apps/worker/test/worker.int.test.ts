@@ -45,7 +45,7 @@ describe('worker', () => {
     const again = await startWorker(config(), { console: false });
     await again.stop('test');
     const list = await schedulers('monitor');
-    expect(list.map((s) => s.key).sort()).toEqual(['chatwoot-api', 'freshness', 'pipedrive-api', 'queues'].map((name) => schedulerId({ name })));
+    expect(list.map((s) => s.key).sort()).toEqual(['chatwoot-api', 'consistency', 'freshness', 'pipedrive-api', 'queues', 'sync-status'].map((name) => schedulerId({ name })));
     expect(list.every((s) => s.every === 30 * 60_000)).toBe(true);
   });
 
@@ -53,12 +53,12 @@ describe('worker', () => {
     const w = await startWorker(config({ MONITOR_INTERVAL_MINUTES: '5' }), { console: false });
     await w.stop('test');
     let list = await schedulers('monitor');
-    expect(list).toHaveLength(4);
+    expect(list).toHaveLength(6);
     expect(list.every((s) => s.every === 5 * 60_000)).toBe(true);
     const w2 = await startWorker(config({ MONITOR_CRON: '*/10 * * * *', SCHEDULE_TZ: 'Australia/Sydney' }), { console: false });
     await w2.stop('test');
     list = await schedulers('monitor');
-    expect(list).toHaveLength(4);
+    expect(list).toHaveLength(6);
     for (const s of list) {
       expect(s).toMatchObject({ pattern: '*/10 * * * *', tz: 'Australia/Sydney' });
       expect(s.every ?? null).toBeNull();

@@ -4,6 +4,7 @@ import { alertHandler } from './alert.js';
 import { checkChatwootApiHandler, checkPipedriveApiHandler } from './check-apis.js';
 import { checkFreshnessHandler } from './check-freshness.js';
 import { checkQueuesHandler } from './check-queues.js';
+import { checkConsistencyHandler, checkSyncStatusHandler } from './check-sync.js';
 import { cleanupRunHandler } from './cleanup-run.js';
 import { syncBatchHandler } from './sync-batch.js';
 import { syncOrgHandler } from './sync-org.js';
@@ -17,6 +18,6 @@ export function createHandlers(ctx: WorkerContext): HandlerEntry[] {
   const entries: HandlerEntry[] = [];
   const implemented = () => new Set(entries.map((e) => `${e.definition.queue}/${e.definition.name}`));
   entries.push(checkFreshnessHandler(ctx, implemented));
-  entries.push(syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), cleanupRunHandler(ctx), checkQueuesHandler(ctx), checkPipedriveApiHandler(ctx), checkChatwootApiHandler(ctx), alertHandler(ctx));
+  entries.push(syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), cleanupRunHandler(ctx), checkQueuesHandler(ctx), checkPipedriveApiHandler(ctx), checkChatwootApiHandler(ctx), checkSyncStatusHandler(ctx), checkConsistencyHandler(ctx), alertHandler(ctx));
   return entries;
 }
