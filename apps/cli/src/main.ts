@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAlerts } from './commands/alerts.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerMonitor } from './commands/monitor.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
 import { registerTestAlerts } from './commands/test-alerts.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerCleanup(program);
   registerTestAlerts(program);
   registerAlerts(program);
+  registerMonitor(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) cmd.exitOverride();
   return program;
@@ -35,7 +37,8 @@ async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return EXIT.ok;
+    // A command that ran and found a failure sets process.exitCode itself (1).
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here with exit code 0; any other usage problem is 2.

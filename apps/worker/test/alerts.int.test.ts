@@ -93,6 +93,17 @@ describe('alert delivery to Google Chat', () => {
     expect(msgs[1]!.thread).toBe(msgs[0]!.thread);
   });
 
+  it('manage sync --wait exits 1 when the run failed, 0 when it succeeded', async () => {
+    stack.sim.pipedrive.setFaults({ badToken: true });
+    const failed = await runCli(['sync', '--wait', '--json'], stack.env, 60_000);
+    stack.sim.pipedrive.clearFaults();
+    expect(JSON.parse(failed.stdout)).toMatchObject({ status: 'failed', errorType: 'auth issue' });
+    expect(failed.code).toBe(1);
+    const ok = await runCli(['sync', '--wait', '--json'], stack.env, 60_000);
+    expect(ok.code).toBe(0);
+    expect(['succeeded', 'partial']).toContain(JSON.parse(ok.stdout).status);
+  });
+
   it('never writes the webhook key or token into alerts.log', () => {
     const log = alertsLog();
     expect(log).not.toContain('sim-key');
@@ -161,5 +172,19 @@ describe('API health checks', () => {
     expect(healed.message).toMatch(/recreated missing job schedulers: schedule:sync-run/);
     expect((await worker.ctx.queues.sync.getJobSchedulers()).map((s) => s.key)).toContain('schedule:sync-run');
     expect((await runCheck()).status).toBe('ok');
+  });
+
+  it('manage monitor runs every check now, prints the emoji report and exits 1 when unhealthy', async () => {
+    const json = await runCli(['monitor', '--json'], stack.env, 120_000);
+    const doc = JSON.parse(json.stdout) as { healthy: boolean; checks: { check: string; status: string; message: string }[] };
+    expect(doc.checks.map((c) => c.check).sort()).toEqual(['chatwoot-api', 'consistency', 'freshness', 'pipedrive-api', 'queues', 'sync-status']);
+    // no worker serves the sync queue here while its scheduler waits: the queues check says so
+    expect(doc.checks.find((c) => c.check === 'queues')).toMatchObject({ status: 'critical' });
+    expect(doc.healthy).toBe(false);
+    expect(json.code).toBe(1);
+    const human = await runCli(['monitor'], stack.env, 120_000);
+    expect(human.stdout).toMatch(/✅ Pipedrive API: Pipedrive API reachable/);
+    expect(human.stdout).toMatch(/🚨 Queues and workers: no worker online for queue sync/);
+    expect(human.stdout).toMatch(/Overall: unhealthy/);
   });
 });
