@@ -4,6 +4,7 @@ import { openDatabase, type DataSource } from '@pcs/db';
 import { createLoggers } from '@pcs/logger';
 import { closeQueues, createQueues, createRedis } from '@pcs/queues';
 import { createApp } from './app.js';
+import { startWatchdog } from './watchdog.js';
 
 /**
  * `pnpm run dashboard`: Bull Board, health, metrics and the status API on DASHBOARD_PORT.
@@ -37,6 +38,7 @@ const connectDb = async () => {
 await connectDb();
 
 const app = createApp({ config, queues, redis, getDs: () => ds, log });
+const watchdog = startWatchdog(config, queues, redis, loggers.get('alerts').child({ process: 'dashboard' }));
 const server: Server = app.listen(config.dashboard.port, () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;
@@ -54,6 +56,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log.info({ signal }, 'dashboard stopping');
     clearTimeout(dbTimer);
+    watchdog.stop();
     const force = setTimeout(() => process.exit(0), 10_000);
     force.unref();
     server.close(() => {

@@ -212,6 +212,7 @@ export const envSchema = z.object({
   DASHBOARD_USER: optionalString(),
   DASHBOARD_PASSWORD: z.string().optional(),
   DASHBOARD_AUTH: boolOnOff('on'),
+  WATCHDOG_AFTER_SECONDS: int({ min: 1, max: 86_400, def: 300, what: 'seconds between 1 and 86400' }),
   PIPEDRIVE_WEBHOOK_USER: optionalString(),
   PIPEDRIVE_WEBHOOK_PASSWORD: z.string().optional(),
 });
