@@ -49,7 +49,7 @@ describe('alert delivery to Google Chat', () => {
     const log = alertsLog();
     expect(log).toMatch(/quota exceeded \(429\)/);
     expect(log).toMatch(/answered 503/);
-    expect(log).toMatch(/alert delivered to Google Chat/);
+    expect(log).toMatch(/alert delivered \(google-chat\)/);
   });
 
   it('messages of one fingerprint share a thread', async () => {

@@ -8,7 +8,7 @@
  * - conflict: the target already holds this value (e.g. Chatwoot 422 "has already been taken");
  * - bad_data: the request or the answer is malformed (e.g. an invalid phone number).
  */
-export type ApiName = 'pipedrive' | 'chatwoot' | 'gchat' | 'healthcheck';
+export type ApiName = 'pipedrive' | 'chatwoot' | 'gchat' | 'email' | 'healthcheck';
 export type ErrorType = 'rate_limit' | 'transient' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'bad_data';
 
 export const RETRYABLE: ReadonlySet<ErrorType> = new Set(['rate_limit', 'transient']);

@@ -1,3 +1,4 @@
 export * from './card.js';
 export * from './google-chat.js';
 export * from './alert.js';
+export * from './email.js';

@@ -1,33 +1,59 @@
 import { UnrecoverableError } from 'bullmq';
 import { isApiError } from '@pcs/http';
-import { postToGoogleChat } from '@pcs/notify';
-import { alertJob, handle, type HandlerEntry } from '@pcs/queues';
+import { EmailChannel, postToGoogleChat } from '@pcs/notify';
+import { alertJob, handle, type Alert, type HandlerEntry } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 
+interface Channel {
+  name: 'google-chat' | 'email';
+  send(alert: Alert): Promise<unknown>;
+}
+
 /**
- * alert (queue notifications): delivers one alert to Google Chat. 429, 5xx and network errors
- * are retried by the queue (capped exponential backoff with jitter, about an hour); 400, 403 and
- * 404 fail the job at once. Every attempt's outcome is a line in alerts.log.
+ * alert (queue notifications): delivers one alert to every configured channel: Google Chat
+ * (SUPPORT_GOOGLE_CHAT) and email (ALERT_EMAIL_TO + SMTP_URL). A channel that delivered is not
+ * tried again when another one fails and the job is retried. 429, 5xx and network errors are
+ * retried by the queue (capped exponential backoff with jitter, about an hour); 400, 403 and 404
+ * fail the job at once. Every attempt's outcome is a line in alerts.log.
  */
 export function alertHandler(ctx: WorkerContext): HandlerEntry {
+  const channels: Channel[] = [];
+  const webhook = ctx.config.alerts.googleChatWebhook;
+  if (webhook) channels.push({ name: 'google-chat', send: (a) => postToGoogleChat(webhook, a) });
+  if (ctx.config.alerts.email) {
+    const email = new EmailChannel(ctx.config.alerts.email);
+    channels.push({ name: 'email', send: (a) => email.send(a) });
+  }
   return handle(alertJob, async (alert, job) => {
     const log = ctx.loggers.get('alerts');
     const about = { jobId: job.id, attempt: job.attemptsMade + 1, fingerprint: alert.fingerprint, level: alert.level, state: alert.state, error_type: alert.error_type, script: alert.script };
-    const webhook = ctx.config.alerts.googleChatWebhook;
-    if (!webhook) {
-      log.warn({ ...about, alert }, 'alert not delivered: SUPPORT_GOOGLE_CHAT is not set');
+    if (!channels.length) {
+      log.warn({ ...about, alert }, 'alert not delivered: SUPPORT_GOOGLE_CHAT is not set (and no email channel)');
       return { delivered: false, reason: 'SUPPORT_GOOGLE_CHAT is not set' };
     }
-    try {
-      const result = await postToGoogleChat(webhook, alert);
-      log.info({ ...about, thread: result.threadName }, `alert delivered to Google Chat: ${alert.message.slice(0, 200)}`);
-      return { delivered: true, ...result };
-    } catch (err) {
-      const retryable = isApiError(err) && err.retryable;
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      log[retryable && !last ? 'warn' : 'error']({ ...about, err, retryable }, retryable && !last ? 'alert delivery failed: will retry' : 'alert delivery failed for good');
-      if (!retryable) throw new UnrecoverableError((err as Error).message);
-      throw err;
+    const progress = (job.progress && typeof job.progress === 'object' ? job.progress : {}) as { delivered?: string[] };
+    const delivered = new Set(progress.delivered ?? []);
+    const results: Record<string, unknown> = {};
+    let failure: unknown;
+    for (const channel of channels.filter((c) => !delivered.has(c.name))) {
+      try {
+        results[channel.name] = await channel.send(alert);
+        delivered.add(channel.name);
+        await job.updateProgress({ delivered: [...delivered] });
+        log.info({ ...about, channel: channel.name }, `alert delivered (${channel.name}): ${alert.message.slice(0, 200)}`);
+      } catch (err) {
+        failure ??= err;
+        const retryable = isApiError(err) && err.retryable;
+        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        log[retryable && !last ? 'warn' : 'error']({ ...about, channel: channel.name, err, retryable }, retryable && !last ? `alert delivery failed (${channel.name}): will retry` : `alert delivery failed for good (${channel.name})`);
+      }
     }
+    if (failure) {
+      const retryable = isApiError(failure) && failure.retryable;
+      if (!retryable) throw new UnrecoverableError((failure as Error).message);
+      throw failure;
+    }
+    const gchat = results['google-chat'] as { threadName?: string } | undefined;
+    return { delivered: true, channels: [...delivered], threadName: gchat?.threadName };
   });
 }
