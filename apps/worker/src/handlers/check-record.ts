@@ -1,7 +1,10 @@
-import { AlertStateEntity, Like, recordCheckResult, type CheckStatus } from '@pcs/db';
-import { evaluate, type Condition } from '@pcs/monitor';
+import { AlertStateEntity, Like, pingDatabase, recordCheckResult, type CheckStatus } from '@pcs/db';
+import { evaluate, evaluateWithoutDatabase, type Condition } from '@pcs/monitor';
 import { alertJob, enqueue, type MonitorCheck } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
+
+/** The alert of an unreachable database: its state lives in Redis, since the database cannot hold it. */
+export const DATABASE_FINGERPRINT = 'monitor:database';
 
 export interface CheckOutcome {
   status: CheckStatus;
@@ -17,10 +20,22 @@ export interface CheckOutcome {
  */
 export async function recordCheck(ctx: WorkerContext, check: MonitorCheck, run: () => Promise<CheckOutcome>): Promise<CheckOutcome> {
   const started = Date.now();
-  const outcome = await run();
   const now = new Date();
-  await recordCheckResult(ctx.ds, { check, status: outcome.status, message: outcome.message.slice(0, 1024), details: outcome.details, durationMs: Date.now() - started, checkedAt: now });
   const repeatHours = ctx.config.thresholds.alertRepeatHours;
+  // The database itself first: when it is down, the alert goes out through Redis alone.
+  const dbDown = await pingDatabase(ctx.ds, 3_000).then(
+    () => undefined,
+    (err: unknown) => err as Error,
+  );
+  if (dbDown) {
+    const condition: Condition = { fingerprint: DATABASE_FINGERPRINT, script: 'monitor', level: 'ERROR', errorType: 'database connection failure', message: `The database is unreachable: ${dbDown.message}`, details: { database: ctx.config.database.database, host: `${ctx.config.database.host}:${ctx.config.database.port}` } };
+    for (const alert of await evaluateWithoutDatabase(ctx.redis, ctx.config.redis.prefix, DATABASE_FINGERPRINT, condition, { now, repeatHours })) await enqueue(ctx.queues, alertJob, alert);
+    ctx.loggers.get('monitor').error({ check, err: dbDown }, `${check}: the database is unreachable`);
+    return { status: 'critical', message: condition.message, details: condition.details ?? {}, conditions: [condition] };
+  }
+  for (const alert of await evaluateWithoutDatabase(ctx.redis, ctx.config.redis.prefix, DATABASE_FINGERPRINT, null, { now, repeatHours })) await enqueue(ctx.queues, alertJob, alert);
+  const outcome = await run();
+  await recordCheckResult(ctx.ds, { check, status: outcome.status, message: outcome.message.slice(0, 1024), details: outcome.details, durationMs: Date.now() - started, checkedAt: now });
   const own = `monitor:${check}`;
   const firing = new Set(outcome.conditions.map((c) => c.fingerprint));
   const decisions = await Promise.all(outcome.conditions.map((c) => evaluate(ctx.ds, c.fingerprint, c, { now, repeatHours })));
