@@ -1,4 +1,4 @@
-import { AlertStateEntity, Like, type Run } from '@pcs/db';
+import { AlertStateEntity, In, Like, type Run } from '@pcs/db';
 import { evaluate, type Condition } from '@pcs/monitor';
 import { alertJob, enqueue } from '@pcs/queues';
 import type { WorkerContext } from './context.js';
@@ -19,8 +19,12 @@ export function runAlertsListener(ctx: WorkerContext): (run: Run) => Promise<voi
     const base = { run_id: run.id, mode: run.mode };
     if (run.status === 'failed') {
       const errorType = run.errorType ?? 'system error';
+      const api = /pipedrive/i.test(run.errorMessage ?? '') ? 'pipedrive' : /chatwoot/i.test(run.errorMessage ?? '') ? 'chatwoot' : undefined;
+      // A rejected credential is one incident whoever meets it first, the run or the API check:
+      // the same fingerprint, so one thread, one firing and one resolved message.
+      const fingerprint = errorType === 'auth issue' && api ? `monitor:${api}-api` : `${script}:failed:${errorType.replace(/\s+/g, '-')}`;
       firing.push({
-        fingerprint: `${script}:failed:${errorType.replace(/\s+/g, '-')}`,
+        fingerprint,
         script,
         level: 'ERROR',
         errorType,
@@ -38,8 +42,14 @@ export function runAlertsListener(ctx: WorkerContext): (run: Run) => Promise<voi
         firing.push({ fingerprint: 'sync:high-error-rate', script: 'sync', level: 'WARNING', errorType: 'high error rate', message: `${run.failed} of ${run.processed} organizations failed in the last sync run`, details: { ...base, affected_count: run.failed, error_rate: `${rate.toFixed(1)}%` } });
       }
     }
-    // Everything of this script that fired before and does not fire now is resolved.
-    const active = await ctx.ds.getRepository(AlertStateEntity).find({ where: { state: 'firing', fingerprint: Like(`${script}:%`) } });
+    // Everything of this script that fired before and does not fire now is resolved; a sync run
+    // that completed also proves both APIs take their credentials.
+    const where = [{ state: 'firing' as const, fingerprint: Like(`${script}:%`) }];
+    const completed = run.status === 'succeeded' || run.status === 'partial';
+    const active = [
+      ...(await ctx.ds.getRepository(AlertStateEntity).find({ where })),
+      ...(script === 'sync' && completed ? (await ctx.ds.getRepository(AlertStateEntity).find({ where: { state: 'firing', fingerprint: In(['monitor:pipedrive-api', 'monitor:chatwoot-api']), errorType: 'auth issue' } })) : []),
+    ];
     const firingNow = new Set(firing.map((c) => c.fingerprint));
     const decisions = [
       ...(await Promise.all(firing.map((c) => evaluate(ctx.ds, c.fingerprint, c, { now, repeatHours })))),

@@ -91,6 +91,8 @@ describe('alert delivery to Google Chat', () => {
     expect(JSON.stringify(msgs[0]!.cardsV2)).toContain('sync - auth issue');
     expect(msgs[1]!.fallbackText).toMatch(/^✅ RESOLVED/);
     expect(msgs[1]!.thread).toBe(msgs[0]!.thread);
+    // no secret in any message
+    for (const m of msgs) expect(JSON.stringify(m.body)).not.toMatch(/pd-test-token|cw-admin-token|sim-key|sim-token/);
   });
 
   it('manage sync --wait exits 1 when the run failed, 0 when it succeeded', async () => {
