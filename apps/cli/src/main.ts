@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAlerts } from './commands/alerts.js';
 import { registerCleanup } from './commands/cleanup.js';
+import { registerLogs } from './commands/logs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerStatus } from './commands/status.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerTestAlerts(program);
   registerAlerts(program);
   registerMonitor(program);
+  registerLogs(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) cmd.exitOverride();
   return program;

@@ -111,6 +111,37 @@ describe('manage CLI', () => {
     expect(manage(['status'], env).stdout).toMatch(/test:alert:one/);
   });
 
+  it('logs and monitor-logs print the rotated JSON files readably, and -f follows new lines', async () => {
+    const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = join(env.LOG_DIR!, 'monitor');
+    mkdirSync(dir, { recursive: true });
+    const line = (i: number, level = 'info') => JSON.stringify({ level, time: `2026-11-27T10:00:0${i}.000Z`, pid: 1, name: 'monitor', msg: `check ${i}`, check: 'queues' });
+    writeFileSync(join(dir, 'monitor.1.log'), [1, 2, 3].map((i) => line(i)).join('\n') + '\n');
+    writeFileSync(join(dir, 'monitor.2.log'), [4, 5].map((i) => line(i, i === 5 ? 'warn' : 'info')).join('\n') + '\n');
+    const human = manage(['logs', 'monitor', '-n', '3'], { ...env, NO_COLOR: '1' });
+    expect(human.code).toBe(0);
+    const printed = human.stdout.trim().split('\n');
+    expect(printed).toHaveLength(3);
+    expect(printed[0]).toMatch(/2026-11-27 10:00:03Z INFO +\[monitor\] check 3 +check=queues/);
+    expect(printed[2]).toMatch(/WARN +\[monitor\] check 5/);
+    const json = manage(['monitor-logs', '--json', '-n', '2'], env);
+    expect(JSON.parse(json.stdout).map((e: { msg: string }) => e.msg)).toEqual(['check 4', 'check 5']);
+    expect(manage(['logs', 'nosuch'], env).code).toBe(2);
+    const { spawn } = await import('node:child_process');
+    const follow = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'logs', 'monitor', '-f', '-n', '0'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env } });
+    let out = '';
+    follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 1_500));
+    appendFileSync(join(dir, 'monitor.2.log'), line(6) + '\n');
+    writeFileSync(join(dir, 'monitor.3.log'), line(7) + '\n');
+    const deadline = Date.now() + 10_000;
+    while (!(out.includes('check 6') && out.includes('check 7')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    follow.kill();
+    expect(out).toContain('check 6');
+    expect(out).toContain('check 7');
+  });
+
   it('never prints a secret, even in an error', () => {
     const r = manage(['status'], { ...env, REDIS_URL: 'redis://:sup3rs3cret@127.0.0.1:1' });
     expect(r.code).toBe(3);
