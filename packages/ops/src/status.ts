@@ -1,5 +1,5 @@
 import type { Config } from '@pcs/config';
-import { AlertStateEntity, latestCheckResults, RunEntity, type DataSource, type Run } from '@pcs/db';
+import { AlertStateEntity, In, latestCheckResults, RunEntity, type AlertState, type DataSource, type Run } from '@pcs/db';
 import { QUEUE_NAMES, type QueueName, type Queues } from '@pcs/queues';
 
 /** The `manage status --json` / `GET /api/status` document: what an on-call person asks first. */
@@ -36,6 +36,7 @@ export interface RunSummary {
 
 export interface AlertSummary {
   fingerprint: string;
+  state: string;
   level: string;
   script: string;
   errorType: string;
@@ -63,6 +64,21 @@ export function summarizeRun(r: Run): RunSummary {
     skipped: r.skipped,
     errorType: r.errorType,
     errorMessage: r.errorMessage,
+  };
+}
+
+/** An alert as the CLI and the status API show it (a silence that ended shows as none). */
+export function summarizeAlert(a: AlertState, now = new Date()): AlertSummary {
+  return {
+    fingerprint: a.fingerprint,
+    state: a.state,
+    level: a.level,
+    script: a.script,
+    errorType: a.errorType,
+    message: a.message,
+    since: a.firstFiredAt?.toISOString() ?? null,
+    lastNotifiedAt: a.lastNotifiedAt?.toISOString() ?? null,
+    silencedUntil: a.silencedUntil && a.silencedUntil > now ? a.silencedUntil.toISOString() : null,
   };
 }
 
@@ -126,22 +142,13 @@ function processOf(workerName: string): string {
 export async function databaseStatus(ds: DataSource, now = new Date()): Promise<Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'>> {
   const runs = ds.getRepository(RunEntity);
   const [sync, lastSuccessfulSync, cleanup, checks, alerts] = await Promise.all([
-    runs.findOne({ where: { type: 'sync' }, order: { startedAt: 'DESC' } }),
-    runs.findOne({ where: { type: 'sync', status: 'succeeded' }, order: { finishedAt: 'DESC' } }),
+    runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']) }, order: { startedAt: 'DESC' } }),
+    runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial']) }, order: { finishedAt: 'DESC' } }),
     runs.findOne({ where: { type: 'cleanup' }, order: { startedAt: 'DESC' } }),
     latestCheckResults(ds),
     ds.getRepository(AlertStateEntity).find({ where: { state: 'firing' }, order: { firstFiredAt: 'ASC' } }),
   ]);
-  const toAlert = (a: (typeof alerts)[number]): AlertSummary => ({
-    fingerprint: a.fingerprint,
-    level: a.level,
-    script: a.script,
-    errorType: a.errorType,
-    message: a.message,
-    since: a.firstFiredAt?.toISOString() ?? null,
-    lastNotifiedAt: a.lastNotifiedAt?.toISOString() ?? null,
-    silencedUntil: a.silencedUntil?.toISOString() ?? null,
-  });
+  const toAlert = (a: AlertState) => summarizeAlert(a, now);
   const silenced = alerts.filter((a) => a.silencedUntil && a.silencedUntil > now);
   return {
     lastRuns: { sync: sync ? summarizeRun(sync) : null, lastSuccessfulSync: lastSuccessfulSync ? summarizeRun(lastSuccessfulSync) : null, cleanup: cleanup ? summarizeRun(cleanup) : null },

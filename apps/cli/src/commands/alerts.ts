@@ -1,22 +1,9 @@
 import type { Command } from 'commander';
-import { AlertStateEntity, type AlertState } from '@pcs/db';
+import { AlertStateEntity } from '@pcs/db';
+import { summarizeAlert } from '@pcs/ops';
 import { parseDuration, silence, unsilence } from '@pcs/monitor';
 import { openRuntime, CliError, EXIT } from '../runtime.js';
 import { ago, color, createOutput, table } from '../output.js';
-
-function view(a: AlertState, now: Date) {
-  return {
-    fingerprint: a.fingerprint,
-    state: a.state,
-    level: a.level,
-    script: a.script,
-    errorType: a.errorType,
-    message: a.message,
-    since: a.firstFiredAt?.toISOString() ?? null,
-    lastNotifiedAt: a.lastNotifiedAt?.toISOString() ?? null,
-    silencedUntil: a.silencedUntil && a.silencedUntil > now ? a.silencedUntil.toISOString() : null,
-  };
-}
 
 export function registerAlerts(program: Command): void {
   const alerts = program
@@ -29,8 +16,8 @@ export function registerAlerts(program: Command): void {
       try {
         const now = new Date();
         const rows = await rt.ds!.getRepository(AlertStateEntity).find({ order: { firstFiredAt: 'ASC' } });
-        const firing = rows.filter((a) => a.state === 'firing').map((a) => view(a, now));
-        const silenced = rows.filter((a) => a.silencedUntil && a.silencedUntil > now).map((a) => view(a, now));
+        const firing = rows.filter((a) => a.state === 'firing').map((a) => summarizeAlert(a, now));
+        const silenced = rows.filter((a) => a.silencedUntil && a.silencedUntil > now).map((a) => summarizeAlert(a, now));
         out.document({ firing, silenced });
         if (!out.json) {
           out.say(firing.length ? table(['FINGERPRINT', 'LEVEL', 'SINCE', 'SILENCED UNTIL', 'MESSAGE'], firing.map((a) => [a.fingerprint, a.level, ago(a.since), a.silencedUntil ?? '-', a.message.slice(0, 80)])) : color.green('No firing alerts.'));
