@@ -1,6 +1,6 @@
 import type { Config } from '@pcs/config';
 import type { Logger } from '@pcs/logger';
-import { makeAlert, postToGoogleChat } from '@pcs/notify';
+import { alertTimestamp, makeAlert, postToGoogleChat } from '@pcs/notify';
 import { distinctWorkers } from '@pcs/ops';
 import { pingRedis, QUEUE_NAMES, type Queues } from '@pcs/queues';
 import type { Alert } from '@pcs/queues';
@@ -74,7 +74,7 @@ export function startWatchdog(config: Config, queues: Queues, redis: Redis, log:
         since.delete(p);
         const current = firing.get(p);
         if (current) {
-          const resolved: Alert = { ...current.alert, state: 'resolved', message: `Resolved: ${p === 'redis-down' ? 'Redis answers again' : 'a worker is online again'}`, timestamp: makeAlert({ script: 'monitor', level: 'INFO', error_type: '-', message: '-', fingerprint: '-' }).timestamp };
+          const resolved: Alert = { ...current.alert, state: 'resolved', message: `Resolved: ${p === 'redis-down' ? 'Redis answers again' : 'a worker is online again'}`, timestamp: alertTimestamp() };
           if (await send(resolved)) firing.delete(p);
         }
       }

@@ -44,7 +44,7 @@ function build(alert: Alert, messageMax: number, detailsMax: number): ChatMessag
   if (detailText) widgets.push({ textParagraph: { text: `<b>Details</b><br>${escapeHtml(detailText).replace(/\n/g, '<br>')}` } });
   const text = cut([`*${headline.split('\n')[0]}*`, `${alert.script} - ${alert.error_type} · ${alert.timestamp}`, ...(detailText ? ['```', detailText, '```'] : [])].join('\n'), MAX_TEXT);
   return {
-    text: cut(text, Math.min(MAX_TEXT, messageMax + detailsMax + 200)),
+    text,
     fallbackText: cut(headline, 300),
     cardsV2: [
       {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, KEEP_COMPLETED, KEEP_FAILED } from '../definition.js';
+import { defineJob, KEEP_FAILED } from '../definition.js';
 import { MONITOR_CHECKS, type MonitorCheck } from '../names.js';
 
 const checkSchema = z.object({
@@ -32,4 +32,3 @@ export const CHECK_DESCRIPTIONS: Record<MonitorCheck, string> = {
 };
 
 export const checkJobs = MONITOR_CHECKS.map((name) => checkJob(name, CHECK_DESCRIPTIONS[name]));
-void KEEP_COMPLETED;
