@@ -1,3 +1,4 @@
+import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Job, Worker, WorkerOptions as BullWorkerOptions } from 'bullmq';
 import type { Config } from '@pcs/config';
 import { openDatabase } from '@pcs/db';
@@ -85,10 +86,12 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   log.info({ queues: config.workerQueues, handlers: entries.map((e) => e.definition.name) }, 'worker ready');
+  const heartbeat = startHeartbeat(config.workerHealthFile, () => !stopping && redis.status === 'ready' && workers.every((w) => w.isRunning()), log);
 
   const stop = (reason = 'stop requested') => {
     stopping ??= (async () => {
       log.info({ reason }, 'worker stopping: no new jobs, waiting for jobs in flight');
+      heartbeat.stop();
       const timeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
       let forced = false;
       let timer: NodeJS.Timeout | undefined;
@@ -118,4 +121,39 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   };
 
   return { ctx, workers, stop };
+}
+
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+
+/**
+ * The container healthcheck's signal (`infra/docker/healthcheck.mjs file <path>`): the file's
+ * mtime moves every 10 s while the worker is healthy, and stops moving when its event loop is
+ * stuck, Redis is gone or a queue's worker stopped. Removed on a clean stop.
+ */
+function startHeartbeat(file: string | undefined, healthy: () => boolean, log: { warn: (o: object, m: string) => void }) {
+  if (!file) return { stop() {} };
+  let warned = false;
+  const beat = () => {
+    if (!healthy()) return;
+    const now = new Date();
+    try {
+      try {
+        utimesSync(file, now, now);
+      } catch {
+        writeFileSync(file, `${process.pid}\n`);
+      }
+    } catch (err) {
+      if (!warned) log.warn({ err, file }, 'cannot write WORKER_HEALTH_FILE');
+      warned = true;
+    }
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      rmSync(file, { force: true });
+    },
+  };
 }

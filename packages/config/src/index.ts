@@ -56,6 +56,8 @@ export interface Config {
     healthcheckPingUrl: string | undefined;
   };
   workerQueues: QueueName[];
+  /** Touched while the worker serves its queues (container healthcheck). */
+  workerHealthFile?: string;
   redis: { url: string; prefix: string };
   database: DatabaseConfig;
   log: { dir: string; level: RawEnv['LOG_LEVEL']; maxSize: string; maxFiles: number };
@@ -230,6 +232,7 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     cleanupAction: e.CLEANUP_ACTION,
     alerts: { googleChatWebhook: e.SUPPORT_GOOGLE_CHAT, email, healthcheckPingUrl: e.HEALTHCHECK_PING_URL },
     workerQueues: e.WORKER_QUEUES,
+    workerHealthFile: e.WORKER_HEALTH_FILE,
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     database,
     log: { dir: isAbsolute(e.LOG_DIR) ? e.LOG_DIR : resolve(REPO_ROOT, e.LOG_DIR), level: e.LOG_LEVEL, maxSize: e.LOG_MAX_SIZE, maxFiles: e.LOG_MAX_FILES! },

@@ -193,6 +193,7 @@ export const envSchema = z.object({
         return list as QueueName[];
       }),
   ),
+  WORKER_HEALTH_FILE: optionalString(),
   REDIS_URL: url('redis://[user:password@]host:port[/db]', ['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected 1-40 letters, digits, _ . or -').default('pcs')),
   DATABASE_URL: url('mysql://user:password@host:port/database', ['mysql:', 'mariadb:']),
