@@ -15,6 +15,7 @@ import type { ApiName, Stats } from './stats.js';
 import { StatsRecorder } from './stats.js';
 import { MonotonicClock } from './util.js';
 
+export { seedDemoAccount, type DemoAccount } from './demo.js';
 export { SIM_DEFAULTS, PD_FIELD_KEYS, PD_CUSTOMER_TYPE_OPTIONS, PD_LABEL_IDS } from './defaults.js';
 export type { ApiName, ApiStats, Stats } from './stats.js';
 export { PipedriveSim } from './pipedrive/state.js';
@@ -94,6 +95,8 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     if (api) {
       const prefix = `/${api}`;
       res.on('finish', () => {
+        // HTML viewers (e.g. GET /chatwoot/) are not API traffic: tests and benchmarks count API requests only
+        if (res.locals.skipStats === true) return;
         const key = typeof res.locals.route === 'string' ? res.locals.route : `${req.method} ${prefix} (unrouted)`;
         stats.record(api, key, res.statusCode);
       });
@@ -109,6 +112,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       simulator: '@pcs/simulator',
       pipedrive: `${url}${PD_PREFIX}`,
       chatwoot: `${url}${CW_PREFIX}`,
+      chatwootContacts: `${url}${CW_PREFIX}/`,
       gchat: `${url}${GCHAT_PREFIX}/`,
       control: `${url}/_control`,
     });

@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { createSimulator, SIM_DEFAULTS } from './index.js';
+import { createSimulator, seedDemoAccount, SIM_DEFAULTS } from './index.js';
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
     'seed-orgs': { type: 'string' },
+    demo: { type: 'boolean' },
     seed: { type: 'string' },
     'customer-label-id': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -14,7 +15,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`Usage: simulator [--port 4010] [--host 127.0.0.1] [--seed-orgs N] [--seed 42] [--customer-label-id 17]
+  console.log(`Usage: simulator [--port 4010] [--host 127.0.0.1] [--seed-orgs N] [--demo] [--seed 42] [--customer-label-id 17]
 Fake Pipedrive (/pipedrive), Chatwoot (/chatwoot), Google Chat webhooks (/gchat) and a control API (/_control).`);
   process.exit(0);
 }
@@ -36,7 +37,10 @@ const customerLabelId = intFlag(values['customer-label-id'], 'customer-label-id'
 const sim = createSimulator({ port, host: values.host ?? SIM_DEFAULTS.host, seed, pipedrive: { customerLabelId } });
 
 const { url } = await sim.start();
-if (seedOrgs > 0) {
+if (values.demo) {
+  const d = seedDemoAccount(sim, { orgs: seedOrgs || undefined, seed });
+  console.log(`demo account: ${d.orgs} organizations (${d.customers} customers), ${d.persons} persons; 2 contacts left by the original deployment in Chatwoot`);
+} else if (seedOrgs > 0) {
   const r = sim.pipedrive.seed({ orgs: seedOrgs, personsPerOrg: 3, seed });
   console.log(`seeded ${r.orgs} orgs and ${r.persons} persons`);
 }
@@ -46,6 +50,7 @@ console.log(`simulator listening on ${url}
   Chatwoot:    ${sim.chatwootBaseUrl}
   Google Chat: ${sim.gchatWebhookUrl()}
   Chat viewer: ${url}/gchat/
+  CW contacts: ${url}/chatwoot/  (Chatwoot contacts viewer)
   Control:     ${url}/_control  (POST /_control/reset, GET /_control/stats, ...)
 
 # paste into .env:

@@ -130,3 +130,8 @@ export function firstQuery(v: unknown): string | undefined {
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/** Escapes a value for HTML text and double- or single-quoted attribute values (null/undefined → ''). */
+export function escapeHtml(v: unknown): string {
+  return String(v ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

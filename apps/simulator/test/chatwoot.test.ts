@@ -390,3 +390,73 @@ describe('chatwoot: a client that goes away mid-request', () => {
     }
   });
 });
+
+describe('chatwoot contacts viewer (GET /chatwoot/)', () => {
+  const orgContact = (id: number, name: string, status: string) => ({
+    name,
+    identifier: `pipedrive:org:${id}`,
+    email: `org${id}@example.com`,
+    additional_attributes: { company_name: name, city: 'Zürich', country: 'Switzerland' },
+    custom_attributes: { pipedrive_org_id: id, status, type: 'organization', pipedrive_url: `https://app.pipedrive.com/organization/${id}` },
+  });
+
+  it('lists contacts created through the API, escaped, with counts, without a token and outside the stats', async () => {
+    expect((await call('POST', '/contacts', orgContact(1, 'Evil <b>&"Co', 'Customer'))).status).toBe(200);
+    expect((await call('POST', '/contacts', orgContact(2, 'Plain AG', 'Customer'))).status).toBe(200);
+    expect((await call('POST', '/contacts', orgContact(3, 'Gone GmbH', 'Former customer'))).status).toBe(200);
+    const before = sim.stats();
+    expect(before.byApi.chatwoot.requests).toBe(3);
+
+    for (const path of ['/chatwoot/', '/chatwoot']) {
+      const res = await fetch(`${sim.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await res.text();
+      expect(html).toContain('<meta http-equiv="refresh" content="3">');
+      expect(html).toContain('Evil &#60;b&#62;&#38;&#34;Co');
+      expect(html).not.toContain('<b>&');
+      expect(html).not.toContain('<b>');
+      expect(html).toContain('<span data-count="total">3</span>');
+      expect(html).toContain('<span data-count="customer">2</span>');
+      expect(html).toContain('<span data-count="former">1</span>');
+      expect(html).toContain('href="https://app.pipedrive.com/organization/2"');
+      expect(html).toContain('pipedrive:org:3');
+      // newest updated first
+      expect(html.indexOf('Gone GmbH')).toBeLessThan(html.indexOf('Plain AG'));
+    }
+    // an update moves the contact to the top
+    const plain = sim.chatwoot.lookup('identifier', 'pipedrive:org:2')[0];
+    expect((await call('PUT', `/contacts/${plain?.id}`, { custom_attributes: { status: 'Former customer' } })).status).toBe(200);
+    const html = await (await fetch(`${sim.url}/chatwoot/`)).text();
+    expect(html.indexOf('Plain AG')).toBeLessThan(html.indexOf('Gone GmbH'));
+    expect(html).toContain('<span data-count="former">2</span>');
+
+    const after = sim.stats();
+    expect(after.byApi.chatwoot.requests).toBe(4);
+    expect(after.total).toBe(before.total + 1);
+    expect(Object.keys(after.byApi.chatwoot.byRoute).every((k) => k.includes('/api/v1/'))).toBe(true);
+  });
+
+  it('is not affected by API faults and does not consume them; the API still requires a token', async () => {
+    sim.chatwoot.setFaults({ burst429: { count: 1 }, badToken: true });
+    expect((await fetch(`${sim.url}/chatwoot/`)).status).toBe(200);
+    expect(sim.chatwoot.faults.burst429).toEqual({ count: 1 });
+    sim.chatwoot.clearFaults();
+    expect((await call('GET', '/contacts', undefined, {})).status).toBe(401);
+    expect((await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}/contacts`)).status).toBe(401);
+    expect(sim.stats().byApi.chatwoot.requests).toBe(2);
+  });
+
+  it('caps the table at 500 rows', async () => {
+    seedMany(501);
+    const html = await (await fetch(`${sim.url}/chatwoot/`)).text();
+    expect(html).toContain('showing 500 of 501');
+    expect(html.match(/<tr[ >]/g)).toHaveLength(501); // header row + 500
+    expect(html).toContain('<span data-count="total">501</span>');
+  });
+
+  it('is listed in the JSON index', async () => {
+    const idx = (await (await fetch(`${sim.url}/`)).json()) as Record<string, string>;
+    expect(idx.chatwootContacts).toBe(`${sim.url}/chatwoot/`);
+  });
+});

@@ -1,9 +1,9 @@
 import express from 'express';
 import type { Request, Response, NextFunction, Router, ErrorRequestHandler } from 'express';
-import { firstQuery, isPlainObject, route, sleep } from '../util.js';
+import { escapeHtml as esc, firstQuery, isPlainObject, rfc3339, route, sleep } from '../util.js';
 import { buildFilter, fastCandidates, FilterError } from './filter.js';
 import type { AttributeModel, ChatwootSim, ContactInput, CwContact, CwDefinition, DisplayType, RecordInvalid } from './state.js';
-import { ATTRIBUTE_MODELS, DISPLAY_TYPES } from './state.js';
+import { ATTRIBUTE_MODELS, DISPLAY_TYPES, isResolved } from './state.js';
 
 export const CW_PREFIX = '/chatwoot';
 const ACCT = '/api/v1/accounts/:accountId';
@@ -110,8 +110,85 @@ function displayTypeOf(v: unknown): DisplayType | undefined | null {
   return (DISPLAY_TYPES as readonly string[]).includes(s) ? (s as DisplayType) : null;
 }
 
+/** Rows shown per account on the HTML viewer. */
+export const CW_VIEWER_MAX_ROWS = 500;
+
+function text(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+/** An http(s) value becomes a link; anything else (e.g. `javascript:`) stays escaped text. */
+function link(v: unknown): string {
+  const s = text(v);
+  if (!/^https?:\/\//i.test(s)) return esc(s);
+  return `<a href="${esc(s)}" target="_blank" rel="noopener noreferrer">${esc(s)}</a>`;
+}
+
+const STATUS_CUSTOMER = 'Customer';
+const STATUS_FORMER = 'Former customer';
+
+function renderContactsPage(sim: ChatwootSim): string {
+  const rows = sim.contactsByUpdate();
+  const total = rows.length;
+  const status = (c: CwContact): unknown => c.custom_attributes.status;
+  const customers = rows.filter((r) => status(r.contact) === STATUS_CUSTOMER).length;
+  const former = rows.filter((r) => status(r.contact) === STATUS_FORMER).length;
+  const invisible = rows.filter((r) => !isResolved(r.contact)).length;
+  const { accountId, otherAccountId } = sim.config;
+  const parts: string[] = [];
+  parts.push(`<h2>Account ${esc(accountId)} <small>${total} contact(s)</small></h2>`);
+  parts.push(
+    `<p class="counts"><span data-count="total">${total}</span> contacts · <span data-count="customer">${customers}</span> ${esc(STATUS_CUSTOMER)} · ` +
+      `<span data-count="former">${former}</span> ${esc(STATUS_FORMER)}` +
+      (invisible ? ` · <span data-count="invisible">${invisible}</span> without email, phone or identifier (not listed by the API)` : '') +
+      '</p>',
+  );
+  if (!total) parts.push('<p class="empty">No contacts yet.</p>');
+  else {
+    if (total > CW_VIEWER_MAX_ROWS) parts.push(`<p class="note">showing ${CW_VIEWER_MAX_ROWS} of ${total} (most recently updated first)</p>`);
+    parts.push(
+      '<table><thead><tr><th>id</th><th>name</th><th>identifier</th><th>phone_number</th><th>email</th><th>status</th><th>pipedrive_org_id</th>' +
+        '<th>pipedrive_url</th><th>support_link</th><th>company</th><th>city</th><th>country</th><th>updated (UTC)</th></tr></thead><tbody>',
+    );
+    for (const { contact: c, updatedAt } of rows.slice(0, CW_VIEWER_MAX_ROWS)) {
+      const ca = c.custom_attributes;
+      const aa = c.additional_attributes;
+      const st = text(ca.status);
+      const cls = st === STATUS_CUSTOMER ? 'customer' : st === STATUS_FORMER ? 'former' : '';
+      parts.push(
+        `<tr${cls ? ` class="${cls}"` : ''}${isResolved(c) ? '' : ' title="not listed by the API: no email, phone or identifier"'}>` +
+          `<td>${esc(c.id)}</td><td>${esc(c.name)}</td><td><code>${esc(c.identifier)}</code></td><td>${esc(c.phone_number)}</td><td>${esc(c.email)}</td>` +
+          `<td>${esc(st)}</td><td>${esc(text(ca.pipedrive_org_id))}</td><td>${link(ca.pipedrive_url)}</td><td>${link(ca.support_link)}</td>` +
+          `<td>${esc(text(aa.company_name ?? aa.company))}</td><td>${esc(text(aa.city))}</td><td>${esc(text(aa.country))}</td>` +
+          `<td><time>${esc(rfc3339(updatedAt))}</time></td></tr>`,
+      );
+    }
+    parts.push('</tbody></table>');
+  }
+  parts.push(`<h2>Account ${esc(otherAccountId)} <small>no access</small></h2><p class="empty">The tokens are not members of this account (API answers 401).</p>`);
+  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>Chatwoot contacts (simulated)</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;background:#f5f7fb;color:#1f2d3d}h2 small{color:#8492a6;font-weight:normal;font-size:.6em}
+.counts{font-size:1.05em}.counts span{font-weight:700}.note,.empty{color:#8492a6}table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;font-size:.85em}
+th,td{padding:.35em .6em;border-bottom:1px solid #e0e6ed;text-align:left;vertical-align:top}th{background:#eef2f7;position:sticky;top:0}
+tr.customer td:nth-child(6){color:#1f7a3a;font-weight:600}tr.former td:nth-child(6){color:#a15c00;font-weight:600}tr[title]{color:#8492a6}
+time{white-space:nowrap;color:#5a6b7d}code{font-size:.95em}a{color:#1f6fd1}</style></head>
+<body><h1>Chatwoot contacts (simulator)</h1><p class="note">Refreshes every 3 seconds. The API is under <code>${esc(CW_PREFIX)}/api/v1/accounts/${esc(accountId)}/…</code>.</p>
+${parts.join('\n')}</body></html>`;
+}
+
 export function chatwootRouter(sim: ChatwootSim): Router {
   const r = express.Router();
+
+  // Human-readable viewer (GET /chatwoot and /chatwoot/): no token, and registered before the rack-level
+  // middleware so it neither waits for injected latency nor consumes 429 bursts or throttle windows;
+  // it is not API traffic, so it is left out of the stats too.
+  r.get('/', (_req, res) => {
+    res.locals.skipStats = true;
+    res.type('html').send(renderContactsPage(sim));
+  });
 
   // rack-level: latency, throttles and injected 429s come before authentication
   r.use(async (_req, _res, next) => {

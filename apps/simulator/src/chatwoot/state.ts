@@ -144,6 +144,9 @@ export class ChatwootSim {
   private convs = new Map<number, CwConversation>();
   private defs: CwDefinition[] = [];
   private onlineIds = new Set<number>();
+  /** contact id → last write (ms, strictly increasing), for the HTML viewer's "newest updated first" */
+  private updatedAt = new Map<number, number>();
+  private lastUpdate = 0;
   private nextContactId = 1;
   private nextConvId = 1;
   private nextDefId = 1;
@@ -164,6 +167,8 @@ export class ChatwootSim {
     this.convs.clear();
     this.defs = [];
     this.onlineIds.clear();
+    this.updatedAt.clear();
+    this.lastUpdate = 0;
     this.nextContactId = 1;
     this.nextConvId = 1;
     this.nextDefId = 1;
@@ -206,12 +211,29 @@ export class ChatwootSim {
     return [...this.sortedCache];
   }
 
+  /**
+   * Contacts (invisible ones included) most recently written first, each with the time of its last
+   * create / update / merge / attribute removal in ms. Read-only view for the HTML viewer.
+   */
+  contactsByUpdate(): { contact: CwContact; updatedAt: number }[] {
+    return [...this.contacts.values()]
+      .map((contact) => ({ contact, updatedAt: this.updatedAt.get(contact.id) ?? contact.created_at * 1000 }))
+      .sort((a, b) => b.updatedAt - a.updatedAt || b.contact.id - a.contact.id);
+  }
+
+  private touch(id: number): void {
+    const t = Date.now();
+    this.lastUpdate = t > this.lastUpdate ? t : this.lastUpdate + 0.001;
+    this.updatedAt.set(id, this.lastUpdate);
+  }
+
   private put(c: CwContact): void {
     const old = this.contacts.get(c.id);
     if (old) this.unindex(old);
     this.contacts.set(c.id, c);
     this.index(c);
     this.sortedCache = null;
+    this.touch(c.id);
   }
 
   private remove(id: number): boolean {
@@ -219,6 +241,7 @@ export class ChatwootSim {
     if (!old) return false;
     this.unindex(old);
     this.contacts.delete(id);
+    this.updatedAt.delete(id);
     this.sortedCache = null;
     return true;
   }
@@ -386,6 +409,7 @@ export class ChatwootSim {
     const c = this.contacts.get(id);
     if (!c) return undefined;
     for (const k of keys) delete c.custom_attributes[k];
+    this.touch(id);
     return c;
   }
 
@@ -412,6 +436,7 @@ export class ChatwootSim {
     base.additional_attributes = { ...mergee.additional_attributes, ...base.additional_attributes };
     base.contact_inboxes = [...base.contact_inboxes, ...mergee.contact_inboxes];
     this.index(base);
+    this.touch(baseId);
     return base;
   }
 
