@@ -31,7 +31,8 @@ export interface ChatMessage {
 function build(alert: Alert, messageMax: number, detailsMax: number): ChatMessage {
   const emoji = emojiOf(alert);
   const status = alert.state === 'resolved' ? 'RESOLVED' : alert.level;
-  const headline = `${emoji} ${status}: ${alert.message}`;
+  // The alert JSON says "Resolved: …" for log readers; the card's status already says it.
+  const headline = `${emoji} ${status}: ${alert.state === 'resolved' ? alert.message.replace(/^Resolved: /, '') : alert.message}`;
   const details = Object.entries(alert.details ?? {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
   const detailText = cut(details.join('\n'), detailsMax);
   const widgets: Record<string, unknown>[] = [
