@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseDotenv } from 'dotenv';
+import { REPO_ROOT } from '@pcs/config';
+import { createSimulator } from '@pcs/simulator';
+import { MYSQL, tempDir, waitFor } from '../../../test/support/index.js';
+import { runCli } from '../../../test/support/processes.js';
+import { demoSettings } from '../src/settings.js';
+import { resetDemoState } from '../src/reset.js';
+
+/** `pnpm run demo` as a newcomer runs it: a real pnpm, real processes, real HTTP. */
+describe('pnpm run demo', () => {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const database = `t_demo_${suffix}`;
+  const prefix = `t-demo-${suffix}`;
+  const envOut = join(tempDir('demo'), 'env.demo');
+  afterAll(async () => {
+    const s = parseDotenv(readFileSync(envOut));
+    await resetDemoState({ ...s, REDIS_URL: s.REDIS_URL!, QUEUE_PREFIX: prefix }).catch(() => undefined);
+  });
+
+  it('seeds the simulators, syncs, alerts, serves its URLs, and stops everything on SIGTERM', async () => {
+    const demo = spawn('pnpm', ['run', 'demo', '--port', '0', '--simulator-port', '0', '--database', database, '--prefix', prefix, '--env-out', envOut, '--no-activity'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', MYSQL_HOST: MYSQL.host, MYSQL_PORT: String(MYSQL.port), MYSQL_USER: MYSQL.user, MYSQL_PASSWORD: MYSQL.password, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((r) => demo.on('exit', () => r()));
+    try {
+      await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, { timeoutMs: 120_000, intervalMs: 200, what: `the demo to be ready; output: ${out}` });
+      expect(out).toMatch(/first sync succeeded: (\d+) customer organizations → \d+ contacts created, 1 adopted from the original deployment, 0 failed/);
+      expect(out).toMatch(/cleanup succeeded: 1 contact of a former customer marked/);
+      expect(out).toContain('test alert delivered');
+      const url = (label: string) => new RegExp(`${label}\\s+(http://\\S+)`).exec(out)?.[1];
+      const board = url('Bull Board \\(queues and jobs\\)')!;
+      const contactsPage = url('Chatwoot contacts \\(simulated\\)')!;
+      const chatPage = url('Google Chat space \\(simulated\\)')!;
+      expect(board).toMatch(/\/admin\/queues$/);
+
+      const auth = { authorization: `Basic ${Buffer.from('demo:demo').toString('base64')}` };
+      expect((await fetch(board)).status).toBe(401);
+      const boardRes = await fetch(board, { headers: auth });
+      expect(boardRes.status).toBe(200);
+      expect(await boardRes.text()).toMatch(/<html/i);
+
+      // Contacts arrived in the simulated Chatwoot, one per customer, the former customer marked.
+      const customers = Number(/first sync succeeded: (\d+)/.exec(out)![1]);
+      const page = await (await fetch(contactsPage)).text();
+      expect(page).toContain(`pipedrive:org:`);
+      expect(page).toContain(`<span data-count="customer">${customers}</span>`);
+      expect(page).toContain('<span data-count="former">1</span>');
+      const chat = await (await fetch(chatPage)).text();
+      expect(chat).toContain('Test notification');
+
+      // The operator CLI works against the demo through the settings file it wrote.
+      const status = await runCli(['status', '--json'], { ENV_FILE: envOut });
+      expect(status.code).toBe(0);
+      const doc = JSON.parse(status.stdout);
+      expect(doc.prefix).toBe(prefix);
+      expect(doc.workers.total).toBe(1);
+      expect(doc.lastRuns.sync.status).toBe('succeeded');
+      expect(doc.lastRuns.sync.processed).toBe(customers);
+    } finally {
+      demo.kill('SIGTERM');
+      await exited;
+    }
+    // Everything it started is gone: the dashboard port is closed, no worker serves the prefix.
+    const board = /Bull Board \(queues and jobs\)\s+(http:\/\/\S+)/.exec(out)![1]!;
+    await waitFor(async () => (await fetch(board).then(() => false, () => true)) || undefined, { timeoutMs: 40_000, what: 'the dashboard to stop' });
+    const after = await waitFor(
+      async () => {
+        const s = await runCli(['status', '--json'], { ENV_FILE: envOut });
+        return JSON.parse(s.stdout).workers.total === 0 ? s : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 1_000, what: 'the worker to stop' },
+    );
+    expect(after.code).toBe(0);
+    expect(out).toContain('stopping the demo');
+  }, 240_000);
+
+  it('writes the same settings as the compose demo (infra/demo.env), at its own addresses', () => {
+    const compose = parseDotenv(readFileSync(join(REPO_ROOT, 'infra/demo.env')));
+    const sim = createSimulator();
+    const ours = demoSettings({ infra: {}, sim: { pipedriveBaseUrl: 'http://simulator:4010/pipedrive', chatwootBaseUrl: 'http://simulator:4010/chatwoot', gchatWebhookUrl: () => `http://simulator:4010${sim.gchatWebhookUrl()}` }, dashboardPort: 3000, database: 'x_demo', prefix: 'pcs-demo' }) as Record<string, string>;
+    for (const [key, value] of Object.entries(compose)) {
+      if (key === 'COMPOSE_PROFILES') continue;
+      expect(ours[key], key).toBe(value);
+    }
+  });
+
+  it('refuses bad options with exit 2, naming each', async () => {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/demo/src/main.ts'), '--port', 'x', '--database', 'production'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH! } });
+      let err = '';
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.on('exit', (code) => resolve({ code, err }));
+    });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--port: expected a whole number/);
+    expect(r.err).toMatch(/--database: .*containing "demo"/);
+  });
+});
