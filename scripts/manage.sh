@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # The operator CLI under the seed's name: ./scripts/manage.sh <command> [options]
-# (monitor, test-alerts, monitor-logs, logs, sync, cleanup, status, alerts, migrate; --help lists them).
-# When the compose stack runs, the command runs inside its `worker` service; otherwise locally.
+#   monitor, test-alerts, monitor-logs, logs, sync (the seed's commands), and cleanup, status,
+#   alerts, migrate; ./scripts/manage.sh --help lists them, <command> --help describes one.
+# When the compose stack runs here, the command runs inside its `worker` service (the containers'
+# Redis, database and logs); otherwise it runs locally with .env, like `pnpm manage`.
 # PCS_LOCAL=1 forces the local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+compose() {
+  if docker compose version >/dev/null 2>&1; then docker compose "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then docker-compose "$@"
+  else return 127; fi
+}
+
 if [ "${PCS_LOCAL:-0}" != 1 ] && command -v docker >/dev/null 2>&1 \
-  && docker compose ps --status running --services 2>/dev/null | grep -qx worker; then
+  && compose ps --services --filter status=running 2>/dev/null | grep -qx worker; then
   tty_flag=-T
   [ -t 0 ] && [ -t 1 ] && tty_flag=
-  exec docker compose exec $tty_flag worker node --import tsx apps/cli/src/main.ts "$@"
+  exec_args=(exec)
+  [ -n "$tty_flag" ] && exec_args+=("$tty_flag")
+  compose "${exec_args[@]}" worker node --import tsx apps/cli/src/main.ts "$@"
+  exit $?
 fi
 
 exec node --import tsx apps/cli/src/main.ts "$@"

@@ -4,6 +4,14 @@ import { distinctWorkers } from '@pcs/ops';
 import { color, type Output } from './output.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PROGRESS_EVERY_MS = 10_000;
+
+/** Says so when no worker serves the queue a job waits in; returns whether it said so. */
+export async function warnIfNoWorker(queue: Queue, out: Output): Promise<boolean> {
+  if (distinctWorkers(await queue.getWorkers()).length > 0) return false;
+  out.say(color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (still waiting)`));
+  return true;
+}
 
 /** Waits for the job to start the run (or to hand over to a run already in progress), then for the run to end. */
 export async function waitForRun(queue: Queue, ds: DataSource, jobId: string, runId: string, out: Output, progress: (run: Run) => string): Promise<Run> {
@@ -13,6 +21,7 @@ export async function waitForRun(queue: Queue, ds: DataSource, jobId: string, ru
   let warnedNoWorker = false;
   let lastLine = '';
   const started = Date.now();
+  let lastPrinted = started;
   for (;;) {
     const job = await queue.getJob(jobId);
     const state = job ? await job.getState() : 'unknown';
@@ -33,16 +42,15 @@ export async function waitForRun(queue: Queue, ds: DataSource, jobId: string, ru
       if (run) return (await runs.findOneBy({ id: followed }))!;
       throw Object.assign(new Error(`the job failed before its run started: ${reason}`), { exitCode: 1 });
     }
-    if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized')) {
-      if (distinctWorkers(await queue.getWorkers()).length === 0) {
-        out.say(color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (still waiting)`));
-        warnedNoWorker = true;
-      }
-    }
+    if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized')) warnedNoWorker = await warnIfNoWorker(queue, out);
     if (tty && run) {
       const line = progress(run);
       if (line !== lastLine) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
       lastLine = line;
+    } else if (!tty && Date.now() - lastPrinted >= PROGRESS_EVERY_MS) {
+      // Not a terminal (a log, CI, `--json`): a line now and then, so a long wait never looks hung.
+      lastPrinted = Date.now();
+      out.say(`[${Math.round((Date.now() - started) / 1000)} s] ${run ? progress(run) : `job ${jobId} ${state}`}`);
     }
     await sleep(500);
   }

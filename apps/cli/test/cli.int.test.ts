@@ -64,6 +64,45 @@ describe('manage CLI', () => {
     }
   });
 
+  it('status --json counts waiting and failed jobs as BullMQ holds them, and says when no worker is online', async () => {
+    const { Queue, Worker } = await import('bullmq');
+    const { Redis } = await import('ioredis');
+    const connection = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
+    const sync = new Queue('sync', { connection, prefix });
+    const cleanup = new Queue('cleanup', { connection, prefix });
+    try {
+      await sync.obliterate({ force: true });
+      await cleanup.obliterate({ force: true });
+      await sync.add('sync-run', { mode: 'full', trigger: 'cli', runId: 'a' });
+      await sync.add('sync-run', { mode: 'full', trigger: 'cli', runId: 'b' });
+      // One job that really fails, through a real worker that is gone before status runs.
+      await cleanup.add('cleanup-run', { trigger: 'cli' }, { attempts: 1 });
+      const failing = new Worker('cleanup', async () => {
+        throw new Error('boom');
+      }, { connection: new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null }), prefix });
+      await new Promise<void>((resolve) => failing.on('failed', () => resolve()));
+      await failing.close();
+
+      const res = manage(['status', '--json'], env);
+      expect(res.code).toBe(0);
+      const doc = JSON.parse(res.stdout);
+      expect(doc.queues.sync).toMatchObject({ waiting: await sync.getWaitingCount(), active: 0, failed: 0 });
+      expect(doc.queues.sync.waiting).toBe(2);
+      expect(doc.queues.cleanup).toMatchObject({ waiting: 0, failed: 1 });
+      expect(doc.workers.total).toBe(0);
+      const human = manage(['status'], { ...env, NO_COLOR: '1' });
+      expect(human.stdout).toMatch(/^sync +2 +0 +\d+ +0 +none$/m);
+      expect(human.stdout).toMatch(/^cleanup +0 +0 +\d+ +1 +none$/m);
+      expect(human.stdout).toMatch(/Workers online: none/);
+    } finally {
+      await sync.obliterate({ force: true });
+      await cleanup.obliterate({ force: true });
+      await sync.close();
+      await cleanup.close();
+      connection.disconnect();
+    }
+  });
+
   it('gives --help on every command with exit 0, and exit 2 on bad usage', () => {
     for (const args of [['--help'], ['status', '--help'], ['migrate', '--help']]) {
       const r = manage(args, env);

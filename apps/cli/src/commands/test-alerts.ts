@@ -4,6 +4,7 @@ import { makeAlert } from '@pcs/notify';
 import { alertJob, enqueue } from '@pcs/queues';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
+import { warnIfNoWorker } from '../wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,6 +36,8 @@ export function registerTestAlerts(program: Command): void {
         }
         const deadline = Date.now() + 5 * 60_000;
         let warned = false;
+        let warnedNoWorker = false;
+        const started = Date.now();
         for (;;) {
           const current = await rt.queues!.notifications.getJob(job.id!);
           const state = current ? await current.getState() : 'unknown';
@@ -51,6 +54,7 @@ export function registerTestAlerts(program: Command): void {
             process.exitCode = 1;
             return;
           }
+          if (!warnedNoWorker && Date.now() - started > 5_000 && state === 'waiting') warnedNoWorker = await warnIfNoWorker(rt.queues!.notifications, out);
           if (!warned && current && current.attemptsMade > 0) {
             out.say(`delivery attempt ${current.attemptsMade} failed (${current.failedReason ?? 'retrying'}); retrying…`);
             warned = true;
