@@ -54,13 +54,20 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
 
   async function open(channel: Channel): Promise<void> {
     const dir = join(settings.log.dir, channel);
-    mkdirSync(dir, { recursive: true });
-    const file = await roll({
-      file: join(dir, `${channel}.log`),
-      size: sizeForRoll(settings.log.maxSize),
-      limit: { count: settings.log.maxFiles, removeOtherLogFiles: true },
-      mkdir: true,
-    });
+    let file: RollStream;
+    try {
+      mkdirSync(dir, { recursive: true });
+      file = await roll({
+        file: join(dir, `${channel}.log`),
+        size: sizeForRoll(settings.log.maxSize),
+        limit: { count: settings.log.maxFiles, removeOtherLogFiles: true },
+        mkdir: true,
+      });
+    } catch (err) {
+      // The seed guide's "missing log files" case: say which folder, why, and what to do.
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`cannot write the ${channel} log in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir} && chmod 755 ${settings.log.dir}), or set LOG_DIR`, { cause: err });
+    }
     const streams: pino.StreamEntry[] = [{ stream: file, level: 'trace' }];
     if (consoleTarget) streams.push({ stream: consoleTarget === 'stdout' ? process.stdout : process.stderr, level: 'trace' });
     const logger = pino(

@@ -36,6 +36,13 @@ describe('logger', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+  it('says which folder it cannot write and what to do, instead of a bare EACCES', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
+    const notADir = join(dir, 'logs');
+    writeFileSync(notADir, 'a file where the log folder should be');
+    await expect(createLoggers(settings(notADir), { console: false })).rejects.toThrow(/cannot write the \w+ log in .*\(LOG_DIR=.*\/logs\): E\w+; create the folder and let this user write to it/);
+  });
+
   it('writes JSON lines with time, level, msg and name into one folder per channel', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
     const loggers = await createLoggers(settings(dir), { console: false });
