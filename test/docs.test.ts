@@ -34,4 +34,18 @@ describe('docs stay true to the code', () => {
     expect(readme).toMatch(/```bash\npnpm install\n```/);
     expect(readme).toMatch(/```bash\npnpm test\n```/);
   });
+
+  it('the quick start is the two set-up commands, and every command the README shows exists', async () => {
+    expect(readme).toMatch(/## Quick start[\s\S]*?```bash\npnpm install\npnpm run demo\n```/);
+    const scripts = Object.keys((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    const builtins = ['install', 'test', 'exec', 'vitest'];
+    const used = [...readme.matchAll(/\bpnpm (?:run )?([a-z][\w:-]*)/g)].map((m) => m[1]!.replace(/:$/, ''));
+    expect(used.filter((c) => !scripts.includes(c) && !builtins.includes(c))).toEqual([]);
+
+    const { buildProgram } = await import('../apps/cli/src/program.js');
+    const commands = buildProgram().commands.map((c) => c.name());
+    const cli = [...readme.matchAll(/(?:pnpm manage|manage\.sh) ([a-z][\w-]*)/g)].map((m) => m[1]!);
+    expect(cli.length).toBeGreaterThan(10);
+    expect([...new Set(cli.filter((c) => !commands.includes(c)))]).toEqual([]);
+  });
 });
