@@ -104,7 +104,9 @@ try {
   const account = seedDemoAccount(sim, { orgs });
   step(`fake Pipedrive seeded: ${account.orgs} organizations (${account.customers} customers), ${account.persons} people; 2 contacts of the original deployment in the fake Chatwoot`);
 
-  const dashboardPort = dashboardPortWanted === 0 ? await freePort() : dashboardPortWanted;
+  const dashboardPort = await freePort(dashboardPortWanted).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`the dashboard cannot listen on port ${dashboardPortWanted}: ${err.code ?? err.message} (choose another with --port, or 0)`);
+  });
   const settings = demoSettings({ infra, sim, dashboardPort, database: parsed.database, prefix: parsed.prefix });
   const envFile = writeEnvFile(parsed['env-out'], settings);
   const env = { ENV_FILE: envFile };

@@ -71,11 +71,12 @@ export function writeEnvFile(path: string, settings: Record<string, string>): st
   return file;
 }
 
-export function freePort(): Promise<number> {
+/** A port nobody listens on: `port` itself when it is free (rejects with EADDRINUSE otherwise), or any with 0. */
+export function freePort(port = 0): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, port === 0 ? '127.0.0.1' : undefined, () => {
       const { port } = srv.address() as { port: number };
       srv.close(() => resolvePort(port));
     });
