@@ -68,6 +68,20 @@ describe('docker-compose.yml', () => {
     expect(demoEnv.COMPOSE_PROFILES).toBe('demo');
   });
 
+  it('builds one image: multi-stage, production dependencies only, non-root, an init, a healthcheck the dashboard passes', () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'infra/docker/Dockerfile'), 'utf8');
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/ARG NODE_IMAGE=node:(2[2-9]|[3-9]\d)-/); // a current LTS
+    expect(dockerfile).toMatch(/pnpm install --offline --frozen-lockfile --prod/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*CMD \["node", "infra\/docker\/healthcheck.mjs"\]$/m);
+    for (const name of ['worker', 'monitor', 'dashboard', 'migrate', 'simulator']) expect(services[name]!.image, name).toBe('pipedrive-chatwoot-sync:${PCS_IMAGE_TAG:-latest}');
+    // Secrets and local state stay out of the build context.
+    const ignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['.env', '**/node_modules', 'logs']) expect(ignore).toContain(entry);
+  });
+
   it('passes every setting of the configuration schema to the app services', () => {
     const env = services.worker!.environment!;
     const missing = VARIABLE_NAMES.filter((name) => !(name in env));
@@ -175,6 +189,8 @@ describe('each compose service, run outside Docker with its exact command', () =
       { timeoutMs: 60_000, intervalMs: 500, what: 'contacts from the first scheduled sync' },
     );
     expect(contacts.length).toBeGreaterThanOrEqual(20);
+    // The image's own HEALTHCHECK (no arguments) checks the dashboard at DASHBOARD_PORT.
+    expect(spawnSync(process.execPath, ['infra/docker/healthcheck.mjs'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, DASHBOARD_PORT: String(dashPort) } }).status).toBe(0);
     const ready = await fetch(`http://127.0.0.1:${dashPort}/readyz`);
     expect(ready.status).toBe(200);
 
