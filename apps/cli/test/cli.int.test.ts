@@ -33,7 +33,7 @@ describe('manage CLI', () => {
   it('migrate applies the schema once, then reports it up to date', () => {
     const first = manage(['migrate', '--json'], env);
     expect(first.code).toBe(0);
-    expect(JSON.parse(first.stdout)).toEqual({ database: db.config.database, applied: ['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000'] });
+    expect(JSON.parse(first.stdout)).toEqual({ database: db.config.database, applied: ['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000'] });
     const second = manage(['migrate'], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('up to date');

@@ -12,14 +12,17 @@ const requirements: Requirement[] = served.some((q) => q && q !== 'notifications
 const config = loadConfig(requirements);
 
 let running: Awaited<ReturnType<typeof startWorker>> | undefined;
-let signals = 0;
+let firstSignalAt = 0;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    signals += 1;
-    if (signals > 1) {
+    if (firstSignalAt) {
+      // One Ctrl-C can arrive twice (the terminal's group and a parent relaying it): a repeat
+      // within 2 s is the same request. A later one is an operator who will not wait.
+      if (Date.now() - firstSignalAt < 2_000) return;
       process.stderr.write(`second ${signal}: exiting now\n`);
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     if (!running) process.exit(0);
     void running.stop(signal).then(
       () => process.exit(0),

@@ -13,7 +13,7 @@ describe('db migrations', () => {
 
   it('creates every table from empty, then finds nothing to do on a re-run', async () => {
     const first = await openDatabase(db.config);
-    expect(first.migrations.applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000']);
+    expect(first.migrations.applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
     const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[]).map((r) => Object.values(r)[0]).sort();
     expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'persons', 'record_outcomes', 'run_batches', 'runs', 'schema_migrations']);
     await first.ds.destroy();
@@ -27,7 +27,7 @@ describe('db migrations', () => {
     try {
       const results = await Promise.all([1, 2, 3, 4].map(() => openDatabase(fresh.config, { poolSize: 2 })));
       const applied = results.flatMap((r) => r.migrations.applied);
-      expect(applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000']);
+      expect(applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
       const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
       expect(Number(rows[0]!.n)).toBe(3);
       await Promise.all(results.map((r) => r.ds.destroy()));
@@ -39,7 +39,7 @@ describe('db migrations', () => {
   it('creates the database itself when it does not exist yet', async () => {
     const config = { ...db.config, database: `${db.config.database}_new` };
     const { ds, migrations } = await openDatabase(config);
-    expect(migrations.applied).toHaveLength(3);
+    expect(migrations.applied).toHaveLength(4);
     await ds.query(`DROP DATABASE \`${config.database}\``);
     await ds.destroy();
   });

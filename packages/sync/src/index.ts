@@ -6,3 +6,4 @@ export * from './limits.js';
 export * from './targeted.js';
 export * from './exclusive.js';
 export * from './cleanup.js';
+export * from './target.js';

@@ -8,6 +8,7 @@ import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type Pipedr
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { beginExclusiveRun } from './exclusive.js';
 import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, replacePersonsOfOrg, upsertOrganizations, upsertPersons } from './mirror.js';
+import { ensureTarget, targetOf } from './target.js';
 import { upsertOrganization, type KnownContact, type UpsertResult } from './upsert.js';
 
 /**
@@ -114,7 +115,7 @@ const DEFINITIONS = [
  * lookup of the original deployment's contacts (by pipedrive_org_id) is possible.
  */
 export async function ensureDefinitions(deps: Pick<SyncDeps, 'config' | 'redis' | 'chatwoot' | 'log'>): Promise<boolean> {
-  const key = `${deps.config.redis.prefix}:chatwoot:definitions:${deps.config.chatwoot.accountId}`;
+  const key = `${deps.config.redis.prefix}:chatwoot:definitions:${targetOf(deps.config).chatwoot}`;
   const known = await deps.redis.get(key);
   if (known === 'ok') return true;
   if (known === 'missing') return false;
@@ -185,9 +186,12 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   };
 
   try {
-    const { mode, since } = await decideMode(deps, run.mode === 'full' ? 'full' : 'incremental', now);
+    // Another Pipedrive or Chatwoot than the stored data belongs to: forget it, list everything.
+    const target = await ensureTarget(ds, config, log);
+    const { mode, since } = await decideMode(deps, run.mode === 'full' || target.changed ? 'full' : 'incremental', now);
     const details = await resolveRunDetails(deps, run.mode);
     if (since) details.since = since.toISOString();
+    if (target.changed) details.targetChanged = { from: target.from, to: target.to, forgotten: target.forgotten };
     await runs.update({ id: run.id }, { mode, listingStartedAt: now, details: details as never });
     run.mode = mode;
     log.info({ runId: run.id, mode, since, trigger: run.trigger }, 'sync run listing Pipedrive');

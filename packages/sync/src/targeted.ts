@@ -4,6 +4,7 @@ import type { PdPerson } from '@pcs/pipedrive';
 import { pipedriveWebOrigin } from './contact.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
 import { alertErrorType, commitResults, finalizeIfDone, isCustomerOrg, resolveRunDetails, type RunDetails, type SyncDeps } from './run.js';
+import { ensureTarget, targetOf } from './target.js';
 import { upsertOrganization } from './upsert.js';
 
 
@@ -11,7 +12,8 @@ import { upsertOrganization } from './upsert.js';
 const DETAILS_TTL_SECONDS = 600;
 
 async function cachedDetails(deps: SyncDeps): Promise<RunDetails> {
-  const key = `${deps.config.redis.prefix}:sync:details`;
+  const t = targetOf(deps.config);
+  const key = `${deps.config.redis.prefix}:sync:details:${t.pipedrive}|${t.chatwoot}`;
   const cached = await deps.redis.get(key);
   if (cached) return JSON.parse(cached) as RunDetails;
   const details = await resolveRunDetails(deps, 'webhook');
@@ -33,6 +35,8 @@ export interface TargetedResult {
  */
 export async function syncOne(deps: SyncDeps, orgId: number, trigger: string): Promise<TargetedResult> {
   const { ds } = deps;
+  // Never write by a contact id that belonged to another Chatwoot (see ensureTarget).
+  await ensureTarget(ds, deps.config, deps.log);
   const details = await cachedDetails(deps);
   const org = await deps.pipedrive.getOrganization(orgId);
   if (!org) {
