@@ -5,8 +5,8 @@ import { RunEntity } from '@pcs/db';
 import { cleanupRunJob, enqueue, syncRunJob } from '@pcs/queues';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
-import { REDIS_URL } from '../../../test/support/index.js';
-import { SIM_DEFAULTS } from '../../simulator/src/index.js';
+import { REDIS_URL, waitFor } from '../../../test/support/index.js';
+import { SIM_DEFAULTS, seedDemoAccount } from '../../simulator/src/index.js';
 
 describe('cleanup', () => {
   let stack: TestStack;
@@ -158,4 +158,38 @@ describe('cleanup', () => {
       for (const b of overlapping.filter((r) => r.type === 'sync' && r.mode !== 'webhook'))
         expect(a.startedAt >= (b.finishedAt ?? new Date()) || (a.finishedAt ?? new Date()) <= b.startedAt).toBe(true);
   }, 180_000);
+});
+
+describe('scheduled cleanup on a new installation', () => {
+  it("waits for the first complete sync instead of judging the original deployment's contacts (no refusal, no alert)", async () => {
+    const s = await createStack('cleanup-first', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *' });
+    // The original deployment's contacts: one of an organization that is no longer a customer.
+    const account = seedDemoAccount(s.sim, { orgs: 30 });
+    expect(account.formerCustomerOrgId).not.toBeNull();
+    const w = await startWorker(s.config({ WORKER_QUEUES: 'sync,cleanup' }), { console: false });
+    const scheduled = async () => {
+      const runId = randomUUID();
+      const job = await enqueue(w.ctx.queues, cleanupRunJob, { dryRun: false, force: false, mergeDuplicates: false, trigger: 'schedule', runId });
+      return waitFor(async () => ((await job.getState()) === 'completed' ? ((await w.ctx.queues.cleanup.getJob(job.id!))!.returnvalue as Record<string, unknown>) : undefined), { timeoutMs: 30_000, what: 'the scheduled cleanup job' });
+    };
+    try {
+      const early = await scheduled();
+      expect(early).toMatchObject({ skipped: true, reason: 'no sync has completed yet' });
+      const ds = await s.ds();
+      expect(await ds.getRepository(RunEntity).countBy({ type: 'cleanup' })).toBe(0);
+      const former = () => s.sim.chatwoot.listAllContacts().find((c) => c.identifier === `pipedrive:org:${account.formerCustomerOrgId}`)!;
+      expect(former().custom_attributes.status).toBe('Customer');
+      expect(s.sim.gchat.messages()).toHaveLength(0);
+
+      const runId = randomUUID();
+      await enqueue(w.ctx.queues, syncRunJob, { mode: 'full', trigger: 'test', runId });
+      expect((await s.waitForRun(runId)).status).toBe('succeeded');
+      const later = await scheduled();
+      expect(later.reason).toBeUndefined();
+      expect(former().custom_attributes.status).toBe('Former customer');
+    } finally {
+      await w.stop('test');
+      await s.close();
+    }
+  });
 });

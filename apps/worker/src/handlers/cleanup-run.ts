@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
+import { In, RunEntity } from '@pcs/db';
 import { cleanupRunJob, handle, type HandlerEntry } from '@pcs/queues';
 import { beginCleanup, RunFailedError, runCleanup } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
@@ -7,12 +8,24 @@ import { runIdFor, syncDeps } from './sync-deps.js';
 /** How long a cleanup waits when a sync run is in progress (they never run at once). */
 export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
 
+async function hasCompleteSync(ctx: WorkerContext): Promise<boolean> {
+  const n = await ctx.ds.getRepository(RunEntity).countBy({ type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, status: In(['succeeded', 'partial']) });
+  return n > 0;
+}
+
 /** cleanup-run: one guarded reconciliation; a refusal or failure raises an alert through the rules (run-alerts). */
 export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
   return handle(cleanupRunJob, async (payload, job) => {
     const deps = { ...syncDeps(ctx), cleanupLog: ctx.loggers.get('cleanup') };
     const runId = payload.runId ?? runIdFor(job.id);
     const opts = { dryRun: payload.dryRun, force: payload.force, mergeDuplicates: payload.mergeDuplicates, trigger: payload.trigger, runId };
+    // A new installation's first scheduled cleanup would judge the old deployment's contacts
+    // before the first sync has made ours (and, its share being large, refuse and alert). The
+    // schedule waits for a complete sync; an operator's `manage cleanup` runs regardless.
+    if (payload.trigger === 'schedule' && !(await hasCompleteSync(ctx))) {
+      ctx.loggers.get('cleanup').info({ runId }, 'scheduled cleanup skipped: no sync has completed yet');
+      return { skipped: true, runId, reason: 'no sync has completed yet' };
+    }
     const started = await beginCleanup(deps, opts);
     if (started.state === 'blocked') {
       ctx.loggers.get('cleanup').info({ runId, syncRunId: started.run.id }, 'a sync run is in progress: cleanup waits');
