@@ -138,6 +138,12 @@ try {
   const cl = JSON.parse(cleanup.stdout || '{}') as Record<string, unknown>;
   step(`cleanup ${String(cl.status)}: ${String(cl.marked ?? 0)} contact of a former customer marked "Former customer"`);
 
+  // The checks ran once when the worker started, before any sync: run them again on the synced state.
+  const monitor = await runCli(['monitor', '--json'], env, 120_000);
+  const report = JSON.parse(monitor.stdout || '{"checks":[]}') as { healthy?: boolean; checks: { check: string; status: string }[] };
+  const notOk = report.checks.filter((c) => c.status !== 'ok');
+  step(`health checks: ${report.checks.length - notOk.length} of ${report.checks.length} ok${notOk.length ? ` (${notOk.map((c) => `${c.check} ${c.status}`).join(', ')})` : ''}`);
+
   const alert = await runCli(['test-alerts', '--wait'], env, 60_000);
   step(alert.code === 0 ? 'test alert delivered to the fake Google Chat space' : `test alert not delivered (exit ${alert.code}): ${alert.stderr.trim()}`);
 

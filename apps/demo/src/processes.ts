@@ -30,7 +30,8 @@ export interface App {
 
 /** Starts `pnpm run <app>`'s command; JSON logs go to the log files, stderr lines are shown prefixed. */
 export function startApp(app: 'worker' | 'dashboard', env: Record<string, string>, onUnexpectedExit: (code: number | null) => void): App {
-  const child = spawn(process.execPath, scriptArgs(app), { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  // The IPC channel is only a lifeline: the child stops when it closes (the demo died).
+  const child = spawn(process.execPath, scriptArgs(app), { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stopping = false;
   child.stderr!.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (line.trim()) process.stderr.write(`[${app}] ${line}\n`);

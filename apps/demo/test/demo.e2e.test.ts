@@ -83,6 +83,61 @@ describe('pnpm run demo', () => {
     expect(out).toContain('stopping the demo');
   }, 240_000);
 
+  /** The demo started straight with node, in its own process group (as a shell job is). */
+  function startDemo(tag: string) {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/demo/src/main.ts'), '--port', '0', '--simulator-port', '0', '--database', `${database}_${tag}`, '--prefix', `${prefix}-${tag}`, '--env-out', `${envOut}.${tag}`, '--no-activity'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', MYSQL_HOST: MYSQL.host, MYSQL_PORT: String(MYSQL.port), MYSQL_USER: MYSQL.user, MYSQL_PASSWORD: MYSQL.password },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    return {
+      child,
+      exited,
+      output: () => out,
+      async ready() {
+        await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, { timeoutMs: 120_000, intervalMs: 200, what: `the demo to be ready; output: ${out}` });
+        return /Bull Board \(queues and jobs\)\s+(http:\/\/\S+)/.exec(out)![1]!;
+      },
+      async cleanup() {
+        const s = parseDotenv(readFileSync(`${envOut}.${tag}`));
+        await resetDemoState({ ...s, REDIS_URL: s.REDIS_URL!, QUEUE_PREFIX: `${prefix}-${tag}` }).catch(() => undefined);
+      },
+    };
+  }
+  const gone = (url: string) => waitFor(async () => (await fetch(url).then(() => false, () => true)) || undefined, { timeoutMs: 40_000, what: `${url} to stop answering` });
+
+  it('Ctrl-C in a terminal (SIGINT to the whole group) stops everything gracefully, without forcing the worker', async () => {
+    const demo = startDemo('int');
+    try {
+      const board = await demo.ready();
+      process.kill(-demo.child.pid!, 'SIGINT');
+      expect(await demo.exited).toBe(0);
+      await gone(board);
+      expect(demo.output()).not.toMatch(/exiting now/);
+    } finally {
+      await demo.cleanup();
+    }
+  }, 180_000);
+
+  it('a demo killed outright (SIGKILL) leaves no worker or dashboard behind', async () => {
+    const demo = startDemo('kill');
+    try {
+      const board = await demo.ready();
+      demo.child.kill('SIGKILL');
+      await demo.exited;
+      await gone(board);
+      const status = await runCli(['status', '--json'], { ENV_FILE: `${envOut}.kill` });
+      expect(JSON.parse(status.stdout).workers.total).toBe(0);
+    } finally {
+      await demo.cleanup();
+    }
+  }, 180_000);
+
   it('writes the same settings as the compose demo (infra/demo.env), at its own addresses', () => {
     const compose = parseDotenv(readFileSync(join(REPO_ROOT, 'infra/demo.env')));
     const sim = createSimulator();

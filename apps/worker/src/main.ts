@@ -31,6 +31,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+// Started by a parent with an IPC channel (`pnpm run demo`): stop the same way when it is gone,
+// even if it died without a word (SIGKILL), so nothing is left running behind it.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
 try {
   running = await startWorker(config);
 } catch (err) {
