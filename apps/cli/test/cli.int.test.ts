@@ -126,6 +126,10 @@ describe('manage CLI', () => {
     const noDb = manage(['migrate'], { ...env, MYSQL_PORT: '1' });
     expect(noDb.code).toBe(3);
     expect(noDb.stderr).toMatch(/cannot use the database/);
+    // status still shows the queue side, then exits 3 naming where the database should be.
+    const statusNoDb = manage(['status', '--json'], { ...env, MYSQL_PORT: '1' });
+    expect(statusNoDb.code).toBe(3);
+    expect(JSON.parse(statusNoDb.stdout).database).toEqual({ ok: false, error: expect.stringMatching(/cannot reach the database .* at 127\.0\.0\.1:1: .*ECONNREFUSED/) });
   });
 
   it('alerts lists firing alerts, silences and unsilences them', async () => {

@@ -75,7 +75,16 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
         name: channel,
         level: settings.log.level,
         timestamp: pino.stdTimeFunctions.isoTime,
-        formatters: { level: (label) => ({ level: label }) },
+        formatters: {
+          level: (label) => ({ level: label }),
+          // `name` is the channel (INTERFACE.md §7): a logged object's own `name` (an
+          // organization's, say) must not replace it, so it is kept as `objectName`.
+          log: (obj) => {
+            if (!('name' in obj)) return obj;
+            const { name, ...rest } = obj;
+            return { ...rest, objectName: name };
+          },
+        },
         serializers: { err: serializeError, error: serializeError },
         base: { pid: process.pid },
         hooks: { streamWrite: redact },

@@ -36,6 +36,18 @@ describe('logger', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+  it("keeps the channel in `name` even when a logged object has a name of its own", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
+    const loggers = await createLoggers(settings(dir), { console: false, channels: ['cleanup'] });
+    loggers.get('cleanup').info({ orgId: 14, name: 'Żabka Logistics 14' }, 'marked contact');
+    await loggers.close();
+    const file = readdirSync(join(dir, 'cleanup'))[0]!;
+    const line = JSON.parse(readFileSync(join(dir, 'cleanup', file), 'utf8').trim()) as Record<string, unknown>;
+    expect(line.name).toBe('cleanup');
+    expect(line.objectName).toBe('Żabka Logistics 14');
+    expect(line.orgId).toBe(14);
+  });
+
   it('says which folder it cannot write and what to do, instead of a bare EACCES', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
     const notADir = join(dir, 'logs');

@@ -71,7 +71,9 @@ export function managedOrgId(c: CwContact): number | undefined {
 }
 
 export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions): Promise<CleanupReport> {
-  const { ds, config, log } = deps;
+  const { ds, config } = deps;
+  // Everything a cleanup run says goes to its own channel (logs/cleanup/).
+  const log = deps.cleanupLog ?? deps.log;
   const runs = ds.getRepository(RunEntity);
   const action = config.cleanupAction;
   const report: CleanupReport = { runId: run.id, status: 'running', dryRun: opts.dryRun, action, managed: 0, customers: 0, stale: 0, toChange: 0, marked: 0, deleted: 0, skipped: 0, failed: 0, affected: [], duplicates: [], orphans: [] };
@@ -154,7 +156,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   }
 
   // 5. Apply (or, in a dry run, only list).
-  const cleanupLog = deps.cleanupLog ?? log;
+  const cleanupLog = log;
   const outcomes: { orgId: number; outcome: 'marked' | 'deleted' | 'skipped' | 'failed'; errorType: string | null; message: string }[] = [];
   for (const p of plan) {
     if (opts.dryRun) {
@@ -178,7 +180,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
         await ds.getRepository(OrganizationEntity).update({ id: p.orgId, chatwootContactId: p.contactId }, { chatwootContactId: p.intoContactId!, contentHash: null });
         p.result = 'merged';
       }
-      cleanupLog.info({ runId: run.id, orgId: p.orgId, contactId: p.contactId, name: p.name, action: p.action, intoContactId: p.intoContactId, result: p.result }, `${p.result} contact ${p.contactId} of organization ${p.orgId}`);
+      cleanupLog.info({ runId: run.id, orgId: p.orgId, contactId: p.contactId, orgName: p.name, action: p.action, intoContactId: p.intoContactId, result: p.result }, `${p.result} contact ${p.contactId} of organization ${p.orgId}`);
       if (p.action !== 'merge') outcomes.push({ orgId: p.orgId, outcome: p.result as 'marked' | 'deleted', errorType: null, message: p.reason });
     } catch (err) {
       if (isApiError(err, 'rate_limit') || isApiError(err, 'auth')) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { buildStatus, type StatusDocument } from '@pcs/ops';
-import { openRuntime } from '../runtime.js';
+import { EXIT, openRuntime } from '../runtime.js';
 import { ago, color, createOutput, table } from '../output.js';
 
 export function registerStatus(program: Command): void {
@@ -14,13 +14,21 @@ export function registerStatus(program: Command): void {
       try {
         // The database is optional here: when it is down, the queue side is still worth seeing.
         const { openDatabase } = await import('@pcs/db');
+        let dbError: string | undefined;
+        const { host, port, database } = rt.config.database;
         const ds = await openDatabase(rt.config.database, { migrate: false, poolSize: 1, connectTimeoutMs: 3_000 })
           .then((r) => r.ds)
-          .catch(() => undefined);
+          .catch((err: Error) => {
+            dbError = `cannot reach the database ${database} at ${host}:${port}: ${err.message}`;
+            return undefined;
+          });
         const doc = await buildStatus(rt.config, rt.queues!, ds);
         await ds?.destroy();
+        if (dbError) doc.database = { ok: false, error: dbError };
         if (out.json) out.document(doc);
         else out.say(renderStatus(doc));
+        // Exit 3 (unreachable) after the report: the queue side is still worth seeing.
+        if (!doc.database.ok) process.exitCode = EXIT.unreachable;
       } finally {
         await rt.close();
       }
