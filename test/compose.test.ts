@@ -88,7 +88,7 @@ describe('docker-compose.yml', () => {
     expect(missing).toEqual([]);
     // Settings come from .env; only addresses inside the stack are fixed.
     const fixed = Object.entries(env).filter(([, v]) => !String(v).startsWith('${')).map(([k]) => k).sort();
-    expect(fixed).toEqual(['DASHBOARD_PORT', 'DATABASE_URL', 'LOG_DIR', 'MYSQL_HOST', 'MYSQL_PORT', 'MYSQL_USER', 'REDIS_URL', 'WORKER_HEALTH_FILE', 'WORKER_QUEUES']);
+    expect(fixed).toEqual(['DASHBOARD_HOST', 'DASHBOARD_PORT', 'DATABASE_URL', 'LOG_DIR', 'MYSQL_HOST', 'MYSQL_PORT', 'MYSQL_USER', 'REDIS_URL', 'WORKER_HEALTH_FILE', 'WORKER_QUEUES']);
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, REPO_ROOT } from '@pcs/config';
 import { startWorker } from '../../worker/src/worker.js';
-import { createTestDatabase, dropPrefix, tempDir, testEnv, uniqueName, type TestDatabase } from '../../../test/support/index.js';
+import { createTestDatabase, dropPrefix, tempDir, testEnv, uniqueName, waitFor, type TestDatabase } from '../../../test/support/index.js';
 
 function manage(args: string[], env: Record<string, string>) {
   const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args], {
@@ -174,13 +174,16 @@ describe('manage CLI', () => {
     const { spawn } = await import('node:child_process');
     const follow = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'logs', 'monitor', '-f', '-n', '0'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env } });
     let out = '';
+    let err = '';
     follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 1_500));
+    follow.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await waitFor(() => err.includes('following') || undefined, { timeoutMs: 20_000, what: 'logs -f to start following' });
     appendFileSync(join(dir, 'monitor.2.log'), line(6) + '\n');
     writeFileSync(join(dir, 'monitor.3.log'), line(7) + '\n');
     const deadline = Date.now() + 10_000;
     while (!(out.includes('check 6') && out.includes('check 7')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    follow.kill();
+    follow.kill('SIGINT');
+    expect(await new Promise((r) => follow.on('exit', r))).toBe(0);
     expect(out).toContain('check 6');
     expect(out).toContain('check 7');
   });

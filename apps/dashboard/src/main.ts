@@ -39,11 +39,12 @@ await connectDb();
 
 const app = createApp({ config, queues, redis, getDs: () => ds, log });
 const watchdog = startWatchdog(config, queues, redis, loggers.get('alerts').child({ process: 'dashboard' }));
-const server: Server = app.listen(config.dashboard.port, () => {
+const onListening = () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;
-  log.info({ port, board: `http://localhost:${port}/admin/queues` }, 'dashboard listening');
-});
+  log.info({ port, host: config.dashboard.host ?? 'all interfaces', board: `http://${config.dashboard.host ?? 'localhost'}:${port}/admin/queues` }, 'dashboard listening');
+};
+const server: Server = config.dashboard.host ? app.listen(config.dashboard.port, config.dashboard.host, onListening) : app.listen(config.dashboard.port, onListening);
 server.on('error', (err) => {
   log.error({ err }, 'dashboard could not listen');
   process.exit(1);

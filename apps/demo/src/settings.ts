@@ -50,6 +50,8 @@ export function demoSettings({ infra, sim, dashboardPort, database, prefix }: De
     // Cleanup at night: the demo runs one itself once the first sync has made the contacts.
     CLEANUP_CRON: '0 3 * * *',
     DASHBOARD_PORT: String(dashboardPort),
+    // Demo credentials: reachable from this machine only.
+    DASHBOARD_HOST: '127.0.0.1',
     DASHBOARD_USER: 'demo',
     DASHBOARD_PASSWORD: 'demo',
     PIPEDRIVE_WEBHOOK_USER: 'pipedrive',

@@ -61,7 +61,7 @@ export interface Config {
   redis: { url: string; prefix: string };
   database: DatabaseConfig;
   log: { dir: string; level: RawEnv['LOG_LEVEL']; maxSize: string; maxFiles: number };
-  dashboard: { port: number; auth: { user: string; password: string } | undefined; webhookAuth: { user: string; password: string } | undefined; watchdogAfterMs: number };
+  dashboard: { port: number; /** Unset: every interface. */ host?: string; auth: { user: string; password: string } | undefined; webhookAuth: { user: string; password: string } | undefined; watchdogAfterMs: number };
   /** Every secret value present, for redaction by value. */
   secrets: string[];
 }
@@ -236,7 +236,7 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     database,
     log: { dir: isAbsolute(e.LOG_DIR) ? e.LOG_DIR : resolve(REPO_ROOT, e.LOG_DIR), level: e.LOG_LEVEL, maxSize: e.LOG_MAX_SIZE, maxFiles: e.LOG_MAX_FILES! },
-    dashboard: { port: e.DASHBOARD_PORT!, auth: dashboardAuth, webhookAuth, watchdogAfterMs: e.WATCHDOG_AFTER_SECONDS! * 1000 },
+    dashboard: { port: e.DASHBOARD_PORT!, host: e.DASHBOARD_HOST, auth: dashboardAuth, webhookAuth, watchdogAfterMs: e.WATCHDOG_AFTER_SECONDS! * 1000 },
     secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
   };
 }

@@ -210,6 +210,7 @@ export const envSchema = z.object({
   LOG_MAX_SIZE: z.preprocess(blankToUndefined, z.string().regex(/^\d+(\.\d+)?[kmg]?b?$/i, 'expected a size such as 10m, 500k or 1g').default('10m')),
   LOG_MAX_FILES: int({ min: 1, max: 1000, def: 5, what: 'a whole number of files between 1 and 1000' }),
   DASHBOARD_PORT: int({ min: 0, max: 65_535, def: 3000, what: 'a TCP port' }),
+  DASHBOARD_HOST: optionalString(),
   DASHBOARD_USER: optionalString(),
   DASHBOARD_PASSWORD: z.string().optional(),
   DASHBOARD_AUTH: boolOnOff('on'),

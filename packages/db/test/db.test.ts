@@ -15,7 +15,7 @@ describe('db migrations', () => {
     const first = await openDatabase(db.config);
     expect(first.migrations.applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
     const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[]).map((r) => Object.values(r)[0]).sort();
-    expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'persons', 'record_outcomes', 'run_batches', 'runs', 'schema_migrations']);
+    expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'persons', 'record_outcomes', 'run_batches', 'runs', 'schema_migrations', 'settings']);
     await first.ds.destroy();
     const second = await openDatabase(db.config);
     expect(second.migrations.applied).toEqual([]);
@@ -29,7 +29,7 @@ describe('db migrations', () => {
       const applied = results.flatMap((r) => r.migrations.applied);
       expect(applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
       const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
-      expect(Number(rows[0]!.n)).toBe(3);
+      expect(Number(rows[0]!.n)).toBe(4);
       await Promise.all(results.map((r) => r.ds.destroy()));
     } finally {
       await fresh.drop();

@@ -66,6 +66,9 @@ async function show(channelArg: string | undefined, opts: { follow?: boolean; li
   // Follow: read what is appended to the newest file, and move on when the series rolls.
   let current = all.at(-1);
   let offset = current ? statSync(current).size : 0;
+  // Ctrl-C is how a follow ends: that is success, not an interruption.
+  process.once('SIGINT', () => process.exit(0));
+  process.stderr.write(color.dim(`following ${dir} (Ctrl-C to stop)\n`));
   const drain = () => {
     if (!current || !existsSync(current)) return;
     const size = statSync(current).size;
