@@ -141,9 +141,9 @@ describe('pnpm run demo', () => {
   it('writes the same settings as the compose demo (infra/demo.env), at its own addresses', () => {
     const compose = parseDotenv(readFileSync(join(REPO_ROOT, 'infra/demo.env')));
     const sim = createSimulator();
-    const ours = demoSettings({ infra: {}, sim: { pipedriveBaseUrl: 'http://simulator:4010/pipedrive', chatwootBaseUrl: 'http://simulator:4010/chatwoot', gchatWebhookUrl: () => `http://simulator:4010${sim.gchatWebhookUrl()}` }, dashboardPort: 3000, database: 'x_demo', prefix: 'pcs-demo' }) as Record<string, string>;
+    const ours = demoSettings({ infra: {}, sim: { pipedriveBaseUrl: 'http://simulator:4010/pipedrive', chatwootBaseUrl: 'http://simulator:4010/chatwoot', gchatWebhookUrl: () => `http://simulator:4010${sim.gchatWebhookUrl()}` }, dashboardPort: 3000, database: 'pipedrive_chatwoot_sync_demo', prefix: 'pcs-demo' }) as Record<string, string>;
     for (const [key, value] of Object.entries(compose)) {
-      if (key === 'COMPOSE_PROFILES') continue;
+      if (key === 'COMPOSE_PROFILES' || key === 'COMPOSE_PROJECT_NAME') continue;
       expect(ours[key], key).toBe(value);
     }
   });

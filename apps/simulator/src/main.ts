@@ -60,6 +60,12 @@ CHATWOOT_BASE_URL=${sim.chatwootBaseUrl}
 CHATWOOT_API_KEY=${SIM_DEFAULTS.chatwootAdminToken}
 CHATWOOT_ACCOUNT_ID=${SIM_DEFAULTS.chatwootAccountId}
 SUPPORT_GOOGLE_CHAT=${sim.gchatWebhookUrl()}
+PIPEDRIVE_PHONE_FIELD=Main phone
+PIPEDRIVE_SUPPORT_LINK_FIELD=Support portal
+DEFAULT_COUNTRY_CODE=AU
+# keep the simulator's data apart from a real setup's:
+MYSQL_DATABASE=pipedrive_chatwoot_sync_sim
+QUEUE_PREFIX=pcs-sim
 `);
 
 let stopping = false;

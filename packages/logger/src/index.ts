@@ -66,7 +66,7 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
     } catch (err) {
       // The seed guide's "missing log files" case: say which folder, why, and what to do.
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`cannot write the ${channel} log in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir} && chmod 755 ${settings.log.dir}), or set LOG_DIR`, { cause: err });
+      throw new Error(`cannot write the ${channel} log in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir}, chown it to this user, chmod 755), or set LOG_DIR`, { cause: err });
     }
     const streams: pino.StreamEntry[] = [{ stream: file, level: 'trace' }];
     if (consoleTarget) streams.push({ stream: consoleTarget === 'stdout' ? process.stdout : process.stderr, level: 'trace' });
