@@ -14,10 +14,15 @@ compose() {
   else return 127; fi
 }
 
-if [ "${PCS_LOCAL:-0}" != 1 ] && command -v docker >/dev/null 2>&1 \
-  && compose ps --services --filter status=running 2>/dev/null | grep -qx worker; then
+running=""
+if [ "${PCS_LOCAL:-0}" != 1 ] && { command -v docker >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }; then
+  # Captured first: `grep -q` in a pipe could close it early, and pipefail would call that a failure.
+  running=$(compose ps --services --filter status=running 2>/dev/null || true)
+fi
+if grep -qx worker <<<"$running"; then
   tty_flag=-T
   [ -t 0 ] && [ -t 1 ] && tty_flag=
+  echo "(running in the compose worker service; PCS_LOCAL=1 runs it here)" >&2
   exec_args=(exec)
   [ -n "$tty_flag" ] && exec_args+=("$tty_flag")
   compose "${exec_args[@]}" worker node --import tsx apps/cli/src/main.ts "$@"

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -173,9 +173,17 @@ describe('each compose service, run outside Docker with its exact command', () =
     expect(await migrate.exited, migrate.output()).toBe(0);
     expect(migrate.output()).toMatch(/applied 4 migration/);
 
-    // The worker's healthcheck fails before the worker runs: it is a real signal.
+    // The worker's healthcheck is a real signal: it fails before the worker runs, and on a file
+    // that stopped moving (a stuck worker), and passes only on a fresh one.
     const workerEnv = envOf('worker');
-    expect(existsSync(workerEnv.WORKER_HEALTH_FILE!)).toBe(false);
+    const check = () => spawnSync(process.execPath, argv(services.worker!.healthcheck!.test!.slice(1), 'worker'), { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(check().status).toBe(1);
+    writeFileSync(workerEnv.WORKER_HEALTH_FILE!, 'stale');
+    utimesSync(workerEnv.WORKER_HEALTH_FILE!, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    const stale = check();
+    expect(stale.status).toBe(1);
+    expect(stale.stderr).toMatch(/last moved 1\d\d s ago \(limit 60 s\)/);
+    rmSync(workerEnv.WORKER_HEALTH_FILE!);
 
     const apps = ['worker', 'monitor', 'dashboard'].map(start);
     for (const name of ['worker', 'monitor', 'dashboard']) await healthy(name);

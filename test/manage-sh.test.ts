@@ -14,7 +14,7 @@ const script = join(REPO_ROOT, 'scripts/manage.sh');
  * A stand-in for the docker CLI (no Docker engine runs here): it answers `compose version` and
  * `compose ps`, as a running or stopped stack would, and records every `compose exec` it is asked for.
  */
-function fakeDocker(stack: 'up' | 'down'): { path: string; calls: () => string[] } {
+function fakeDocker(stack: 'up' | 'down', flavour: 'v2' | 'v1' = 'v2'): { path: string; calls: () => string[] } {
   const dir = tempDir('fake-docker');
   const bin = join(dir, 'bin');
   const log = join(dir, 'calls.log');
@@ -32,6 +32,22 @@ exit 1
 `,
   );
   chmodSync(join(bin, 'docker'), 0o755);
+  if (flavour === 'v1') {
+    // Only the old standalone docker-compose: `docker compose` is an unknown command.
+    writeFileSync(join(bin, 'docker'), `#!/usr/bin/env bash\necho "$*" >> "${log}"\nexit 1\n`);
+    writeFileSync(
+      join(bin, 'docker-compose'),
+      `#!/usr/bin/env bash
+echo "docker-compose $*" >> "${log}"
+case "$1" in
+  ps) ${stack === 'up' ? 'printf "worker\\n"' : 'true'}; exit 0 ;;
+  exec) exit 0 ;;
+esac
+exit 1
+`,
+    );
+    chmodSync(join(bin, 'docker-compose'), 0o755);
+  }
   writeFileSync(log, '');
   return { path: `${bin}:${process.env.PATH}`, calls: () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) };
 }
@@ -69,6 +85,14 @@ describe('scripts/manage.sh', () => {
     const execs = docker.calls().filter((c) => c.startsWith('compose exec'));
     // Not a terminal here, so -T: docker compose exec would otherwise wait for a TTY.
     expect(execs).toEqual(SEED_COMMANDS.map((cmd) => `compose exec -T worker node --import tsx apps/cli/src/main.ts ${cmd} --json`));
+  });
+
+  it('uses the standalone docker-compose (v1) when `docker compose` is not there', () => {
+    const docker = fakeDocker('up', 'v1');
+    const r = manageSh(['sync', '--json'], { PATH: docker.path });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('running in the compose worker service');
+    expect(docker.calls().filter((c) => c.startsWith('docker-compose exec'))).toEqual(['docker-compose exec -T worker node --import tsx apps/cli/src/main.ts sync --json']);
   });
 
   it('can be told to stay local while a stack runs (PCS_LOCAL=1)', () => {
