@@ -42,7 +42,7 @@ const watchdog = startWatchdog(config, queues, redis, loggers.get('alerts').chil
 const onListening = () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;
-  log.info({ port, host: config.dashboard.host ?? 'all interfaces', board: `http://${config.dashboard.host ?? 'localhost'}:${port}/admin/queues` }, 'dashboard listening');
+  log.info({ port, board: `http://${config.dashboard.host ?? 'localhost'}:${port}/admin/queues`, host: config.dashboard.host ?? 'all interfaces' }, 'dashboard listening');
 };
 const server: Server = config.dashboard.host ? app.listen(config.dashboard.port, config.dashboard.host, onListening) : app.listen(config.dashboard.port, onListening);
 server.on('error', (err) => {
