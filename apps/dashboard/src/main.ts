@@ -6,6 +6,17 @@ import { closeQueues, createQueues, createRedis } from '@pcs/queues';
 import { createApp } from './app.js';
 import { startWatchdog } from './watchdog.js';
 
+// Started by a parent with an IPC channel (`pnpm run demo`): stop the same way when it is gone,
+// even if it died without a word (SIGKILL). Registered first, so no startup delay misses it;
+// before the stop handlers exist, SIGTERM simply ends the process.
+let stoppingSince = 0;
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => {
+    if (!stoppingSince) process.kill(process.pid, 'SIGTERM');
+  });
+}
+
 /**
  * `pnpm run dashboard`: Bull Board, health, metrics and the status API on DASHBOARD_PORT.
  * Refuses to start without DASHBOARD_USER/DASHBOARD_PASSWORD unless DASHBOARD_AUTH=off.
@@ -50,18 +61,14 @@ server.on('error', (err) => {
   process.exit(1);
 });
 
-// Started by a parent with an IPC channel (`pnpm run demo`): stop the same way when it is gone,
-// even if it died without a word (SIGKILL), so nothing is left running behind it.
-if (process.channel) {
-  process.channel.unref();
-  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-}
-
-let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
+    if (stoppingSince) {
+      // One Ctrl-C can arrive twice (the terminal's group and a parent relaying it).
+      if (Date.now() - stoppingSince < 2_000) return;
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
     log.info({ signal }, 'dashboard stopping');
     clearTimeout(dbTimer);
     watchdog.stop();

@@ -35,7 +35,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 // even if it died without a word (SIGKILL), so nothing is left running behind it.
 if (process.channel) {
   process.channel.unref();
-  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  // A stop already under way goes on: this is not an operator's impatient second signal.
+  process.once('disconnect', () => {
+    if (!firstSignalAt) process.kill(process.pid, 'SIGTERM');
+  });
 }
 
 try {

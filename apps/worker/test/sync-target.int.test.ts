@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrganizationEntity } from '@pcs/db';
-import { enqueue, syncRunJob } from '@pcs/queues';
+import { OrganizationEntity, RunEntity } from '@pcs/db';
+import { enqueue, syncBatchJob, syncOrgJob, syncRunJob } from '@pcs/queues';
 import { createSimulator, SIM_DEFAULTS, type Simulator } from '../../simulator/src/index.js';
-import { startWorker } from '../src/worker.js';
+import { startWorker, type RunningWorker } from '../src/worker.js';
+import { waitFor } from '../../../test/support/index.js';
+import { targetOf } from '@pcs/sync';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 
 /**
@@ -13,16 +15,21 @@ describe('pointing the sync at other accounts', () => {
   let stack: TestStack;
   let other: Simulator;
 
-  async function syncWith(env: Record<string, string>) {
+  async function withWorker<T>(env: Record<string, string>, fn: (w: RunningWorker) => Promise<T>): Promise<T> {
     const worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync', SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', ...env }), { console: false });
     try {
-      const runId = randomUUID();
-      await enqueue(worker.ctx.queues, syncRunJob, { mode: 'incremental', trigger: 'test', runId });
-      return await stack.waitForRun(runId, 60_000);
+      return await fn(worker);
     } finally {
       await worker.stop('test');
     }
   }
+  const syncWith = (env: Record<string, string>) =>
+    withWorker(env, async (worker) => {
+      const runId = randomUUID();
+      await enqueue(worker.ctx.queues, syncRunJob, { mode: 'incremental', trigger: 'test', runId });
+      return stack.waitForRun(runId, 60_000);
+    });
+  const otherChatwoot = () => ({ CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}` });
 
   beforeAll(async () => {
     stack = await createStack('target');
@@ -62,6 +69,35 @@ describe('pointing the sync at other accounts', () => {
     expect(again.status).toBe('succeeded');
     expect((again.details as { targetChanged?: unknown }).targetChanged).toBeUndefined();
     expect(again.created + again.updated).toBe(0);
+  });
+
+  it('ends a run of the old target that is still in progress without one more write, and a webhook noticing the change first still leads to a full listing', async () => {
+    const ds = await stack.ds();
+    const orgIds = (await ds.getRepository(OrganizationEntity).findBy({})).map((o) => o.id).sort((a, b) => a - b);
+    // Back to the first Chatwoot, noticed first by a webhook's targeted upsert.
+    await withWorker({}, async (worker) => {
+      const job = await enqueue(worker.ctx.queues, syncOrgJob, { orgId: orgIds[0]!, trigger: 'test' });
+      await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), { timeoutMs: 30_000, what: 'the targeted upsert' });
+    });
+    // A run that had listed for the other Chatwoot still has a batch queued.
+    const stale = randomUUID();
+    const listedFor = JSON.stringify(targetOf(stack.config(otherChatwoot())));
+    await ds.getRepository(RunEntity).insert({ id: stale, type: 'sync', mode: 'full', trigger: 'test', status: 'running', startedAt: new Date(), listingStartedAt: new Date(Date.now() - 60_000), listingComplete: true, batchesTotal: 1, details: { legacyLookup: true, requestedMode: 'full', target: listedFor } as never });
+    const before = stack.sim.stats().byApi.chatwoot.requests;
+    await withWorker({}, async (worker) => {
+      await enqueue(worker.ctx.queues, syncBatchJob, { runId: stale, batch: 0, orgIds });
+      const ended = await stack.waitForRun(stale, 30_000);
+      expect(ended.status).toBe('failed');
+      expect(ended.errorMessage).toMatch(/sync target .* changed while this run was in progress/);
+    });
+    expect(stack.sim.stats().byApi.chatwoot.requests).toBe(before);
+
+    // The webhook recorded the change; the next scheduled (incremental) run still lists everything.
+    const next = await syncWith({});
+    expect(next.status).toBe('succeeded');
+    expect(next.mode).toBe('full');
+    expect(next.processed).toBe(12);
+    expect(stack.sim.chatwoot.listAllContacts().filter((c) => c.identifier?.startsWith('pipedrive:org:'))).toHaveLength(12);
   });
 
   it('drops the mirror of another Pipedrive, so organizations of the old account are not synced as the new one\'s', async () => {

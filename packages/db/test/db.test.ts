@@ -15,7 +15,7 @@ describe('db migrations', () => {
     const first = await openDatabase(db.config);
     expect(first.migrations.applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
     const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[]).map((r) => Object.values(r)[0]).sort();
-    expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'persons', 'record_outcomes', 'run_batches', 'runs', 'schema_migrations', 'settings']);
+    expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'pcs_settings', 'persons', 'record_outcomes', 'run_batches', 'runs', 'schema_migrations']);
     await first.ds.destroy();
     const second = await openDatabase(db.config);
     expect(second.migrations.applied).toEqual([]);

@@ -6,6 +6,7 @@ import { IDENTIFIER_PREFIX, identifierOf, orgIdOfIdentifier, STATUS_FORMER } fro
 import { beginExclusiveRun } from './exclusive.js';
 import { alertErrorType, ensureDefinitions, isCustomerOrg, notifyEnded, resolveRunDetails, RunFailedError, type SyncDeps } from './run.js';
 import { markUnseenOrganizations, upsertOrganizations } from './mirror.js';
+import { ensureTarget } from './target.js';
 
 /**
  * Cleanup: a scheduled, guarded reconciliation of Chatwoot's managed contacts against a complete
@@ -74,6 +75,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   const { ds, config } = deps;
   // Everything a cleanup run says goes to its own channel (logs/cleanup/).
   const log = deps.cleanupLog ?? deps.log;
+  // Contact ids of another Chatwoot, a mirror of another Pipedrive: forgotten before they are used.
+  await ensureTarget(ds, config, log);
   const runs = ds.getRepository(RunEntity);
   const action = config.cleanupAction;
   const report: CleanupReport = { runId: run.id, status: 'running', dryRun: opts.dryRun, action, managed: 0, customers: 0, stale: 0, toChange: 0, marked: 0, deleted: 0, skipped: 0, failed: 0, affected: [], duplicates: [], orphans: [] };

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
-import { In, IsNull, Not, OrganizationEntity, RecordOutcomeEntity, RunEntity, type DataSource, type Organization, type Run } from '@pcs/db';
+import { In, MoreThanOrEqual, OrganizationEntity, RecordOutcomeEntity, RunEntity, type DataSource, type Organization, type Run } from '@pcs/db';
 import { isApiError } from '@pcs/http';
 import type { Logger } from '@pcs/logger';
 import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type PipedriveClient } from '@pcs/pipedrive';
@@ -43,6 +43,8 @@ export interface RunDetails {
   phoneFieldKey?: string;
   supportLinkFieldKey?: string;
   legacyLookup: boolean;
+  /** The sync target the run listed for (see ensureTarget). */
+  target?: string;
   since?: string;
   requestedMode: string;
   /** Full runs: persons from the whole listing, or fetched per organization by the batches. */
@@ -91,12 +93,13 @@ export async function beginRun(deps: SyncDeps, opts: { mode: 'full' | 'increment
 }
 
 /** The mode a run really takes: full on the first run ever, when asked, or when the last full listing is too old. */
-async function decideMode(deps: SyncDeps, requested: 'full' | 'incremental', now: Date): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
+async function decideMode(deps: SyncDeps, requested: 'full' | 'incremental', now: Date, targetSince: Date): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
   if (requested === 'full') return { mode: 'full' };
   const runs = deps.ds.getRepository(RunEntity);
-  // Only real listings count: a webhook upsert of one organization says nothing about the others.
-  const lastComplete = await runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, listingStartedAt: Not(IsNull()), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
-  const lastFull = await runs.findOne({ where: { type: 'sync', mode: 'full', listingComplete: true, status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
+  // Only real listings count (a webhook upsert of one organization says nothing about the
+  // others), and only listings of the current target (see ensureTarget).
+  const lastComplete = await runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, listingStartedAt: MoreThanOrEqual(targetSince), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
+  const lastFull = await runs.findOne({ where: { type: 'sync', mode: 'full', listingComplete: true, listingStartedAt: MoreThanOrEqual(targetSince), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
   if (!lastComplete?.listingStartedAt || !lastFull?.listingStartedAt || now.getTime() - lastFull.listingStartedAt.getTime() > FULL_LISTING_MAX_AGE_MS) return { mode: 'full' };
   return { mode: 'incremental', since: new Date(lastComplete.listingStartedAt.getTime() - INCREMENTAL_OVERLAP_MS) };
 }
@@ -187,11 +190,14 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
 
   try {
     // Another Pipedrive or Chatwoot than the stored data belongs to: forget it, list everything.
-    const target = await ensureTarget(ds, config, log);
-    const { mode, since } = await decideMode(deps, run.mode === 'full' || target.changed ? 'full' : 'incremental', now);
+    const target = await ensureTarget(ds, config, log, now);
+    const listedFor = (run.details as RunDetails | null)?.target;
+    if (listedFor && listedFor !== target.key) throw new Error(`the sync target changed since this run began listing (${listedFor} → ${target.key}); the next run lists the new account`);
+    const { mode, since } = await decideMode(deps, run.mode === 'full' ? 'full' : 'incremental', now, target.since);
     const details = await resolveRunDetails(deps, run.mode);
+    details.target = target.key;
     if (since) details.since = since.toISOString();
-    if (target.changed) details.targetChanged = { from: target.from, to: target.to, forgotten: target.forgotten };
+    if (target.changed) details.targetChanged = target.changed;
     await runs.update({ id: run.id }, { mode, listingStartedAt: now, details: details as never });
     run.mode = mode;
     log.info({ runId: run.id, mode, since, trigger: run.trigger }, 'sync run listing Pipedrive');
@@ -289,6 +295,15 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   );
   const todo = data.orgIds.filter((id) => !done.has(id));
   const details = (run.details ?? { legacyLookup: true }) as RunDetails;
+  // A run listed for another Pipedrive or Chatwoot (the configuration changed while it ran):
+  // its stored contact ids mean nothing here, so it ends without another write.
+  const target = await ensureTarget(ds, deps.config, deps.log);
+  if (details.target ? details.target !== target.key : !run.listingStartedAt || run.listingStartedAt < target.since) {
+    const res = await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'system error', errorMessage: 'the sync target (Pipedrive or Chatwoot account) changed while this run was in progress: its remaining batches were dropped; the next run lists the new account' });
+    if (res.affected) await notifyEnded(deps, await ds.getRepository(RunEntity).findOneBy({ id: data.runId }));
+    deps.log.warn({ runId: data.runId, batch: data.batch }, 'batch of a run for another sync target dropped');
+    return { runId: data.runId, batch: data.batch, processed: 0, skipped: done.size, counts: {} };
+  }
   if (details.personsMode === 'per-org' && run.mode === 'full') {
     for (const orgId of todo) {
       const list = [];

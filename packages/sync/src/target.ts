@@ -7,12 +7,30 @@ export interface SyncTarget {
   chatwoot: string;
 }
 
-export type TargetCheck = { changed: false } | { changed: true; from: SyncTarget; to: SyncTarget; forgotten: 'mirror' | 'contact ids' };
+export interface TargetState {
+  /** This configuration's target, as stored: compare it with a run's `details.target`. */
+  key: string;
+  /** Since when the stored data belongs to this target: runs listed before it do not count. */
+  since: Date;
+  changed: false | { from: SyncTarget; to: SyncTarget; forgotten: 'mirror' | 'contact ids' };
+}
+
+/** Origins compared as URLs: case, default ports and trailing slashes do not make another account. */
+function canonical(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return url;
+  }
+}
 
 /** The accounts this deployment syncs: the Pipedrive origin, and the Chatwoot origin with its account. */
 export function targetOf(config: Pick<Config, 'pipedrive' | 'chatwoot'>): SyncTarget {
-  return { pipedrive: config.pipedrive.baseUrl, chatwoot: `${config.chatwoot.baseUrl}/api/v1/accounts/${config.chatwoot.accountId}` };
+  return { pipedrive: canonical(config.pipedrive.baseUrl), chatwoot: canonical(`${config.chatwoot.baseUrl}/api/v1/accounts/${config.chatwoot.accountId}`) };
 }
+
+const keyOf = (t: SyncTarget) => JSON.stringify({ pipedrive: t.pipedrive, chatwoot: t.chatwoot });
 
 /**
  * The stored mirror and contact ids belong to one Pipedrive and one Chatwoot. When the
@@ -20,20 +38,26 @@ export function targetOf(config: Pick<Config, 'pipedrive' | 'chatwoot'>): SyncTa
  * what the database knows about the old ones is forgotten before anything is written: another
  * Pipedrive's mirror is dropped, another Chatwoot's contact ids and hashes are cleared, so every
  * contact is found again by its identifier and no contact of the new account is updated by an id
- * that meant something else. The caller then lists in full. The first run of a database (or of an
- * upgraded one) records the current target.
+ * that meant something else. `since` moves to `now`: listings made before no longer count, so the
+ * next run lists everything, and runs of the old target still in progress are ended (see
+ * `processBatch`). A database's first check records the current target, its data assumed to be
+ * this target's.
  */
-export async function ensureTarget(ds: DataSource, config: Pick<Config, 'pipedrive' | 'chatwoot'>, log: Pick<Logger, 'warn'>): Promise<TargetCheck> {
+export async function ensureTarget(ds: DataSource, config: Pick<Config, 'pipedrive' | 'chatwoot'>, log: Pick<Logger, 'warn'>, now = new Date()): Promise<TargetState> {
   const to = targetOf(config);
+  const key = keyOf(to);
+  // Created outside the locking transaction: two first callers would otherwise deadlock on the gap lock.
+  await ds.query("INSERT IGNORE INTO pcs_settings (name, value, updated_at) VALUES ('sync_target', ?, '1970-01-01 00:00:01')", [key]);
   return ds.transaction(async (m) => {
-    const rows = (await m.query("SELECT value FROM settings WHERE name = 'sync_target' FOR UPDATE")) as { value: string }[];
-    const now = new Date();
-    if (!rows.length) {
-      await m.query("INSERT INTO settings (name, value, updated_at) VALUES ('sync_target', ?, ?) ON DUPLICATE KEY UPDATE name = name", [JSON.stringify(to), now]);
-      return { changed: false };
+    const rows = (await m.query("SELECT value, updated_at AS since FROM pcs_settings WHERE name = 'sync_target' FOR UPDATE")) as { value: string; since: Date }[];
+    const row = rows[0]!;
+    let from: SyncTarget;
+    try {
+      from = JSON.parse(row.value) as SyncTarget;
+    } catch {
+      from = { pipedrive: '(unreadable)', chatwoot: '(unreadable)' };
     }
-    const from = JSON.parse(rows[0]!.value) as SyncTarget;
-    if (from.pipedrive === to.pipedrive && from.chatwoot === to.chatwoot) return { changed: false };
+    if (from.pipedrive === to.pipedrive && from.chatwoot === to.chatwoot) return { key, since: new Date(row.since), changed: false as const };
     let forgotten: 'mirror' | 'contact ids';
     if (from.pipedrive !== to.pipedrive) {
       await m.query('DELETE FROM persons');
@@ -43,8 +67,8 @@ export async function ensureTarget(ds: DataSource, config: Pick<Config, 'pipedri
       await m.query("UPDATE organizations SET chatwoot_contact_id = NULL, content_hash = NULL, rejected_values = NULL, contact_status = NULL, sync_state = 'pending'");
       forgotten = 'contact ids';
     }
-    await m.query("UPDATE settings SET value = ?, updated_at = ? WHERE name = 'sync_target'", [JSON.stringify(to), now]);
-    log.warn({ from, to, forgotten }, `the sync target changed: forgot the previous account's ${forgotten}; this run lists everything and finds each contact again by its identifier`);
-    return { changed: true, from, to, forgotten };
+    await m.query("UPDATE pcs_settings SET value = ?, updated_at = ? WHERE name = 'sync_target'", [key, now]);
+    log.warn({ from, to, forgotten }, `the sync target changed: forgot the previous account's ${forgotten}; the next listing covers everything and finds each contact again by its identifier`);
+    return { key, since: now, changed: { from, to, forgotten } };
   });
 }

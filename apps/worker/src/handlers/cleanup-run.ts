@@ -1,15 +1,17 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { In, RunEntity } from '@pcs/db';
+import { In, MoreThanOrEqual, RunEntity } from '@pcs/db';
 import { cleanupRunJob, handle, type HandlerEntry } from '@pcs/queues';
-import { beginCleanup, RunFailedError, runCleanup } from '@pcs/sync';
+import { beginCleanup, ensureTarget, RunFailedError, runCleanup } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
 import { runIdFor, syncDeps } from './sync-deps.js';
 
 /** How long a cleanup waits when a sync run is in progress (they never run at once). */
 export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
 
+/** A complete sync listing of the current target (a new account counts as a new installation). */
 async function hasCompleteSync(ctx: WorkerContext): Promise<boolean> {
-  const n = await ctx.ds.getRepository(RunEntity).countBy({ type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, status: In(['succeeded', 'partial']) });
+  const { since } = await ensureTarget(ctx.ds, ctx.config, ctx.loggers.get('cleanup'));
+  const n = await ctx.ds.getRepository(RunEntity).countBy({ type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, listingStartedAt: MoreThanOrEqual(since), status: In(['succeeded', 'partial']) });
   return n > 0;
 }
 

@@ -9,7 +9,7 @@ export class SyncTarget1764500000000 implements MigrationInterface {
   name = 'SyncTarget1764500000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE TABLE IF NOT EXISTS settings (
+    await q.query(`CREATE TABLE IF NOT EXISTS pcs_settings (
       name VARCHAR(64) NOT NULL,
       value TEXT NOT NULL,
       updated_at DATETIME(3) NOT NULL,
@@ -18,6 +18,6 @@ export class SyncTarget1764500000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE IF EXISTS settings');
+    await q.query('DROP TABLE IF EXISTS pcs_settings');
   }
 }
