@@ -132,6 +132,17 @@ describe('manage CLI', () => {
     expect(JSON.parse(statusNoDb.stdout).database).toEqual({ ok: false, error: expect.stringMatching(/cannot reach the database .* at 127\.0\.0\.1:1: .*ECONNREFUSED/) });
   });
 
+  it('status exits 1, not 3, when the database answers but cannot tell (never migrated)', async () => {
+    const empty = await createTestDatabase('cli-empty');
+    try {
+      const r = manage(['status', '--json'], { ...env, MYSQL_DATABASE: empty.config.database });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).database.ok).toBe(false);
+    } finally {
+      await empty.drop();
+    }
+  });
+
   it('alerts lists firing alerts, silences and unsilences them', async () => {
     const { openDatabase } = await import('@pcs/db');
     const { evaluate } = await import('@pcs/monitor');

@@ -53,7 +53,9 @@ const watchdog = startWatchdog(config, queues, redis, loggers.get('alerts').chil
 const onListening = () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;
-  log.info({ port, board: `http://${config.dashboard.host ?? 'localhost'}:${port}/admin/queues`, host: config.dashboard.host ?? 'all interfaces' }, 'dashboard listening');
+    const host = config.dashboard.host;
+  const shown = !host || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  log.info({ port, board: `http://${shown}:${port}/admin/queues`, host: host ?? 'all interfaces' }, 'dashboard listening');
 };
 const server: Server = config.dashboard.host ? app.listen(config.dashboard.port, config.dashboard.host, onListening) : app.listen(config.dashboard.port, onListening);
 server.on('error', (err) => {

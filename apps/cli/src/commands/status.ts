@@ -27,8 +27,10 @@ export function registerStatus(program: Command): void {
         if (dbError) doc.database = { ok: false, error: dbError };
         if (out.json) out.document(doc);
         else out.say(renderStatus(doc));
-        // Exit 3 (unreachable) after the report: the queue side is still worth seeing.
-        if (!doc.database.ok) process.exitCode = EXIT.unreachable;
+        // After the report (the queue side is still worth seeing): 3 when the database cannot be
+        // reached, 1 when it answers but cannot say (not migrated, a failing query).
+        if (dbError) process.exitCode = EXIT.unreachable;
+        else if (!doc.database.ok) process.exitCode = EXIT.failed;
       } finally {
         await rt.close();
       }
