@@ -8,7 +8,7 @@ import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type Pipedr
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { beginExclusiveRun } from './exclusive.js';
 import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, replacePersonsOfOrg, upsertOrganizations, upsertPersons } from './mirror.js';
-import { ensureTarget, targetOf } from './target.js';
+import { ensureTarget, targetKey, targetOf } from './target.js';
 import { upsertOrganization, type KnownContact, type UpsertResult } from './upsert.js';
 
 /**
@@ -295,10 +295,10 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   );
   const todo = data.orgIds.filter((id) => !done.has(id));
   const details = (run.details ?? { legacyLookup: true }) as RunDetails;
-  // A run listed for another Pipedrive or Chatwoot (the configuration changed while it ran):
-  // its stored contact ids mean nothing here, so it ends without another write.
-  const target = await ensureTarget(ds, deps.config, deps.log);
-  if (details.target ? details.target !== target.key : !run.listingStartedAt || run.listingStartedAt < target.since) {
+  // A run listed for another Pipedrive or Chatwoot than this worker is configured for (the
+  // configuration changed while it ran): its stored contact ids mean nothing here, so it ends
+  // without another write. A comparison with the configuration: no database work per batch.
+  if (details.target && details.target !== targetKey(deps.config)) {
     const res = await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'system error', errorMessage: 'the sync target (Pipedrive or Chatwoot account) changed while this run was in progress: its remaining batches were dropped; the next run lists the new account' });
     if (res.affected) await notifyEnded(deps, await ds.getRepository(RunEntity).findOneBy({ id: data.runId }));
     deps.log.warn({ runId: data.runId, batch: data.batch }, 'batch of a run for another sync target dropped');

@@ -32,6 +32,9 @@ export function targetOf(config: Pick<Config, 'pipedrive' | 'chatwoot'>): SyncTa
 
 const keyOf = (t: SyncTarget) => JSON.stringify({ pipedrive: t.pipedrive, chatwoot: t.chatwoot });
 
+/** The stored form of this configuration's target (what a run's `details.target` holds). */
+export const targetKey = (config: Pick<Config, 'pipedrive' | 'chatwoot'>): string => keyOf(targetOf(config));
+
 /**
  * The stored mirror and contact ids belong to one Pipedrive and one Chatwoot. When the
  * configuration points at others (the simulator, then the real account; a new Chatwoot account),
@@ -45,7 +48,7 @@ const keyOf = (t: SyncTarget) => JSON.stringify({ pipedrive: t.pipedrive, chatwo
  */
 export async function ensureTarget(ds: DataSource, config: Pick<Config, 'pipedrive' | 'chatwoot'>, log: Pick<Logger, 'warn'>, now = new Date()): Promise<TargetState> {
   const to = targetOf(config);
-  const key = keyOf(to);
+  const key = targetKey(config);
   // Created outside the locking transaction: two first callers would otherwise deadlock on the gap lock.
   await ds.query("INSERT IGNORE INTO pcs_settings (name, value, updated_at) VALUES ('sync_target', ?, '1970-01-01 00:00:01')", [key]);
   return ds.transaction(async (m) => {
