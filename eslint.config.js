@@ -13,7 +13,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['apps/cli/**', 'apps/demo/**', 'apps/simulator/src/main.ts', 'scripts/**', 'test/**', '**/test/**', 'bench/**'],
+    files: [
+      'apps/cli/**',
+      'apps/demo/**',
+      'apps/simulator/src/main.ts',
+      'scripts/**',
+      'test/**',
+      '**/test/**',
+      'bench/**',
+    ],
     rules: { 'no-console': 'off' },
   },
 );

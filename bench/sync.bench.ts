@@ -80,7 +80,10 @@ function requestCounts(sim: Simulator) {
   const st = sim.stats();
   const pd = st.byApi.pipedrive.byRoute;
   const cw = st.byApi.chatwoot.byRoute;
-  const sum = (o: Record<string, number>, f: (k: string) => boolean) => Object.entries(o).filter(([k]) => f(k)).reduce((n, [, v]) => n + v, 0);
+  const sum = (o: Record<string, number>, f: (k: string) => boolean) =>
+    Object.entries(o)
+      .filter(([k]) => f(k))
+      .reduce((n, [, v]) => n + v, 0);
   return {
     pipedriveRequests: st.byApi.pipedrive.requests,
     pipedriveOrgRequests: sum(pd, (k) => k.includes('/organizations') && !k.includes('organizationFields')),
@@ -119,13 +122,20 @@ class Bench {
 
   async workers(n: number, env: Record<string, string>): Promise<AppProcess[]> {
     // The same command as `pnpm run worker` (heap limit included); WORKER_NODE_OPTIONS adds flags.
-    const nodeOptions: Record<string, string> = process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {};
+    const nodeOptions: Record<string, string> = process.env.WORKER_NODE_OPTIONS
+      ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS }
+      : {};
     const ps = Array.from({ length: n }, () => spawnApp('worker', { ...env, LOG_LEVEL: 'info', ...nodeOptions }));
     await Promise.all(ps.map((p) => p.waitFor('"worker ready"', 60_000)));
     return ps;
   }
 
-  async run(env: Record<string, string>, prefix: string, ds: DataSource, mode: 'full' | 'incremental'): Promise<{ run: Run; seconds: number }> {
+  async run(
+    env: Record<string, string>,
+    prefix: string,
+    ds: DataSource,
+    mode: 'full' | 'incremental',
+  ): Promise<{ run: Run; seconds: number }> {
     const q = new Queue('sync', { connection: this.redis, prefix });
     const runId = randomUUID();
     const started = Date.now();
@@ -138,7 +148,14 @@ class Bench {
     }
   }
 
-  record(scenario: string, orgs: number, customers: number, workers: AppProcess[], rateLimits: boolean, r: { run: Run; seconds: number }) {
+  record(
+    scenario: string,
+    orgs: number,
+    customers: number,
+    workers: AppProcess[],
+    rateLimits: boolean,
+    r: { run: Run; seconds: number },
+  ) {
     const counts = requestCounts(this.sim);
     const m: Measure = {
       scenario,
@@ -155,7 +172,9 @@ class Bench {
       failed: r.run.failed,
       ...counts,
       requestsPerOrg: Math.round(((counts.pipedriveRequests + counts.chatwootRequests) / orgs) * 1000) / 1000,
-      chatwootLimitSeconds: rateLimits ? Math.round((counts.chatwootRequests / chatwootPerMinute) * 60 * 10) / 10 : null,
+      chatwootLimitSeconds: rateLimits
+        ? Math.round((counts.chatwootRequests / chatwootPerMinute) * 60 * 10) / 10
+        : null,
       peakRssMb: workers.map((w) => peakRssMb(w.child.pid!)),
     };
     this.results.push(m);
@@ -171,7 +190,9 @@ class Bench {
   seed(n: number): number {
     this.sim.reset();
     this.sim.pipedrive.seed({ orgs: n, personsPerOrg: Number(values['persons-per-org']), customerRatio: 0.9, seed: n });
-    return this.sim.pipedrive.listOrgs().filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId)).length;
+    return this.sim.pipedrive
+      .listOrgs()
+      .filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId)).length;
   }
 
   async main() {
@@ -191,10 +212,21 @@ class Bench {
         }
         if (scenarios.has('c')) {
           const k = Math.round(customers * 0.01);
-          const ids = this.sim.pipedrive.listOrgs().filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId)).slice(0, k).map((o) => o.id);
+          const ids = this.sim.pipedrive
+            .listOrgs()
+            .filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId))
+            .slice(0, k)
+            .map((o) => o.id);
           for (const id of ids) this.sim.pipedrive.upsertOrg({ id, name: `Renamed ${id}` });
           this.sim.resetStats();
-          this.record(`c incremental, 1% (${k}) changed`, n, customers, ws, true, await this.run(env, prefix, ds, 'incremental'));
+          this.record(
+            `c incremental, 1% (${k}) changed`,
+            n,
+            customers,
+            ws,
+            true,
+            await this.run(env, prefix, ds, 'incremental'),
+          );
         }
         await Promise.all(ws.map((w) => w.stop()));
         await ds.destroy();
@@ -208,7 +240,14 @@ class Bench {
           const { db, prefix, env, ds } = await this.env(`d${n}w${w}`);
           const ws = await this.workers(w, env);
           this.sim.resetStats();
-          this.record(`d first sync, ${w} worker(s), no rate limit`, n, customers, ws, false, await this.run(env, prefix, ds, 'full'));
+          this.record(
+            `d first sync, ${w} worker(s), no rate limit`,
+            n,
+            customers,
+            ws,
+            false,
+            await this.run(env, prefix, ds, 'full'),
+          );
           await Promise.all(ws.map((p) => p.stop()));
           await ds.destroy();
           await dropPrefix(prefix);
@@ -220,18 +259,33 @@ class Bench {
     this.redis.disconnect();
     const report = {
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-      settings: { latencyMs, chatwootPerMinute, pipedriveBurstPer2s: pipedriveBurst, batchSize: 50, workerConcurrency: 4 },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGb: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
+      settings: {
+        latencyMs,
+        chatwootPerMinute,
+        pipedriveBurstPer2s: pipedriveBurst,
+        batchSize: 50,
+        workerConcurrency: 4,
+      },
       results: this.results,
     };
     const dir = join(REPO_ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `sync-${report.date.replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, JSON.stringify(report, null, 2));
-    console.log(`\n| scenario | orgs | customers | workers | wall s | Chatwoot-limit s | status | PD req (org/person) | CW req | CW writes | req/org | peak RSS MB |`);
+    console.log(
+      `\n| scenario | orgs | customers | workers | wall s | Chatwoot-limit s | status | PD req (org/person) | CW req | CW writes | req/org | peak RSS MB |`,
+    );
     console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|`);
     for (const r of this.results) {
-      console.log(`| ${r.scenario} | ${r.orgs} | ${r.customers} | ${r.workers} | ${r.wallSeconds} | ${r.chatwootLimitSeconds ?? '-'} | ${r.runStatus} | ${r.pipedriveRequests} (${r.pipedriveOrgRequests}/${r.pipedrivePersonRequests}) | ${r.chatwootRequests} | ${r.chatwootWrites} | ${r.requestsPerOrg} | ${r.peakRssMb.join(', ')} |`);
+      console.log(
+        `| ${r.scenario} | ${r.orgs} | ${r.customers} | ${r.workers} | ${r.wallSeconds} | ${r.chatwootLimitSeconds ?? '-'} | ${r.runStatus} | ${r.pipedriveRequests} (${r.pipedriveOrgRequests}/${r.pipedrivePersonRequests}) | ${r.chatwootRequests} | ${r.chatwootWrites} | ${r.requestsPerOrg} | ${r.peakRssMb.join(', ')} |`,
+      );
     }
     console.log(`\nreport: ${file}`);
   }

@@ -27,39 +27,75 @@ interface Service {
   restart?: string;
   volumes?: string[];
 }
-const compose = parseYaml(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parseYaml(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const services = compose.services;
 const demoEnv = parseDotenv(readFileSync(join(REPO_ROOT, 'infra/demo.env')));
 
 const hasDockerCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 
 describe('docker-compose.yml', () => {
-  it.skipIf(!hasDockerCompose && !process.env.CI)('passes `docker-compose config`, plain and with the demo profile', () => {
-    expect(hasDockerCompose, 'docker-compose is not installed (apt-get install docker-compose); .ci/run installs it').toBe(true);
-    for (const args of [['config', '-q'], ['--env-file', 'infra/demo.env', 'config', '-q']]) {
-      const r = spawnSync('docker-compose', args, { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp' } });
-      expect(r.status, `docker-compose ${args.join(' ')}: ${r.stderr}`).toBe(0);
-    }
-    const services = spawnSync('docker-compose', ['--env-file', 'infra/demo.env', 'config', '--services'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim().split('\n').sort();
-    expect(services).toEqual(['dashboard', 'migrate', 'monitor', 'mysql', 'redis', 'simulator', 'worker']);
-  });
+  it.skipIf(!hasDockerCompose && !process.env.CI)(
+    'passes `docker-compose config`, plain and with the demo profile',
+    () => {
+      expect(
+        hasDockerCompose,
+        'docker-compose is not installed (apt-get install docker-compose); .ci/run installs it',
+      ).toBe(true);
+      for (const args of [
+        ['config', '-q'],
+        ['--env-file', 'infra/demo.env', 'config', '-q'],
+      ]) {
+        const r = spawnSync('docker-compose', args, {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp' },
+        });
+        expect(r.status, `docker-compose ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+      const services = spawnSync('docker-compose', ['--env-file', 'infra/demo.env', 'config', '--services'], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      })
+        .stdout.trim()
+        .split('\n')
+        .sort();
+      expect(services).toEqual(['dashboard', 'migrate', 'monitor', 'mysql', 'redis', 'simulator', 'worker']);
+    },
+  );
 
   it('has the services the seed guide names, with persistence, health and ordering', () => {
-    expect(Object.keys(services).sort()).toEqual(['dashboard', 'migrate', 'monitor', 'mysql', 'redis', 'simulator', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'dashboard',
+      'migrate',
+      'monitor',
+      'mysql',
+      'redis',
+      'simulator',
+      'worker',
+    ]);
     const redisConf = readFileSync(join(REPO_ROOT, 'infra/redis/redis.conf'), 'utf8');
     expect(redisConf).toMatch(/^appendonly yes$/m);
     expect(redisConf).toMatch(/^maxmemory-policy noeviction$/m);
     expect(services.redis!.volumes).toContain('./infra/redis/redis.conf:/usr/local/etc/redis/redis.conf:ro');
     expect(services.mysql!.image).toMatch(/^mysql:8\./);
     expect(services.mysql!.command).toContain('--character-set-server=utf8mb4');
-    for (const name of ['redis', 'mysql', 'worker', 'monitor', 'dashboard', 'simulator']) expect(services[name]!.healthcheck?.test, name).toBeDefined();
+    for (const name of ['redis', 'mysql', 'worker', 'monitor', 'dashboard', 'simulator'])
+      expect(services[name]!.healthcheck?.test, name).toBeDefined();
     expect(services.migrate!.restart).toBe('no');
     for (const name of ['worker', 'monitor', 'dashboard']) {
-      expect((services[name]!.depends_on as Record<string, { condition: string }>).migrate).toEqual({ condition: 'service_completed_successfully' });
+      expect((services[name]!.depends_on as Record<string, { condition: string }>).migrate).toEqual({
+        condition: 'service_completed_successfully',
+      });
       expect(services[name]!.volumes).toContain('logs:/app/logs');
     }
     // Docker's SIGKILL must come after the worker's own bounded shutdown.
-    for (const name of ['worker', 'monitor']) expect(Number.parseInt(services[name]!.stop_grace_period!, 10) * 1000).toBeGreaterThan(DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    for (const name of ['worker', 'monitor'])
+      expect(Number.parseInt(services[name]!.stop_grace_period!, 10) * 1000).toBeGreaterThan(
+        DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      );
     expect(services.worker!.ports, 'a scaled worker must bind no port').toBeUndefined();
     expect(services.worker!.environment!.WORKER_QUEUES).toBe('sync,cleanup');
     expect(services.monitor!.environment!.WORKER_QUEUES).toBe('monitor,notifications');
@@ -76,7 +112,8 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*CMD \["node", "infra\/docker\/healthcheck.mjs"\]$/m);
-    for (const name of ['worker', 'monitor', 'dashboard', 'migrate', 'simulator']) expect(services[name]!.image, name).toBe('pipedrive-chatwoot-sync:${PCS_IMAGE_TAG:-latest}');
+    for (const name of ['worker', 'monitor', 'dashboard', 'migrate', 'simulator'])
+      expect(services[name]!.image, name).toBe('pipedrive-chatwoot-sync:${PCS_IMAGE_TAG:-latest}');
     // Secrets and local state stay out of the build context.
     const ignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['.env', '**/node_modules', 'logs']) expect(ignore).toContain(entry);
@@ -87,14 +124,31 @@ describe('docker-compose.yml', () => {
     const missing = VARIABLE_NAMES.filter((name) => !(name in env));
     expect(missing).toEqual([]);
     // Settings come from .env; only addresses inside the stack are fixed.
-    const fixed = Object.entries(env).filter(([, v]) => !String(v).startsWith('${')).map(([k]) => k).sort();
-    expect(fixed).toEqual(['DASHBOARD_HOST', 'DASHBOARD_PORT', 'DATABASE_URL', 'LOG_DIR', 'MYSQL_HOST', 'MYSQL_PORT', 'MYSQL_USER', 'REDIS_URL', 'WORKER_HEALTH_FILE', 'WORKER_QUEUES']);
+    const fixed = Object.entries(env)
+      .filter(([, v]) => !String(v).startsWith('${'))
+      .map(([k]) => k)
+      .sort();
+    expect(fixed).toEqual([
+      'DASHBOARD_HOST',
+      'DASHBOARD_PORT',
+      'DATABASE_URL',
+      'LOG_DIR',
+      'MYSQL_HOST',
+      'MYSQL_PORT',
+      'MYSQL_USER',
+      'REDIS_URL',
+      'WORKER_HEALTH_FILE',
+      'WORKER_QUEUES',
+    ]);
   });
 });
 
 /** `${VAR:-default}` / `${VAR}` as compose resolves them from an env file. */
 function interpolate(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, name: string, dflt?: string) => vars[name] || dflt || '');
+  return value.replace(
+    /\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g,
+    (_m, name: string, dflt?: string) => vars[name] || dflt || '',
+  );
 }
 
 interface Running {
@@ -115,7 +169,10 @@ describe('each compose service, run outside Docker with its exact command', () =
   it('migrates once, then worker, monitor, dashboard and simulator become healthy, sync, and stop within their grace period', async () => {
     const db = await createTestDatabase('compose');
     const prefix = uniqueName('compose');
-    cleanups.push(() => db.drop(), () => dropPrefix(prefix));
+    cleanups.push(
+      () => db.drop(),
+      () => dropPrefix(prefix),
+    );
     const logDir = tempDir('compose-logs');
     const [simPort, dashPort] = [await freePort(), await freePort()];
 
@@ -139,7 +196,8 @@ describe('each compose service, run outside Docker with its exact command', () =
     };
     const envOf = (name: string): Record<string, string> => {
       const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(services[name]!.environment ?? {})) env[k] = local(interpolate(String(v ?? ''), demoEnv), name);
+      for (const [k, v] of Object.entries(services[name]!.environment ?? {}))
+        env[k] = local(interpolate(String(v ?? ''), demoEnv), name);
       return { ...env, ...machine, ENV_FILE: 'none' };
     };
     const argv = (cmd: string[], service: string) => {
@@ -148,11 +206,20 @@ describe('each compose service, run outside Docker with its exact command', () =
     };
     const start = (name: string): Running => {
       const env = envOf(name);
-      const child = spawn(process.execPath, argv(services[name]!.command!, name), { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, argv(services[name]!.command!, name), {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH!, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      const r = { name, child, output: () => out, exited: new Promise<number | null>((res) => child.on('exit', (code) => res(code))) };
+      const r = {
+        name,
+        child,
+        output: () => out,
+        exited: new Promise<number | null>((res) => child.on('exit', (code) => res(code))),
+      };
       running.push(r);
       return r;
     };
@@ -161,8 +228,20 @@ describe('each compose service, run outside Docker with its exact command', () =
       expect(test[0]).toBe('node');
       const env = envOf(name);
       await waitFor(
-        () => spawnSync(process.execPath, argv(test, name), { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' }).status === 0 || undefined,
-        { timeoutMs: 45_000, intervalMs: 500, what: `${name} healthcheck (${test.join(' ')}); output: ${running.find((r) => r.name === name)?.output().slice(-800)}` },
+        () =>
+          spawnSync(process.execPath, argv(test, name), {
+            cwd: REPO_ROOT,
+            env: { PATH: process.env.PATH!, ...env },
+            encoding: 'utf8',
+          }).status === 0 || undefined,
+        {
+          timeoutMs: 45_000,
+          intervalMs: 500,
+          what: `${name} healthcheck (${test.join(' ')}); output: ${running
+            .find((r) => r.name === name)
+            ?.output()
+            .slice(-800)}`,
+        },
       );
     };
 
@@ -176,7 +255,11 @@ describe('each compose service, run outside Docker with its exact command', () =
     // The worker's healthcheck is a real signal: it fails before the worker runs, and on a file
     // that stopped moving (a stuck worker), and passes only on a fresh one.
     const workerEnv = envOf('worker');
-    const check = () => spawnSync(process.execPath, argv(services.worker!.healthcheck!.test!.slice(1), 'worker'), { cwd: REPO_ROOT, encoding: 'utf8' });
+    const check = () =>
+      spawnSync(process.execPath, argv(services.worker!.healthcheck!.test!.slice(1), 'worker'), {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      });
     expect(check().status).toBe(1);
     writeFileSync(workerEnv.WORKER_HEALTH_FILE!, 'stale');
     utimesSync(workerEnv.WORKER_HEALTH_FILE!, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
@@ -191,14 +274,21 @@ describe('each compose service, run outside Docker with its exact command', () =
     // The stack does its job: the worker's first scheduled sync fills the simulated Chatwoot.
     const contacts = await waitFor(
       async () => {
-        const list = (await (await fetch(`http://127.0.0.1:${simPort}/_control/chatwoot/contacts`)).json()) as { identifier: string | null }[];
+        const list = (await (await fetch(`http://127.0.0.1:${simPort}/_control/chatwoot/contacts`)).json()) as {
+          identifier: string | null;
+        }[];
         return list.filter((c) => c.identifier?.startsWith('pipedrive:org:')).length >= 20 ? list : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500, what: 'contacts from the first scheduled sync' },
     );
     expect(contacts.length).toBeGreaterThanOrEqual(20);
     // The image's own HEALTHCHECK (no arguments) checks the dashboard at DASHBOARD_PORT.
-    expect(spawnSync(process.execPath, ['infra/docker/healthcheck.mjs'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, DASHBOARD_PORT: String(dashPort) } }).status).toBe(0);
+    expect(
+      spawnSync(process.execPath, ['infra/docker/healthcheck.mjs'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH!, DASHBOARD_PORT: String(dashPort) },
+      }).status,
+    ).toBe(0);
     const ready = await fetch(`http://127.0.0.1:${dashPort}/readyz`);
     expect(ready.status).toBe(200);
 

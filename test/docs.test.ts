@@ -37,7 +37,10 @@ describe('docs stay true to the code', () => {
 
   it('the quick start is the two set-up commands, and every command the README shows exists', async () => {
     expect(readme).toMatch(/## Quick start[\s\S]*?```bash\npnpm install\npnpm run demo\n```/);
-    const scripts = Object.keys((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    const scripts = Object.keys(
+      (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+        .scripts,
+    );
     const builtins = ['install', 'test', 'exec', 'vitest'];
     const used = [...readme.matchAll(/\bpnpm (?:run )?([a-z][\w:-]*)/g)].map((m) => m[1]!.replace(/:$/, ''));
     expect(used.filter((c) => !scripts.includes(c) && !builtins.includes(c))).toEqual([]);

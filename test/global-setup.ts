@@ -19,7 +19,12 @@ export default async function setup(): Promise<void> {
   const host = process.env.MYSQL_HOST ?? '127.0.0.1';
   const port = Number(process.env.MYSQL_PORT ?? 3306);
   try {
-    const conn = await createConnection({ host, port, user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '' });
+    const conn = await createConnection({
+      host,
+      port,
+      user: process.env.MYSQL_USER ?? 'root',
+      password: process.env.MYSQL_PASSWORD ?? '',
+    });
     await conn.end();
   } catch (err) {
     throw new Error(`tests need MySQL/MariaDB at ${host}:${port}: ${(err as Error).message}`, { cause: err });

@@ -49,11 +49,19 @@ exit 1
     chmodSync(join(bin, 'docker-compose'), 0o755);
   }
   writeFileSync(log, '');
-  return { path: `${bin}:${process.env.PATH}`, calls: () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) };
+  return {
+    path: `${bin}:${process.env.PATH}`,
+    calls: () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean),
+  };
 }
 
 function manageSh(args: string[], env: Record<string, string>) {
-  const r = spawnSync(script, args, { cwd: REPO_ROOT, env: { HOME: process.env.HOME ?? '/tmp', ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(script, args, {
+    cwd: REPO_ROOT,
+    env: { HOME: process.env.HOME ?? '/tmp', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -70,8 +78,16 @@ describe('scripts/manage.sh', () => {
     // And for real: the seed's "view monitoring logs" reads the monitor channel's files.
     const logDir = tempDir('manage-sh-logs');
     mkdirSync(join(logDir, 'monitor'));
-    writeFileSync(join(logDir, 'monitor', 'monitor.1.log'), `${JSON.stringify({ level: 'warn', time: '2026-11-27T10:00:00.000Z', name: 'monitor', msg: 'sync is stale' })}\n`);
-    const logs = manageSh(['monitor-logs', '-n', '5'], { PATH: docker.path, ENV_FILE: 'none', LOG_DIR: logDir, NO_COLOR: '1' });
+    writeFileSync(
+      join(logDir, 'monitor', 'monitor.1.log'),
+      `${JSON.stringify({ level: 'warn', time: '2026-11-27T10:00:00.000Z', name: 'monitor', msg: 'sync is stale' })}\n`,
+    );
+    const logs = manageSh(['monitor-logs', '-n', '5'], {
+      PATH: docker.path,
+      ENV_FILE: 'none',
+      LOG_DIR: logDir,
+      NO_COLOR: '1',
+    });
     expect(logs.code).toBe(0);
     expect(logs.stdout).toMatch(/WARN +\[monitor\] sync is stale/);
   });
@@ -84,7 +100,9 @@ describe('scripts/manage.sh', () => {
     }
     const execs = docker.calls().filter((c) => c.startsWith('compose exec'));
     // Not a terminal here, so -T: docker compose exec would otherwise wait for a TTY.
-    expect(execs).toEqual(SEED_COMMANDS.map((cmd) => `compose exec -T worker node --import tsx apps/cli/src/main.ts ${cmd} --json`));
+    expect(execs).toEqual(
+      SEED_COMMANDS.map((cmd) => `compose exec -T worker node --import tsx apps/cli/src/main.ts ${cmd} --json`),
+    );
   });
 
   it('uses the standalone docker-compose (v1) when `docker compose` is not there', () => {
@@ -92,7 +110,9 @@ describe('scripts/manage.sh', () => {
     const r = manageSh(['sync', '--json'], { PATH: docker.path });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('running in the compose worker service');
-    expect(docker.calls().filter((c) => c.startsWith('docker-compose exec'))).toEqual(['docker-compose exec -T worker node --import tsx apps/cli/src/main.ts sync --json']);
+    expect(docker.calls().filter((c) => c.startsWith('docker-compose exec'))).toEqual([
+      'docker-compose exec -T worker node --import tsx apps/cli/src/main.ts sync --json',
+    ]);
   });
 
   it('can be told to stay local while a stack runs (PCS_LOCAL=1)', () => {

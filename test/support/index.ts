@@ -63,7 +63,12 @@ export function tempDir(label: string): string {
 }
 
 /** The environment a test process runs with: the machine's services, an own prefix, database and log dir. */
-export function testEnv(opts: { prefix: string; database: string; logDir: string; extra?: Record<string, string> }): Record<string, string> {
+export function testEnv(opts: {
+  prefix: string;
+  database: string;
+  logDir: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
   return {
     ENV_FILE: 'none',
     REDIS_URL,
@@ -83,7 +88,10 @@ export function testConfig(env: Record<string, string>): Config {
   return parseConfig(env);
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   let last: unknown;
   while (Date.now() < deadline) {

@@ -12,7 +12,11 @@ export interface AppProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function spawnApp(app: 'worker' | 'dashboard' | 'simulator', env: Record<string, string>, args: string[] = []): AppProcess {
+export function spawnApp(
+  app: 'worker' | 'dashboard' | 'simulator',
+  env: Record<string, string>,
+  args: string[] = [],
+): AppProcess {
   const child = spawn(process.execPath, [...scriptArgs(app), ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH!, ...env },
@@ -26,7 +30,10 @@ export function spawnApp(app: 'worker' | 'dashboard' | 'simulator', env: Record<
     child,
     output: () => out,
     waitFor: (text, timeoutMs = 20_000) =>
-      waitFor(() => (typeof text === 'string' ? out.includes(text) : text.test(out)) || undefined, { timeoutMs, what: `${app} output ${String(text)} (got: ${out.slice(-600)})` }).then(() => undefined),
+      waitFor(() => (typeof text === 'string' ? out.includes(text) : text.test(out)) || undefined, {
+        timeoutMs,
+        what: `${app} output ${String(text)} (got: ${out.slice(-600)})`,
+      }).then(() => undefined),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -16,7 +16,12 @@ export const CUSTOMER = SIM_DEFAULTS.pipedriveCustomerLabelId;
 export function seedMixed(sim: Simulator) {
   const pd = sim.pipedrive;
   const org = (name: string, extra: Record<string, unknown> = {}) =>
-    pd.upsertOrg({ name, label_ids: [CUSTOMER], address: { value: 'x', locality: 'Sydney', country: 'Australia' }, ...extra }).id;
+    pd.upsertOrg({
+      name,
+      label_ids: [CUSTOMER],
+      address: { value: 'x', locality: 'Sydney', country: 'Australia' },
+      ...extra,
+    }).id;
   const ids = {
     plain: org('Plain Customer Pty Ltd'),
     nonCustomer: pd.upsertOrg({ name: 'Just A Lead', label_ids: [] }).id,
@@ -37,10 +42,20 @@ export function seedMixed(sim: Simulator) {
   pd.upsertPerson({ org_id: ids.softDeleted, name: 'Del Eted', emails: ['del@deleted.example'] });
   pd.deleteOrg(ids.softDeleted);
   pd.upsertPerson({ org_id: ids.phoneField, name: 'No Phone', emails: ['field@phone.example'] });
-  pd.upsertPerson({ org_id: ids.localNumber, name: 'Lou Cal', emails: ['lou@local.example'], phones: ['0412 345 678'] });
+  pd.upsertPerson({
+    org_id: ids.localNumber,
+    name: 'Lou Cal',
+    emails: ['lou@local.example'],
+    phones: ['0412 345 678'],
+  });
   pd.upsertPerson({ org_id: ids.sharedA, name: 'Sam A', emails: ['a@shared.example'], phones: ['+61 413 222 333'] });
   pd.upsertPerson({ org_id: ids.sharedB, name: 'Sam B', emails: ['b@shared.example'], phones: ['+61 413 222 333'] });
-  pd.upsertPerson({ org_id: ids.invalidEmail, name: 'Bad Mail', emails: ['not-an-email'], phones: ['+61 414 555 666'] });
+  pd.upsertPerson({
+    org_id: ids.invalidEmail,
+    name: 'Bad Mail',
+    emails: ['not-an-email'],
+    phones: ['+61 414 555 666'],
+  });
   pd.upsertPerson({ org_id: ids.emoji, name: 'Émile', emails: ['emile@rocket.example'] });
   pd.upsertPerson({ org_id: ids.rtl, name: 'سارة', emails: ['sara@test.example'] });
   pd.upsertPerson({ org_id: ids.long, name: 'Long Name', emails: ['long@name.example'] });
@@ -49,7 +64,17 @@ export function seedMixed(sim: Simulator) {
   pd.upsertPerson({ org_id: ids.support, name: 'First Nomail' });
   pd.upsertPerson({ org_id: ids.support, name: 'Second Mail', emails: ['second@support.example'] });
   // A contact the original deployment made: custom attribute, no identifier, with a conversation.
-  const legacyContact = sim.chatwoot.seedContact({ name: 'Old Deployment Customer', email: 'old@legacy.example', custom_attributes: { pipedrive_org_id: ids.legacy, status: 'Customer' } });
+  const legacyContact = sim.chatwoot.seedContact({
+    name: 'Old Deployment Customer',
+    email: 'old@legacy.example',
+    custom_attributes: { pipedrive_org_id: ids.legacy, status: 'Customer' },
+  });
   sim.chatwoot.addConversation(legacyContact.id);
-  return { ids, legacyContactId: legacyContact.id, liveCustomers: Object.entries(ids).filter(([k]) => k !== 'nonCustomer' && k !== 'softDeleted').map(([, v]) => v) };
+  return {
+    ids,
+    legacyContactId: legacyContact.id,
+    liveCustomers: Object.entries(ids)
+      .filter(([k]) => k !== 'nonCustomer' && k !== 'softDeleted')
+      .map(([, v]) => v),
+  };
 }

@@ -27,7 +27,10 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => stripAnsi(r[i] ?? '').length)));
   return cells
     .map((r, ri) => {
-      const line = r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length))).join('  ').trimEnd();
+      const line = r
+        .map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length)))
+        .join('  ')
+        .trimEnd();
       return ri === 0 ? color.bold(line) : line;
     })
     .join('\n');
@@ -42,6 +45,13 @@ export function ago(iso: string | null, now = Date.now()): string {
   if (!iso) return '-';
   const s = Math.round((now - Date.parse(iso)) / 1000);
   const abs = Math.abs(s);
-  const v = abs < 90 ? `${abs}s` : abs < 5400 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
+  const v =
+    abs < 90
+      ? `${abs}s`
+      : abs < 5400
+        ? `${Math.round(abs / 60)}m`
+        : abs < 172_800
+          ? `${Math.round(abs / 3600)}h`
+          : `${Math.round(abs / 86_400)}d`;
   return s >= 0 ? `${v} ago` : `in ${v}`;
 }

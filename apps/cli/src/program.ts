@@ -33,4 +33,3 @@ export function buildProgram(): Command {
   for (const cmd of all(program)) cmd.exitOverride();
   return program;
 }
-

@@ -58,19 +58,32 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
         await redis.connect();
         await pingRedis(redis);
       } catch (err) {
-        throw new CliError(`cannot reach Redis at ${redactUrl(config.redis.url)}: ${(lastError ?? (err as Error)).message}`, EXIT.unreachable);
+        throw new CliError(
+          `cannot reach Redis at ${redactUrl(config.redis.url)}: ${(lastError ?? (err as Error)).message}`,
+          EXIT.unreachable,
+        );
       }
       rt.queues = createQueues(redis, config.redis.prefix);
     }
     if (needs.database) {
       try {
-        const opened = await openDatabase(config.database, { migrate: needs.migrate ?? false, poolSize: 2, connectTimeoutMs: 5_000 });
+        const opened = await openDatabase(config.database, {
+          migrate: needs.migrate ?? false,
+          poolSize: 2,
+          connectTimeoutMs: 5_000,
+        });
         rt.ds = opened.ds;
         rt.migrations = opened.migrations;
       } catch (err) {
         const e = err as Error & { code?: string };
-        const unreachable = /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied|Unknown database/i.test(`${e.code ?? ''} ${e.message}`);
-        throw new CliError(`cannot use the database ${config.database.database} at ${config.database.host}:${config.database.port}: ${e.message}`, unreachable ? EXIT.unreachable : EXIT.failed);
+        const unreachable =
+          /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied|Unknown database/i.test(
+            `${e.code ?? ''} ${e.message}`,
+          );
+        throw new CliError(
+          `cannot use the database ${config.database.database} at ${config.database.host}:${config.database.port}: ${e.message}`,
+          unreachable ? EXIT.unreachable : EXIT.failed,
+        );
       }
     }
   } catch (err) {

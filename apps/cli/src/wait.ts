@@ -9,12 +9,21 @@ const PROGRESS_EVERY_MS = 10_000;
 /** Says so when no worker serves the queue a job waits in; returns whether it said so. */
 export async function warnIfNoWorker(queue: Queue, out: Output): Promise<boolean> {
   if (distinctWorkers(await queue.getWorkers()).length > 0) return false;
-  out.say(color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (still waiting)`));
+  out.say(
+    color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (still waiting)`),
+  );
   return true;
 }
 
 /** Waits for the job to start the run (or to hand over to a run already in progress), then for the run to end. */
-export async function waitForRun(queue: Queue, ds: DataSource, jobId: string, runId: string, out: Output, progress: (run: Run) => string): Promise<Run> {
+export async function waitForRun(
+  queue: Queue,
+  ds: DataSource,
+  jobId: string,
+  runId: string,
+  out: Output,
+  progress: (run: Run) => string,
+): Promise<Run> {
   const runs = ds.getRepository(RunEntity);
   const tty = process.stderr.isTTY && !out.json;
   let followed = runId;
@@ -42,7 +51,8 @@ export async function waitForRun(queue: Queue, ds: DataSource, jobId: string, ru
       if (run) return (await runs.findOneBy({ id: followed }))!;
       throw Object.assign(new Error(`the job failed before its run started: ${reason}`), { exitCode: 1 });
     }
-    if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized')) warnedNoWorker = await warnIfNoWorker(queue, out);
+    if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized'))
+      warnedNoWorker = await warnIfNoWorker(queue, out);
     if (tty && run) {
       const line = progress(run);
       if (line !== lastLine) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
@@ -55,4 +65,3 @@ export async function waitForRun(queue: Queue, ds: DataSource, jobId: string, ru
     await sleep(500);
   }
 }
-

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, REPO_ROOT } from '@pcs/config';
 import { startWorker } from '../../worker/src/worker.js';
-import { createTestDatabase, dropPrefix, tempDir, testEnv, uniqueName, waitFor, type TestDatabase } from '../../../test/support/index.js';
+import {
+  createTestDatabase,
+  dropPrefix,
+  tempDir,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '../../../test/support/index.js';
 
 function manage(args: string[], env: Record<string, string>) {
   const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args], {
@@ -33,7 +41,15 @@ describe('manage CLI', () => {
   it('migrate applies the schema once, then reports it up to date', () => {
     const first = manage(['migrate', '--json'], env);
     expect(first.code).toBe(0);
-    expect(JSON.parse(first.stdout)).toEqual({ database: db.config.database, applied: ['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000'] });
+    expect(JSON.parse(first.stdout)).toEqual({
+      database: db.config.database,
+      applied: [
+        'Init1764200000000',
+        'PipedriveMirror1764300000000',
+        'RunBatches1764400000000',
+        'SyncTarget1764500000000',
+      ],
+    });
     const second = manage(['migrate'], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('up to date');
@@ -41,7 +57,17 @@ describe('manage CLI', () => {
 
   it('status --json prints one document matching the queues', async () => {
     // A yearly sync cron: the scheduler's job waits (delayed) instead of running against nothing.
-    const worker = await startWorker(parseConfig({ ...env, SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', PIPEDRIVE_API_KEY: 'x', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/2', CHATWOOT_API_KEY: 'y' }), { console: false });
+    const worker = await startWorker(
+      parseConfig({
+        ...env,
+        SYNC_CRON: '0 0 1 1 *',
+        CLEANUP_CRON: '0 0 1 1 *',
+        PIPEDRIVE_API_KEY: 'x',
+        CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/2',
+        CHATWOOT_API_KEY: 'y',
+      }),
+      { console: false },
+    );
     try {
       await worker.ctx.queues.notifications.add('alert', { trigger: 'test' }, { delay: 60_000 });
       const res = manage(['status', '--json'], env);
@@ -53,7 +79,16 @@ describe('manage CLI', () => {
       expect(doc.queues.cleanup.delayed).toBe(1); // the cleanup scheduler's next run
       expect(doc.workers.total).toBe(1);
       expect(doc.workers.byQueue).toEqual({ sync: 1, cleanup: 1, monitor: 1, notifications: 1 });
-      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual(['schedule:chatwoot-api', 'schedule:cleanup-run', 'schedule:consistency', 'schedule:freshness', 'schedule:pipedrive-api', 'schedule:queues', 'schedule:sync-run', 'schedule:sync-status']);
+      expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual([
+        'schedule:chatwoot-api',
+        'schedule:cleanup-run',
+        'schedule:consistency',
+        'schedule:freshness',
+        'schedule:pipedrive-api',
+        'schedule:queues',
+        'schedule:sync-run',
+        'schedule:sync-status',
+      ]);
       expect(doc.database.ok).toBe(true);
       const human = manage(['status'], env);
       expect(human.code).toBe(0);
@@ -77,9 +112,13 @@ describe('manage CLI', () => {
       await sync.add('sync-run', { mode: 'full', trigger: 'cli', runId: 'b' });
       // One job that really fails, through a real worker that is gone before status runs.
       await cleanup.add('cleanup-run', { trigger: 'cli' }, { attempts: 1 });
-      const failing = new Worker('cleanup', async () => {
-        throw new Error('boom');
-      }, { connection: new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null }), prefix });
+      const failing = new Worker(
+        'cleanup',
+        async () => {
+          throw new Error('boom');
+        },
+        { connection: new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null }), prefix },
+      );
       await new Promise<void>((resolve) => failing.on('failed', () => resolve()));
       await failing.close();
 
@@ -129,7 +168,10 @@ describe('manage CLI', () => {
     // status still shows the queue side, then exits 3 naming where the database should be.
     const statusNoDb = manage(['status', '--json'], { ...env, MYSQL_PORT: '1' });
     expect(statusNoDb.code).toBe(3);
-    expect(JSON.parse(statusNoDb.stdout).database).toEqual({ ok: false, error: expect.stringMatching(/cannot reach the database .* at 127\.0\.0\.1:1: .*ECONNREFUSED/) });
+    expect(JSON.parse(statusNoDb.stdout).database).toEqual({
+      ok: false,
+      error: expect.stringMatching(/cannot reach the database .* at 127\.0\.0\.1:1: .*ECONNREFUSED/),
+    });
   });
 
   it('status exits 1, not 3, when the database answers but cannot tell (never migrated)', async () => {
@@ -147,11 +189,26 @@ describe('manage CLI', () => {
     const { openDatabase } = await import('@pcs/db');
     const { evaluate } = await import('@pcs/monitor');
     const { ds } = await openDatabase(db.config);
-    await evaluate(ds, 'test:alert:one', { fingerprint: 'test:alert:one', script: 'monitor', level: 'ERROR', errorType: 'auth issue', message: 'Pipedrive rejected the API token' }, { now: new Date(), repeatHours: 4 });
+    await evaluate(
+      ds,
+      'test:alert:one',
+      {
+        fingerprint: 'test:alert:one',
+        script: 'monitor',
+        level: 'ERROR',
+        errorType: 'auth issue',
+        message: 'Pipedrive rejected the API token',
+      },
+      { now: new Date(), repeatHours: 4 },
+    );
     await ds.destroy();
     const list = manage(['alerts', '--json'], env);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout).firing).toEqual(expect.arrayContaining([expect.objectContaining({ fingerprint: 'test:alert:one', level: 'ERROR', silencedUntil: null })]));
+    expect(JSON.parse(list.stdout).firing).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ fingerprint: 'test:alert:one', level: 'ERROR', silencedUntil: null }),
+      ]),
+    );
     const silenced = manage(['alerts', 'silence', 'test:alert:one', '--for', '2h', '--json'], env);
     expect(silenced.code).toBe(0);
     const until = Date.parse(JSON.parse(silenced.stdout).silencedUntil);
@@ -170,7 +227,15 @@ describe('manage CLI', () => {
     const { join } = await import('node:path');
     const dir = join(env.LOG_DIR!, 'monitor');
     mkdirSync(dir, { recursive: true });
-    const line = (i: number, level = 'info') => JSON.stringify({ level, time: `2026-11-27T10:00:0${i}.000Z`, pid: 1, name: 'monitor', msg: `check ${i}`, check: 'queues' });
+    const line = (i: number, level = 'info') =>
+      JSON.stringify({
+        level,
+        time: `2026-11-27T10:00:0${i}.000Z`,
+        pid: 1,
+        name: 'monitor',
+        msg: `check ${i}`,
+        check: 'queues',
+      });
     writeFileSync(join(dir, 'monitor.1.log'), [1, 2, 3].map((i) => line(i)).join('\n') + '\n');
     writeFileSync(join(dir, 'monitor.2.log'), [4, 5].map((i) => line(i, i === 5 ? 'warn' : 'info')).join('\n') + '\n');
     const human = manage(['logs', 'monitor', '-n', '3'], { ...env, NO_COLOR: '1' });
@@ -183,16 +248,24 @@ describe('manage CLI', () => {
     expect(JSON.parse(json.stdout).map((e: { msg: string }) => e.msg)).toEqual(['check 4', 'check 5']);
     expect(manage(['logs', 'nosuch'], env).code).toBe(2);
     const { spawn } = await import('node:child_process');
-    const follow = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'logs', 'monitor', '-f', '-n', '0'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env } });
+    const follow = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'logs', 'monitor', '-f', '-n', '0'],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env } },
+    );
     let out = '';
     let err = '';
     follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
     follow.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await waitFor(() => err.includes('following') || undefined, { timeoutMs: 20_000, what: 'logs -f to start following' });
+    await waitFor(() => err.includes('following') || undefined, {
+      timeoutMs: 20_000,
+      what: 'logs -f to start following',
+    });
     appendFileSync(join(dir, 'monitor.2.log'), line(6) + '\n');
     writeFileSync(join(dir, 'monitor.3.log'), line(7) + '\n');
     const deadline = Date.now() + 10_000;
-    while (!(out.includes('check 6') && out.includes('check 7')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while (!(out.includes('check 6') && out.includes('check 7')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
     follow.kill('SIGINT');
     expect(await new Promise((r) => follow.on('exit', r))).toBe(0);
     expect(out).toContain('check 6');

@@ -31,7 +31,11 @@ export function createApp(deps: DashboardDeps): Express {
   app.set('trust proxy', 'loopback');
 
   const auth = config.dashboard.auth
-    ? basicAuth({ users: { [config.dashboard.auth.user]: config.dashboard.auth.password }, challenge: true, realm: 'pipedrive-chatwoot-sync' })
+    ? basicAuth({
+        users: { [config.dashboard.auth.user]: config.dashboard.auth.password },
+        challenge: true,
+        realm: 'pipedrive-chatwoot-sync',
+      })
     : (_req: Request, _res: Response, next: NextFunction) => next();
 
   // --- no auth: probes and metrics
@@ -59,7 +63,10 @@ export function createApp(deps: DashboardDeps): Express {
       res.type(registry.contentType).send(await registry.metrics());
     } catch (err) {
       log.warn({ err }, 'metrics collection failed');
-      res.status(503).type('text/plain').send(`# metrics unavailable: ${(err as Error).message}\n`);
+      res
+        .status(503)
+        .type('text/plain')
+        .send(`# metrics unavailable: ${(err as Error).message}\n`);
     }
   });
 

@@ -24,7 +24,8 @@ if (process.channel) {
 const config = loadConfig(['dashboardAuth']);
 const loggers = await createLoggers(config, { channels: ['worker', 'monitor', 'alerts'] });
 const log = loggers.get('worker').child({ process: 'dashboard' });
-if (!config.dashboard.auth) log.warn('DASHBOARD_AUTH=off: Bull Board and the status API are open to anyone who can reach this port');
+if (!config.dashboard.auth)
+  log.warn('DASHBOARD_AUTH=off: Bull Board and the status API are open to anyone who can reach this port');
 
 const redis = createRedis(config.redis.url, 'producer');
 let lastRedisError = 0;
@@ -53,11 +54,16 @@ const watchdog = startWatchdog(config, queues, redis, loggers.get('alerts').chil
 const onListening = () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;
-    const host = config.dashboard.host;
+  const host = config.dashboard.host;
   const shown = !host || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  log.info({ port, board: `http://${shown}:${port}/admin/queues`, host: host ?? 'all interfaces' }, 'dashboard listening');
+  log.info(
+    { port, board: `http://${shown}:${port}/admin/queues`, host: host ?? 'all interfaces' },
+    'dashboard listening',
+  );
 };
-const server: Server = config.dashboard.host ? app.listen(config.dashboard.port, config.dashboard.host, onListening) : app.listen(config.dashboard.port, onListening);
+const server: Server = config.dashboard.host
+  ? app.listen(config.dashboard.port, config.dashboard.host, onListening)
+  : app.listen(config.dashboard.port, onListening);
 server.on('error', (err) => {
   log.error({ err }, 'dashboard could not listen');
   process.exit(1);

@@ -19,7 +19,13 @@ export interface Watchdog {
 
 type Problem = 'redis-down' | 'no-worker';
 
-export function startWatchdog(config: Config, queues: Queues, redis: Redis, log: Logger, post: (alert: Alert) => Promise<unknown> = (a) => postToGoogleChat(config.alerts.googleChatWebhook!, a)): Watchdog {
+export function startWatchdog(
+  config: Config,
+  queues: Queues,
+  redis: Redis,
+  log: Logger,
+  post: (alert: Alert) => Promise<unknown> = (a) => postToGoogleChat(config.alerts.googleChatWebhook!, a),
+): Watchdog {
   const afterMs = config.dashboard.watchdogAfterMs;
   const since = new Map<Problem, number>();
   const firing = new Map<Problem, { alert: Alert; lastSent: number }>();
@@ -46,7 +52,9 @@ export function startWatchdog(config: Config, queues: Queues, redis: Redis, log:
     } catch {
       return 'redis-down';
     }
-    const counts = await Promise.all(QUEUE_NAMES.map(async (q) => distinctWorkers(await queues[q].getWorkers()).length));
+    const counts = await Promise.all(
+      QUEUE_NAMES.map(async (q) => distinctWorkers(await queues[q].getWorkers()).length),
+    );
     return counts.every((n) => n === 0) ? 'no-worker' : undefined;
   }
 
@@ -64,7 +72,10 @@ export function startWatchdog(config: Config, queues: Queues, redis: Redis, log:
             script: 'monitor',
             level: 'ERROR',
             error_type: 'system error',
-            message: p === 'redis-down' ? `Redis has been unreachable for ${minutes} min: no job runs and no alert can be queued` : `No worker has been online for ${minutes} min: sync, cleanup, health checks and alert delivery have stopped`,
+            message:
+              p === 'redis-down'
+                ? `Redis has been unreachable for ${minutes} min: no job runs and no alert can be queued`
+                : `No worker has been online for ${minutes} min: sync, cleanup, health checks and alert delivery have stopped`,
             details: { since: new Date(since.get(p)!).toISOString(), source: 'dashboard watchdog' },
             fingerprint: `watchdog:${p}`,
           });
@@ -74,7 +85,12 @@ export function startWatchdog(config: Config, queues: Queues, redis: Redis, log:
         since.delete(p);
         const current = firing.get(p);
         if (current) {
-          const resolved: Alert = { ...current.alert, state: 'resolved', message: `Resolved: ${p === 'redis-down' ? 'Redis answers again' : 'a worker is online again'}`, timestamp: alertTimestamp() };
+          const resolved: Alert = {
+            ...current.alert,
+            state: 'resolved',
+            message: `Resolved: ${p === 'redis-down' ? 'Redis answers again' : 'a worker is online again'}`,
+            timestamp: alertTimestamp(),
+          };
           if (await send(resolved)) firing.delete(p);
         }
       }

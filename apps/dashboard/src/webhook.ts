@@ -55,7 +55,8 @@ export function parsePipedriveEvent(body: unknown): ParsedEvent | string {
   const isV2 = typeof (body as { meta?: { entity?: unknown } }).meta?.entity === 'string';
   if (isV2) {
     const r = v2Schema.safeParse(body);
-    if (!r.success) return `not a Pipedrive webhook v2 payload: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    if (!r.success)
+      return `not a Pipedrive webhook v2 payload: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
     const { meta, data, previous } = r.data;
     const ids = new Set<number>();
     if (meta.entity === 'organization') {
@@ -67,7 +68,8 @@ export function parsePipedriveEvent(body: unknown): ParsedEvent | string {
     return { version: '2', entity: meta.entity, action: meta.action, orgIds: [...ids] };
   }
   const r = v1Schema.safeParse(body);
-  if (!r.success) return `not a Pipedrive webhook payload (v1 or v2): ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`;
+  if (!r.success)
+    return `not a Pipedrive webhook payload (v1 or v2): ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`;
   const { meta, current, previous } = r.data;
   const ids = new Set<number>();
   if (meta.object === 'organization') {
@@ -86,35 +88,52 @@ export function webhookRouter(config: Config, queues: Queues, log: Logger): Rout
   const creds = config.dashboard.webhookAuth;
   if (!creds) {
     router.post('/webhooks/pipedrive', (_req, res) => {
-      res.status(404).json({ error: 'webhook intake is off (set PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD)' });
+      res
+        .status(404)
+        .json({ error: 'webhook intake is off (set PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD)' });
     });
     return router;
   }
   const auth = basicAuth({ users: { [creds.user]: creds.password }, challenge: true, realm: 'pipedrive-webhook' });
-  router.post('/webhooks/pipedrive', auth, express.json({ limit: '2mb', type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const parsed = parsePipedriveEvent(req.body);
-      if (typeof parsed === 'string') {
-        res.status(400).json({ error: parsed });
-        return;
+  router.post(
+    '/webhooks/pipedrive',
+    auth,
+    express.json({ limit: '2mb', type: () => true }),
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const parsed = parsePipedriveEvent(req.body);
+        if (typeof parsed === 'string') {
+          res.status(400).json({ error: parsed });
+          return;
+        }
+        if (!parsed.orgIds.length) {
+          res
+            .status(202)
+            .json({ accepted: false, reason: `${parsed.entity} ${parsed.action}: no organization to sync` });
+          return;
+        }
+        for (const orgId of parsed.orgIds) {
+          await enqueue(
+            queues,
+            syncOrgJob,
+            { orgId, trigger: 'webhook', event: `${parsed.entity}.${parsed.action}` },
+            {
+              delay: WEBHOOK_DEBOUNCE_MS,
+              // Before the batches of a running sync (they run at priority 100).
+              priority: 1,
+              deduplication: { id: `org-${orgId}`, ttl: WEBHOOK_DEBOUNCE_MS, extend: true, replace: true },
+            },
+          );
+        }
+        log.info(
+          { version: parsed.version, entity: parsed.entity, action: parsed.action, orgIds: parsed.orgIds },
+          'Pipedrive webhook accepted',
+        );
+        res.status(202).json({ accepted: true, orgIds: parsed.orgIds });
+      } catch (err) {
+        next(err);
       }
-      if (!parsed.orgIds.length) {
-        res.status(202).json({ accepted: false, reason: `${parsed.entity} ${parsed.action}: no organization to sync` });
-        return;
-      }
-      for (const orgId of parsed.orgIds) {
-        await enqueue(queues, syncOrgJob, { orgId, trigger: 'webhook', event: `${parsed.entity}.${parsed.action}` }, {
-          delay: WEBHOOK_DEBOUNCE_MS,
-          // Before the batches of a running sync (they run at priority 100).
-          priority: 1,
-          deduplication: { id: `org-${orgId}`, ttl: WEBHOOK_DEBOUNCE_MS, extend: true, replace: true },
-        });
-      }
-      log.info({ version: parsed.version, entity: parsed.entity, action: parsed.action, orgIds: parsed.orgIds }, 'Pipedrive webhook accepted');
-      res.status(202).json({ accepted: true, orgIds: parsed.orgIds });
-    } catch (err) {
-      next(err);
-    }
-  });
+    },
+  );
   return router;
 }

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@pcs/config';
 import { openDatabase } from '@pcs/db';
-import { createTestDatabase, dropPrefix, tempDir, testEnv, uniqueName, waitFor, type TestDatabase } from '../../../test/support/index.js';
+import {
+  createTestDatabase,
+  dropPrefix,
+  tempDir,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '../../../test/support/index.js';
 
 interface Running {
   child: ChildProcess;
@@ -20,7 +28,10 @@ async function startDashboard(env: Record<string, string>): Promise<Running> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const port = await waitFor(() => /"port":(\d+),"board"/.exec(out)?.[1], { timeoutMs: 20_000, what: 'the dashboard to listen' });
+  const port = await waitFor(() => /"port":(\d+),"board"/.exec(out)?.[1], {
+    timeoutMs: 20_000,
+    what: 'the dashboard to listen',
+  });
   return { child, url: `http://127.0.0.1:${port}`, output: () => out };
 }
 
@@ -44,7 +55,12 @@ describe('dashboard', () => {
     prefix = uniqueName('dash');
     const { ds } = await openDatabase(db.config);
     await ds.destroy();
-    env = testEnv({ prefix, database: db.config.database, logDir: tempDir('dash-logs'), extra: { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse' } });
+    env = testEnv({
+      prefix,
+      database: db.config.database,
+      logDir: tempDir('dash-logs'),
+      extra: { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse' },
+    });
     dash = await startDashboard(env);
   });
   afterAll(async () => {
@@ -66,7 +82,9 @@ describe('dashboard', () => {
     const anon = await fetch(`${dash!.url}/admin/queues`);
     expect(anon.status).toBe(401);
     expect(anon.headers.get('www-authenticate')).toMatch(/^Basic/);
-    const wrong = await fetch(`${dash!.url}/admin/queues/api/queues`, { headers: { authorization: 'Basic ' + Buffer.from('ops:nope').toString('base64') } });
+    const wrong = await fetch(`${dash!.url}/admin/queues/api/queues`, {
+      headers: { authorization: 'Basic ' + Buffer.from('ops:nope').toString('base64') },
+    });
     expect(wrong.status).toBe(401);
     const page = await fetch(`${dash!.url}/admin/queues`, { headers: { authorization: AUTH } });
     expect(page.status).toBe(200);

@@ -56,15 +56,18 @@ if (parsed.help) {
 const bad: string[] = [];
 const int = (name: keyof typeof parsed, max: number): number => {
   const n = Number(parsed[name]);
-  if (!Number.isInteger(n) || n < 0 || n > max) bad.push(`--${name}: expected a whole number from 0 to ${max}, got ${String(parsed[name])}`);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    bad.push(`--${name}: expected a whole number from 0 to ${max}, got ${String(parsed[name])}`);
   return n;
 };
 const dashboardPortWanted = int('port', 65_535);
 const simulatorPortWanted = int('simulator-port', 65_535);
 const orgs = int('orgs', 5_000);
 // The demo empties both at every start, so they must be recognisably the demo's own.
-if (!/^[A-Za-z0-9_$]{1,64}$/.test(parsed.database) || !parsed.database.includes('demo')) bad.push('--database: expected letters, digits, _ or $, containing "demo" (the demo resets it)');
-if (!/^[A-Za-z0-9_.-]{1,40}$/.test(parsed.prefix) || !parsed.prefix.includes('demo')) bad.push('--prefix: expected 1-40 letters, digits, _ . or -, containing "demo" (the demo resets it)');
+if (!/^[A-Za-z0-9_$]{1,64}$/.test(parsed.database) || !parsed.database.includes('demo'))
+  bad.push('--database: expected letters, digits, _ or $, containing "demo" (the demo resets it)');
+if (!/^[A-Za-z0-9_.-]{1,40}$/.test(parsed.prefix) || !parsed.prefix.includes('demo'))
+  bad.push('--prefix: expected 1-40 letters, digits, _ . or -, containing "demo" (the demo resets it)');
 if (bad.length) {
   console.error(bad.join('\n'));
   process.exit(2);
@@ -95,44 +98,75 @@ try {
   const infra = readEnv();
   const redisUrl = infra.REDIS_URL || 'redis://127.0.0.1:6379';
   await checkRedis(redisUrl).catch((err: Error) => {
-    throw new Error(`Redis is not reachable at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message}\nStart it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`);
+    throw new Error(
+      `Redis is not reachable at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message}\nStart it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`,
+    );
   });
 
   const { url: simUrl } = await sim.start().catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`the simulator cannot listen on port ${simulatorPortWanted}: ${err.code ?? err.message} (choose another with --simulator-port, or 0)`);
+    throw new Error(
+      `the simulator cannot listen on port ${simulatorPortWanted}: ${err.code ?? err.message} (choose another with --simulator-port, or 0)`,
+    );
   });
   const account = seedDemoAccount(sim, { orgs });
-  step(`fake Pipedrive seeded: ${account.orgs} organizations (${account.customers} customers), ${account.persons} people; 2 contacts of the original deployment in the fake Chatwoot`);
+  step(
+    `fake Pipedrive seeded: ${account.orgs} organizations (${account.customers} customers), ${account.persons} people; 2 contacts of the original deployment in the fake Chatwoot`,
+  );
 
   const dashboardPort = await freePort(dashboardPortWanted).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`the dashboard cannot listen on port ${dashboardPortWanted}: ${err.code ?? err.message} (choose another with --port, or 0)`);
+    throw new Error(
+      `the dashboard cannot listen on port ${dashboardPortWanted}: ${err.code ?? err.message} (choose another with --port, or 0)`,
+    );
   });
   const settings = demoSettings({ infra, sim, dashboardPort, database: parsed.database, prefix: parsed.prefix });
   const envFile = writeEnvFile(parsed['env-out'], settings);
   const env = { ENV_FILE: envFile };
 
   await resetDemoState(settings).catch((err: Error) => {
-    throw new Error(`the database server is not reachable or refused the demo database: ${err.message}\nStart MySQL/MariaDB, or set DATABASE_URL or MYSQL_HOST/MYSQL_USER/MYSQL_PASSWORD.`);
+    throw new Error(
+      `the database server is not reachable or refused the demo database: ${err.message}\nStart MySQL/MariaDB, or set DATABASE_URL or MYSQL_HOST/MYSQL_USER/MYSQL_PASSWORD.`,
+    );
   });
   const migrate = await runCli(['migrate'], env);
-  if (migrate.code !== 0) throw new Error(`migrations failed (exit ${migrate.code}):\n${migrate.stderr || migrate.stdout}`);
+  if (migrate.code !== 0)
+    throw new Error(`migrations failed (exit ${migrate.code}):\n${migrate.stderr || migrate.stdout}`);
   step(`database ${parsed.database}: ${migrate.stdout.trim() || 'up to date'}`);
 
   // Queued before the worker starts, so this full sync is the first run (the worker's own
   // scheduled sync then finds it running, or finds nothing left to do) and its summary tells it all.
   const syncing = runCli(['sync', '--full', '--wait', '--json'], env, 300_000);
   rmSync(settings.WORKER_HEALTH_FILE, { force: true }); // left by a demo that was killed
-  apps.push(startApp('worker', env, (code) => void shutdown(1, `the worker exited unexpectedly (code ${code}); its logs: ${settings.LOG_DIR}/worker`)));
-  apps.push(startApp('dashboard', env, (code) => void shutdown(1, `the dashboard exited unexpectedly (code ${code}); is port ${dashboardPort} free? (--port)`)));
+  apps.push(
+    startApp(
+      'worker',
+      env,
+      (code) => void shutdown(1, `the worker exited unexpectedly (code ${code}); its logs: ${settings.LOG_DIR}/worker`),
+    ),
+  );
+  apps.push(
+    startApp(
+      'dashboard',
+      env,
+      (code) =>
+        void shutdown(1, `the dashboard exited unexpectedly (code ${code}); is port ${dashboardPort} free? (--port)`),
+    ),
+  );
   const board = `http://127.0.0.1:${dashboardPort}`;
-  await waitUntil('the dashboard to answer /readyz', 60_000, async () => (await fetch(`${board}/readyz`).catch(() => undefined))?.ok === true);
+  await waitUntil(
+    'the dashboard to answer /readyz',
+    60_000,
+    async () => (await fetch(`${board}/readyz`).catch(() => undefined))?.ok === true,
+  );
   await waitUntil('the worker to serve its queues', 60_000, async () => existsSync(settings.WORKER_HEALTH_FILE));
   step('worker and dashboard running');
 
   const sync = await syncing;
   const run = JSON.parse(sync.stdout || '{}') as Record<string, unknown>;
-  if (sync.code !== 0 && run.status !== 'partial') throw new Error(`the first sync failed (exit ${sync.code}): ${sync.stderr.trim()}`);
-  step(`first sync ${String(run.status)}: ${String(run.processed)} customer organizations → ${String(run.created)} contacts created, ${String(run.adopted)} adopted from the original deployment, ${String(run.failed)} failed`);
+  if (sync.code !== 0 && run.status !== 'partial')
+    throw new Error(`the first sync failed (exit ${sync.code}): ${sync.stderr.trim()}`);
+  step(
+    `first sync ${String(run.status)}: ${String(run.processed)} customer organizations → ${String(run.created)} contacts created, ${String(run.adopted)} adopted from the original deployment, ${String(run.failed)} failed`,
+  );
 
   const cleanup = await runCli(['cleanup', '--wait', '--json'], env, 120_000);
   const cl = JSON.parse(cleanup.stdout || '{}') as Record<string, unknown>;
@@ -140,12 +174,21 @@ try {
 
   // The checks ran once when the worker started, before any sync: run them again on the synced state.
   const monitor = await runCli(['monitor', '--json'], env, 120_000);
-  const report = JSON.parse(monitor.stdout || '{"checks":[]}') as { healthy?: boolean; checks: { check: string; status: string }[] };
+  const report = JSON.parse(monitor.stdout || '{"checks":[]}') as {
+    healthy?: boolean;
+    checks: { check: string; status: string }[];
+  };
   const notOk = report.checks.filter((c) => c.status !== 'ok');
-  step(`health checks: ${report.checks.length - notOk.length} of ${report.checks.length} ok${notOk.length ? ` (${notOk.map((c) => `${c.check} ${c.status}`).join(', ')})` : ''}`);
+  step(
+    `health checks: ${report.checks.length - notOk.length} of ${report.checks.length} ok${notOk.length ? ` (${notOk.map((c) => `${c.check} ${c.status}`).join(', ')})` : ''}`,
+  );
 
   const alert = await runCli(['test-alerts', '--wait'], env, 60_000);
-  step(alert.code === 0 ? 'test alert delivered to the fake Google Chat space' : `test alert not delivered (exit ${alert.code}): ${alert.stderr.trim()}`);
+  step(
+    alert.code === 0
+      ? 'test alert delivered to the fake Google Chat space'
+      : `test alert not delivered (exit ${alert.code}): ${alert.stderr.trim()}`,
+  );
 
   say(`
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Open:
@@ -163,19 +206,27 @@ Ctrl-C stops everything.`);
 
   if (!parsed['no-activity']) {
     let n = 0;
-    const customers = sim.pipedrive.listOrgs().filter((o) => o.label_ids.includes(sim.pipedrive.config.customerLabelId));
+    const customers = sim.pipedrive
+      .listOrgs()
+      .filter((o) => o.label_ids.includes(sim.pipedrive.config.customerLabelId));
     activity = setInterval(() => {
       const org = customers[n++ % customers.length];
       if (!org || stopping) return;
       const phone = `+61 2 9${String(100_0000 + Math.floor(Math.random() * 899_9999)).slice(0, 7)}`;
       sim.pipedrive.upsertOrg({ id: org.id, custom_fields: { [PD_FIELD_KEYS.mainPhone]: phone } });
       sim.pipedrive
-        .sendWebhook(`${board}/webhooks/pipedrive`, { version: '2.0', action: 'change', entity: 'organization', id: org.id }, { user: settings.PIPEDRIVE_WEBHOOK_USER, password: settings.PIPEDRIVE_WEBHOOK_PASSWORD })
+        .sendWebhook(
+          `${board}/webhooks/pipedrive`,
+          { version: '2.0', action: 'change', entity: 'organization', id: org.id },
+          { user: settings.PIPEDRIVE_WEBHOOK_USER, password: settings.PIPEDRIVE_WEBHOOK_PASSWORD },
+        )
         .then((status) => step(`Pipedrive: "${org.name}" phone changed to ${phone}; webhook answered ${status}`))
         .catch((err: Error) => step(`Pipedrive webhook to the dashboard failed: ${err.message}`));
     }, 30_000);
   }
 } catch (err) {
-  await shutdown(/not reachable|ECONNREFUSED|Access denied/i.test((err as Error).message) ? 3 : 1, `demo failed: ${(err as Error).message}`);
+  await shutdown(
+    /not reachable|ECONNREFUSED|Access denied/i.test((err as Error).message) ? 3 : 1,
+    `demo failed: ${(err as Error).message}`,
+  );
 }
-

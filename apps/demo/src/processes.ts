@@ -8,7 +8,9 @@ const STOP_GRACE_MS = 35_000;
 
 /** The node arguments of `pnpm run <script>` in the root package.json, so the demo runs what users run. */
 export function scriptArgs(script: string): string[] {
-  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const scripts = (
+    JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
   const line = scripts[script];
   if (!line) throw new Error(`no "${script}" script in package.json`);
   const [cmd, ...args] = line.split(/\s+/);
@@ -19,7 +21,10 @@ export function scriptArgs(script: string): string[] {
 /** A clean environment plus the given settings: the operator's own variables must not leak into the demo. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const keep = ['PATH', 'HOME', 'LANG', 'TZ', 'TERM', 'NO_COLOR', 'FORCE_COLOR'];
-  return { ...Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])), ...env };
+  return {
+    ...Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])),
+    ...env,
+  };
 }
 
 export interface App {
@@ -29,9 +34,17 @@ export interface App {
 }
 
 /** Starts `pnpm run <app>`'s command; JSON logs go to the log files, stderr lines are shown prefixed. */
-export function startApp(app: 'worker' | 'dashboard', env: Record<string, string>, onUnexpectedExit: (code: number | null) => void): App {
+export function startApp(
+  app: 'worker' | 'dashboard',
+  env: Record<string, string>,
+  onUnexpectedExit: (code: number | null) => void,
+): App {
   // The IPC channel is only a lifeline: the child stops when it closes (the demo died).
-  const child = spawn(process.execPath, scriptArgs(app), { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, scriptArgs(app), {
+    cwd: REPO_ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let stopping = false;
   child.stderr!.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (line.trim()) process.stderr.write(`[${app}] ${line}\n`);
@@ -56,8 +69,16 @@ export function startApp(app: 'worker' | 'dashboard', env: Record<string, string
 }
 
 /** Runs the operator CLI (`pnpm manage …`) to its end. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...scriptArgs('manage'), ...args], { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...scriptArgs('manage'), ...args], {
+    cwd: REPO_ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -72,7 +93,12 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
 }
 
 export async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

@@ -68,7 +68,11 @@ export function writeEnvFile(path: string, settings: Record<string, string>): st
   mkdirSync(dirname(file), { recursive: true });
   const quote = (v: string) => (/[\s#"'\\$`]/.test(v) ? `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : v);
   const lines = Object.entries(settings).map(([k, v]) => `${k}=${quote(v)}`);
-  writeFileSync(file, `# Written by \`pnpm run demo\`: the demo's settings. Use with ENV_FILE=${path} pnpm manage <command>.\n${lines.join('\n')}\n`, { mode: 0o600 });
+  writeFileSync(
+    file,
+    `# Written by \`pnpm run demo\`: the demo's settings. Use with ENV_FILE=${path} pnpm manage <command>.\n${lines.join('\n')}\n`,
+    { mode: 0o600 },
+  );
   chmodSync(file, 0o600);
   return file;
 }

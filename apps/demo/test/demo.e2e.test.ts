@@ -22,18 +22,50 @@ describe('pnpm run demo', () => {
   });
 
   it('seeds the simulators, syncs, alerts, serves its URLs, and stops everything on SIGTERM', async () => {
-    const demo = spawn('pnpm', ['run', 'demo', '--port', '0', '--simulator-port', '0', '--database', database, '--prefix', prefix, '--env-out', envOut, '--no-activity'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', MYSQL_HOST: MYSQL.host, MYSQL_PORT: String(MYSQL.port), MYSQL_USER: MYSQL.user, MYSQL_PASSWORD: MYSQL.password, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const demo = spawn(
+      'pnpm',
+      [
+        'run',
+        'demo',
+        '--port',
+        '0',
+        '--simulator-port',
+        '0',
+        '--database',
+        database,
+        '--prefix',
+        prefix,
+        '--env-out',
+        envOut,
+        '--no-activity',
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH!,
+          HOME: process.env.HOME ?? '/tmp',
+          MYSQL_HOST: MYSQL.host,
+          MYSQL_PORT: String(MYSQL.port),
+          MYSQL_USER: MYSQL.user,
+          MYSQL_PASSWORD: MYSQL.password,
+          CI: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
     demo.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((r) => demo.on('exit', () => r()));
     try {
-      await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, { timeoutMs: 120_000, intervalMs: 200, what: `the demo to be ready; output: ${out}` });
-      expect(out).toMatch(/first sync succeeded: (\d+) customer organizations → \d+ contacts created, 1 adopted from the original deployment, 0 failed/);
+      await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        what: `the demo to be ready; output: ${out}`,
+      });
+      expect(out).toMatch(
+        /first sync succeeded: (\d+) customer organizations → \d+ contacts created, 1 adopted from the original deployment, 0 failed/,
+      );
       expect(out).toMatch(/cleanup succeeded: 1 contact of a former customer marked/);
       expect(out).toContain('test alert delivered');
       const url = (label: string) => new RegExp(`${label}\\s+(http://\\S+)`).exec(out)?.[1];
@@ -71,7 +103,14 @@ describe('pnpm run demo', () => {
     }
     // Everything it started is gone: the dashboard port is closed, no worker serves the prefix.
     const board = /Bull Board \(queues and jobs\)\s+(http:\/\/\S+)/.exec(out)![1]!;
-    await waitFor(async () => (await fetch(board).then(() => false, () => true)) || undefined, { timeoutMs: 40_000, what: 'the dashboard to stop' });
+    await waitFor(
+      async () =>
+        (await fetch(board).then(
+          () => false,
+          () => true,
+        )) || undefined,
+      { timeoutMs: 40_000, what: 'the dashboard to stop' },
+    );
     const after = await waitFor(
       async () => {
         const s = await runCli(['status', '--json'], { ENV_FILE: envOut });
@@ -85,12 +124,38 @@ describe('pnpm run demo', () => {
 
   /** The demo started straight with node, in its own process group (as a shell job is). */
   function startDemo(tag: string) {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/demo/src/main.ts'), '--port', '0', '--simulator-port', '0', '--database', `${database}_${tag}`, '--prefix', `${prefix}-${tag}`, '--env-out', `${envOut}.${tag}`, '--no-activity'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', MYSQL_HOST: MYSQL.host, MYSQL_PORT: String(MYSQL.port), MYSQL_USER: MYSQL.user, MYSQL_PASSWORD: MYSQL.password },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'apps/demo/src/main.ts'),
+        '--port',
+        '0',
+        '--simulator-port',
+        '0',
+        '--database',
+        `${database}_${tag}`,
+        '--prefix',
+        `${prefix}-${tag}`,
+        '--env-out',
+        `${envOut}.${tag}`,
+        '--no-activity',
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH!,
+          HOME: process.env.HOME ?? '/tmp',
+          MYSQL_HOST: MYSQL.host,
+          MYSQL_PORT: String(MYSQL.port),
+          MYSQL_USER: MYSQL.user,
+          MYSQL_PASSWORD: MYSQL.password,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -100,16 +165,30 @@ describe('pnpm run demo', () => {
       exited,
       output: () => out,
       async ready() {
-        await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, { timeoutMs: 120_000, intervalMs: 200, what: `the demo to be ready; output: ${out}` });
+        await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, {
+          timeoutMs: 120_000,
+          intervalMs: 200,
+          what: `the demo to be ready; output: ${out}`,
+        });
         return /Bull Board \(queues and jobs\)\s+(http:\/\/\S+)/.exec(out)![1]!;
       },
       async cleanup() {
         const s = parseDotenv(readFileSync(`${envOut}.${tag}`));
-        await resetDemoState({ ...s, REDIS_URL: s.REDIS_URL!, QUEUE_PREFIX: `${prefix}-${tag}` }).catch(() => undefined);
+        await resetDemoState({ ...s, REDIS_URL: s.REDIS_URL!, QUEUE_PREFIX: `${prefix}-${tag}` }).catch(
+          () => undefined,
+        );
       },
     };
   }
-  const gone = (url: string) => waitFor(async () => (await fetch(url).then(() => false, () => true)) || undefined, { timeoutMs: 40_000, what: `${url} to stop answering` });
+  const gone = (url: string) =>
+    waitFor(
+      async () =>
+        (await fetch(url).then(
+          () => false,
+          () => true,
+        )) || undefined,
+      { timeoutMs: 40_000, what: `${url} to stop answering` },
+    );
 
   it('Ctrl-C in a terminal (SIGINT to the whole group) stops everything gracefully, without forcing the worker', async () => {
     const demo = startDemo('int');
@@ -141,7 +220,17 @@ describe('pnpm run demo', () => {
   it('writes the same settings as the compose demo (infra/demo.env), at its own addresses', () => {
     const compose = parseDotenv(readFileSync(join(REPO_ROOT, 'infra/demo.env')));
     const sim = createSimulator();
-    const ours = demoSettings({ infra: {}, sim: { pipedriveBaseUrl: 'http://simulator:4010/pipedrive', chatwootBaseUrl: 'http://simulator:4010/chatwoot', gchatWebhookUrl: () => `http://simulator:4010${sim.gchatWebhookUrl()}` }, dashboardPort: 3000, database: 'pipedrive_chatwoot_sync_demo', prefix: 'pcs-demo' }) as Record<string, string>;
+    const ours = demoSettings({
+      infra: {},
+      sim: {
+        pipedriveBaseUrl: 'http://simulator:4010/pipedrive',
+        chatwootBaseUrl: 'http://simulator:4010/chatwoot',
+        gchatWebhookUrl: () => `http://simulator:4010${sim.gchatWebhookUrl()}`,
+      },
+      dashboardPort: 3000,
+      database: 'pipedrive_chatwoot_sync_demo',
+      prefix: 'pcs-demo',
+    }) as Record<string, string>;
     for (const [key, value] of Object.entries(compose)) {
       if (key === 'COMPOSE_PROFILES' || key === 'COMPOSE_PROJECT_NAME') continue;
       expect(ours[key], key).toBe(value);
@@ -150,7 +239,11 @@ describe('pnpm run demo', () => {
 
   it('refuses bad options with exit 2, naming each', async () => {
     const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/demo/src/main.ts'), '--port', 'x', '--database', 'production'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH! } });
+      const c = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(REPO_ROOT, 'apps/demo/src/main.ts'), '--port', 'x', '--database', 'production'],
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH! } },
+      );
       let err = '';
       c.stderr.on('data', (d: Buffer) => (err += d.toString()));
       c.on('exit', (code) => resolve({ code, err }));

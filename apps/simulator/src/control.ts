@@ -47,7 +47,14 @@ export const schemas = {
       fail: z.array(
         z
           .object({
-            status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(429), z.literal(500), z.literal(503)]),
+            status: z.union([
+              z.literal(400),
+              z.literal(403),
+              z.literal(404),
+              z.literal(429),
+              z.literal(500),
+              z.literal(503),
+            ]),
             count: z.number().int().min(1),
           })
           .strict(),
@@ -61,13 +68,19 @@ export const schemas = {
     .object({
       apiToken: z.string().min(1),
       customerLabelId: z.number().int().positive(),
-      rateLimit: z.object({ enabled: z.boolean(), burstLimit: z.number().int().min(1), windowMs: z.number().int().min(1) }).partial().strict(),
+      rateLimit: z
+        .object({ enabled: z.boolean(), burstLimit: z.number().int().min(1), windowMs: z.number().int().min(1) })
+        .partial()
+        .strict(),
       dailyBudget: z.number().int().min(0).nullable(),
       deletedOrgById: z.enum(['return', '404']),
     })
     .partial()
     .strict(),
-  chatwootConfig: z.object({ searchLimitPerMinute: z.number().int().min(1), searchIncludesUnresolved: z.boolean() }).partial().strict(),
+  chatwootConfig: z
+    .object({ searchLimitPerMinute: z.number().int().min(1), searchIncludesUnresolved: z.boolean() })
+    .partial()
+    .strict(),
   seed: z
     .object({
       orgs: z.number().int().min(0).max(1_000_000),
@@ -97,15 +110,31 @@ export const schemas = {
       last_name: z.string().nullable().optional(),
       owner_id: z.number().int().optional(),
       org_id: z.number().int().nullable().optional(),
-      emails: z.array(z.union([z.string(), z.object({ value: z.string(), primary: z.boolean().optional(), label: z.string().optional() })])).optional(),
-      phones: z.array(z.union([z.string(), z.object({ value: z.string(), primary: z.boolean().optional(), label: z.string().optional() })])).optional(),
+      emails: z
+        .array(
+          z.union([
+            z.string(),
+            z.object({ value: z.string(), primary: z.boolean().optional(), label: z.string().optional() }),
+          ]),
+        )
+        .optional(),
+      phones: z
+        .array(
+          z.union([
+            z.string(),
+            z.object({ value: z.string(), primary: z.boolean().optional(), label: z.string().optional() }),
+          ]),
+        )
+        .optional(),
       visible_to: z.number().int().optional(),
       label_ids: z.array(z.number().int()).optional(),
       custom_fields: z.record(z.string(), z.unknown()).optional(),
       is_deleted: z.boolean().optional(),
     })
     .strict(),
-  filter: z.object({ name: z.string().min(1), labelId: z.number().int().optional(), ownerId: z.number().int().optional() }).strict(),
+  filter: z
+    .object({ name: z.string().min(1), labelId: z.number().int().optional(), ownerId: z.number().int().optional() })
+    .strict(),
   webhook: z
     .object({
       url: z.url(),
@@ -138,17 +167,30 @@ export const schemas = {
     })
     .strict(),
   conversation: z
-    .object({ status: z.enum(['open', 'resolved', 'pending', 'snoozed']).optional(), inboxId: z.number().int().optional() })
+    .object({
+      status: z.enum(['open', 'resolved', 'pending', 'snoozed']).optional(),
+      inboxId: z.number().int().optional(),
+    })
     .strict(),
   online: z.object({ online: z.boolean().default(true) }).strict(),
-  space: z.object({ name: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/), token: z.string().min(1).optional(), displayName: z.string().optional() }).strict(),
+  space: z
+    .object({
+      name: z
+        .string()
+        .min(1)
+        .regex(/^[A-Za-z0-9_-]+$/),
+      token: z.string().min(1).optional(),
+      displayName: z.string().optional(),
+    })
+    .strict(),
 };
 
 class BadInput extends Error {}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const r = schema.safeParse(value ?? {});
-  if (!r.success) throw new BadInput(r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+  if (!r.success)
+    throw new BadInput(r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
   return r.data;
 }
 
@@ -300,7 +342,9 @@ export function controlRouter(d: ControlDeps): Router {
     res.json(cw.configure(parse(schemas.chatwootConfig, req.body)));
   });
   r.get('/chatwoot/contacts', (_req, res) => {
-    res.json(cw.listAllContacts().map((c) => ({ ...contactJson(cw, c, true), conversations: cw.conversations(c.id).length })));
+    res.json(
+      cw.listAllContacts().map((c) => ({ ...contactJson(cw, c, true), conversations: cw.conversations(c.id).length })),
+    );
   });
   r.get('/chatwoot/contacts/:id', (req, res) => {
     const c = cw.getContact(idParam(req));
@@ -346,7 +390,10 @@ export function controlRouter(d: ControlDeps): Router {
   });
   r.post('/gchat/spaces', (req, res) => {
     const b = parse(schemas.space, req.body);
-    gc.addSpace(b.name, { ...(b.token ? { token: b.token } : {}), ...(b.displayName ? { displayName: b.displayName } : {}) });
+    gc.addSpace(b.name, {
+      ...(b.token ? { token: b.token } : {}),
+      ...(b.displayName ? { displayName: b.displayName } : {}),
+    });
     res.json({ ok: true, spaces: gc.spaceNames() });
   });
   r.delete('/gchat/spaces/:name', (req, res) => {

@@ -20,13 +20,29 @@ export { SIM_DEFAULTS, PD_FIELD_KEYS, PD_CUSTOMER_TYPE_OPTIONS, PD_LABEL_IDS } f
 export type { ApiName, ApiStats, Stats } from './stats.js';
 export { PipedriveSim } from './pipedrive/state.js';
 export type {
-  PdOrg, PdPerson, PdAddress, PdContactItem, PdFilter, PipedriveFaults, PipedriveConfig, OrgInput, PersonInput, SeedOptions,
+  PdOrg,
+  PdPerson,
+  PdAddress,
+  PdContactItem,
+  PdFilter,
+  PipedriveFaults,
+  PipedriveConfig,
+  OrgInput,
+  PersonInput,
+  SeedOptions,
   WebhookEvent,
 } from './pipedrive/state.js';
 export { PD_BODIES, organizationFields } from './pipedrive/routes.js';
 export { ChatwootSim } from './chatwoot/state.js';
 export type {
-  CwContact, CwConversation, CwDefinition, ChatwootFaults, ChatwootConfig, ContactInput, SeedContactInput, RecordInvalid,
+  CwContact,
+  CwConversation,
+  CwDefinition,
+  ChatwootFaults,
+  ChatwootConfig,
+  ContactInput,
+  SeedContactInput,
+  RecordInvalid,
 } from './chatwoot/state.js';
 export { CW_BODIES } from './chatwoot/routes.js';
 export { GChatSim } from './gchat/state.js';
@@ -117,7 +133,6 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       control: `${url}/_control`,
     });
   });
-
 
   const sim: Simulator = {
     async start() {

@@ -33,13 +33,19 @@ function intFlag(v: string | undefined, name: string, dflt: number): number {
 const port = intFlag(values.port ?? process.env.SIMULATOR_PORT, 'port', SIM_DEFAULTS.port);
 const seedOrgs = intFlag(values['seed-orgs'], 'seed-orgs', 0);
 const seed = intFlag(values.seed, 'seed', SIM_DEFAULTS.seed);
-const customerLabelId = intFlag(values['customer-label-id'], 'customer-label-id', SIM_DEFAULTS.pipedriveCustomerLabelId);
+const customerLabelId = intFlag(
+  values['customer-label-id'],
+  'customer-label-id',
+  SIM_DEFAULTS.pipedriveCustomerLabelId,
+);
 const sim = createSimulator({ port, host: values.host ?? SIM_DEFAULTS.host, seed, pipedrive: { customerLabelId } });
 
 const { url } = await sim.start();
 if (values.demo) {
   const d = seedDemoAccount(sim, { orgs: seedOrgs || undefined, seed });
-  console.log(`demo account: ${d.orgs} organizations (${d.customers} customers), ${d.persons} persons; 2 contacts left by the original deployment in Chatwoot`);
+  console.log(
+    `demo account: ${d.orgs} organizations (${d.customers} customers), ${d.persons} persons; 2 contacts left by the original deployment in Chatwoot`,
+  );
 } else if (seedOrgs > 0) {
   const r = sim.pipedrive.seed({ orgs: seedOrgs, personsPerOrg: 3, seed });
   console.log(`seeded ${r.orgs} orgs and ${r.persons} persons`);

@@ -113,7 +113,13 @@ export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
  * Registers a route and tags the response with its pattern (`GET /pipedrive/api/v2/organizations/:id`)
  * so the stats can count per route pattern.
  */
-export function route(router: Router, prefix: string, method: Method, path: string, ...handlers: RequestHandler[]): void {
+export function route(
+  router: Router,
+  prefix: string,
+  method: Method,
+  path: string,
+  ...handlers: RequestHandler[]
+): void {
   const tag = (_req: Request, res: Response, next: NextFunction): void => {
     res.locals.route = `${method.toUpperCase()} ${prefix}${path}`;
     next();

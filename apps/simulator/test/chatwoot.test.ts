@@ -10,7 +10,13 @@ const AGENT = { api_access_token: SIM_DEFAULTS.chatwootAgentToken };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = ADMIN, base = acct) {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = ADMIN,
+  base = acct,
+) {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -52,7 +58,13 @@ describe('chatwoot auth table', () => {
     expect(bad.status).toBe(401);
     expect(bad.body).toEqual({ error: 'Invalid Access Token' });
 
-    const other = await call('GET', '/contacts', undefined, ADMIN, `${sim.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootOtherAccountId}`);
+    const other = await call(
+      'GET',
+      '/contacts',
+      undefined,
+      ADMIN,
+      `${sim.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootOtherAccountId}`,
+    );
     expect(other.status).toBe(401);
     expect(other.body).toEqual({ error: 'You are not authorized to access this account' });
 
@@ -64,7 +76,18 @@ describe('chatwoot auth table', () => {
     const del = await call('DELETE', `/contacts/${c.id}`, undefined, AGENT);
     expect(del.status).toBe(401);
     expect(del.body).toEqual({ error: 'You are not authorized to do this action' });
-    const def = await call('POST', '/custom_attribute_definitions', { custom_attribute_definition: { attribute_key: 'k', attribute_display_name: 'K', attribute_model: 'contact_attribute' } }, AGENT);
+    const def = await call(
+      'POST',
+      '/custom_attribute_definitions',
+      {
+        custom_attribute_definition: {
+          attribute_key: 'k',
+          attribute_display_name: 'K',
+          attribute_model: 'contact_attribute',
+        },
+      },
+      AGENT,
+    );
     expect(def.status).toBe(401);
     expect(def.body).toEqual({ error: 'You are not authorized to do this action' });
 
@@ -75,7 +98,8 @@ describe('chatwoot auth table', () => {
 
   it('badToken fault revokes both tokens', async () => {
     sim.chatwoot.setFaults({ badToken: true });
-    for (const h of [ADMIN, AGENT]) expect((await call('GET', '/contacts', undefined, h)).body).toEqual({ error: 'Invalid Access Token' });
+    for (const h of [ADMIN, AGENT])
+      expect((await call('GET', '/contacts', undefined, h)).body).toEqual({ error: 'Invalid Access Token' });
   });
 });
 
@@ -95,7 +119,8 @@ describe('chatwoot list, search, filter', () => {
   it('sorted listing is stable and covers all rows; sort with - prefix', async () => {
     seedMany(40);
     const seen: number[] = [];
-    for (let p = 1; p <= 3; p++) seen.push(...(await call('GET', `/contacts?page=${p}&sort=email`)).body.payload.map((c: Json) => c.id));
+    for (let p = 1; p <= 3; p++)
+      seen.push(...(await call('GET', `/contacts?page=${p}&sort=email`)).body.payload.map((c: Json) => c.id));
     expect(new Set(seen).size).toBe(40);
     const desc = await call('GET', '/contacts?sort=-name');
     const names = desc.body.payload.map((c: Json) => c.name);
@@ -106,7 +131,18 @@ describe('chatwoot list, search, filter', () => {
     sim.chatwoot.seedContact({ name: 'A', email: 'a@example.com', created_at: 1737000000 });
     const { body } = await call('GET', '/contacts');
     const c = body.payload[0];
-    expect(c).toMatchObject({ id: 1, name: 'A', email: 'a@example.com', phone_number: null, identifier: null, blocked: false, thumbnail: '', created_at: 1737000000, availability_status: 'offline', contact_inboxes: [] });
+    expect(c).toMatchObject({
+      id: 1,
+      name: 'A',
+      email: 'a@example.com',
+      phone_number: null,
+      identifier: null,
+      blocked: false,
+      thumbnail: '',
+      created_at: 1737000000,
+      availability_status: 'offline',
+      contact_inboxes: [],
+    });
     expect(c).not.toHaveProperty('last_activity_at');
   });
 
@@ -117,14 +153,18 @@ describe('chatwoot list, search, filter', () => {
     expect(list.body.payload.map((c: Json) => c.name)).toEqual(['Visible Ltd']);
     const search = await call('GET', '/contacts/search?q=Ghost');
     expect(search.body.payload).toEqual([]);
-    const filter = await call('POST', '/contacts/filter', { payload: [{ attribute_key: 'name', filter_operator: 'contains', values: ['ltd'], query_operator: null }] });
+    const filter = await call('POST', '/contacts/filter', {
+      payload: [{ attribute_key: 'name', filter_operator: 'contains', values: ['ltd'], query_operator: null }],
+    });
     expect(filter.body.payload.map((c: Json) => c.name)).toEqual(['Visible Ltd']);
     const ctl = (await (await fetch(`${sim.url}/_control/chatwoot/contacts`)).json()) as Json[];
     expect(ctl.map((c: Json) => c.name)).toEqual(['Ghost Ltd', 'Visible Ltd']);
   });
 
   it('search: blank q → 422; substring match, identifier case-sensitive; meta.count = rows on page, has_more', async () => {
-    expect((await call('GET', '/contacts/search?q=')).body).toEqual({ error: 'Specify search string with parameter q' });
+    expect((await call('GET', '/contacts/search?q=')).body).toEqual({
+      error: 'Specify search string with parameter q',
+    });
     sim.chatwoot.seedContact({ name: 'Acme', identifier: 'pipedrive-org-42', email: 'ops@acme.example' });
     sim.chatwoot.seedContact({ name: 'Other', identifier: 'pipedrive-org-4' });
     const sub = await call('GET', '/contacts/search?q=pipedrive-org-4');
@@ -160,13 +200,21 @@ describe('chatwoot list, search, filter', () => {
   it('filter: identifier equal_to is exact (not substring), case-insensitive', async () => {
     sim.chatwoot.seedContact({ name: 'A', identifier: 'pipedrive-org-42' });
     sim.chatwoot.seedContact({ name: 'B', identifier: 'pipedrive-org-4' });
-    const r = await call('POST', '/contacts/filter?page=1', { payload: [{ attribute_key: 'identifier', filter_operator: 'equal_to', values: ['pipedrive-org-4'], query_operator: null }] });
+    const r = await call('POST', '/contacts/filter?page=1', {
+      payload: [
+        { attribute_key: 'identifier', filter_operator: 'equal_to', values: ['pipedrive-org-4'], query_operator: null },
+      ],
+    });
     expect(r.status).toBe(200);
     expect(r.body.payload.map((c: Json) => c.name)).toEqual(['B']);
     expect(r.body.meta).toEqual({ count: 1, current_page: '1' });
-    const up = await call('POST', '/contacts/filter', { payload: [{ attribute_key: 'identifier', filter_operator: 'equal_to', values: ['PIPEDRIVE-ORG-42'] }] });
+    const up = await call('POST', '/contacts/filter', {
+      payload: [{ attribute_key: 'identifier', filter_operator: 'equal_to', values: ['PIPEDRIVE-ORG-42'] }],
+    });
     expect(up.body.payload.map((c: Json) => c.name)).toEqual(['A']);
-    const op = await call('POST', '/contacts/filter', { payload: [{ attribute_key: 'identifier', filter_operator: 'contains', values: ['x'] }] });
+    const op = await call('POST', '/contacts/filter', {
+      payload: [{ attribute_key: 'identifier', filter_operator: 'contains', values: ['x'] }],
+    });
     expect(op.status).toBe(422);
     expect(op.body.error).toBe('Invalid operator. The allowed operators for identifier are [equal_to,not_equal_to].');
   });
@@ -183,39 +231,77 @@ describe('chatwoot list, search, filter', () => {
     });
     expect(or.body.payload.map((c: Json) => c.name)).toEqual(['A', 'C']);
     for (const v of ['4930123456', '+4930123456']) {
-      const ph = await call('POST', '/contacts/filter', { payload: [{ attribute_key: 'phone_number', filter_operator: 'equal_to', values: [v] }] });
+      const ph = await call('POST', '/contacts/filter', {
+        payload: [{ attribute_key: 'phone_number', filter_operator: 'equal_to', values: [v] }],
+      });
       expect(ph.body.payload.map((c: Json) => c.name)).toEqual(['A']);
     }
-    const bare = await call('POST', '/contacts/filter', [{ attribute_key: 'email', filter_operator: 'equal_to', values: ['a@example.com'] }]);
+    const bare = await call('POST', '/contacts/filter', [
+      { attribute_key: 'email', filter_operator: 'equal_to', values: ['a@example.com'] },
+    ]);
     expect(bare.status).toBeGreaterThanOrEqual(422);
   });
 
   it('filter on an undefined custom attribute → 422; on a defined number attribute works', async () => {
-    sim.chatwoot.seedContact({ name: 'A', identifier: 'pipedrive-org-42', custom_attributes: { pipedrive_org_id: 42 } });
-    sim.chatwoot.seedContact({ name: 'B', identifier: 'pipedrive-org-7', custom_attributes: { pipedrive_org_id: '7' } });
-    const cond = (v: unknown, op = 'equal_to') => ({ payload: [{ attribute_key: 'pipedrive_org_id', filter_operator: op, values: [v], query_operator: null }] });
+    sim.chatwoot.seedContact({
+      name: 'A',
+      identifier: 'pipedrive-org-42',
+      custom_attributes: { pipedrive_org_id: 42 },
+    });
+    sim.chatwoot.seedContact({
+      name: 'B',
+      identifier: 'pipedrive-org-7',
+      custom_attributes: { pipedrive_org_id: '7' },
+    });
+    const cond = (v: unknown, op = 'equal_to') => ({
+      payload: [{ attribute_key: 'pipedrive_org_id', filter_operator: op, values: [v], query_operator: null }],
+    });
     const undef = await call('POST', '/contacts/filter', cond(42));
     expect(undef.status).toBe(422);
-    expect(undef.body.error).toMatch(/^Invalid attribute key - \[pipedrive_org_id\]\. The key should be one of \[.*\] or a custom attribute defined in the account\.$/);
+    expect(undef.body.error).toMatch(
+      /^Invalid attribute key - \[pipedrive_org_id\]\. The key should be one of \[.*\] or a custom attribute defined in the account\.$/,
+    );
     const def = await call('POST', '/custom_attribute_definitions', {
-      custom_attribute_definition: { attribute_display_name: 'Pipedrive Org ID', attribute_key: 'pipedrive_org_id', attribute_model: 'contact_attribute', attribute_display_type: 'number' },
+      custom_attribute_definition: {
+        attribute_display_name: 'Pipedrive Org ID',
+        attribute_key: 'pipedrive_org_id',
+        attribute_model: 'contact_attribute',
+        attribute_display_type: 'number',
+      },
     });
     expect(def.status).toBe(200);
-    expect(def.body).toMatchObject({ attribute_key: 'pipedrive_org_id', attribute_display_type: 'number', attribute_model: 'contact_attribute' });
+    expect(def.body).toMatchObject({
+      attribute_key: 'pipedrive_org_id',
+      attribute_display_type: 'number',
+      attribute_model: 'contact_attribute',
+    });
     expect((await call('POST', '/contacts/filter', cond('42'))).body.payload.map((c: Json) => c.name)).toEqual(['A']);
     expect((await call('POST', '/contacts/filter', cond(7))).body.payload.map((c: Json) => c.name)).toEqual(['B']);
-    expect((await call('POST', '/contacts/filter', cond(10, 'is_greater_than'))).body.payload.map((c: Json) => c.name)).toEqual(['A']);
+    expect(
+      (await call('POST', '/contacts/filter', cond(10, 'is_greater_than'))).body.payload.map((c: Json) => c.name),
+    ).toEqual(['A']);
     const list = await call('GET', '/custom_attribute_definitions?attribute_model=contact_attribute');
     expect(Array.isArray(list.body)).toBe(true);
     expect(list.body.length).toBe(1);
     const dup = await call('POST', '/custom_attribute_definitions', {
-      custom_attribute_definition: { attribute_display_name: 'Again', attribute_key: 'pipedrive_org_id', attribute_model: 1, attribute_display_type: 1 },
+      custom_attribute_definition: {
+        attribute_display_name: 'Again',
+        attribute_key: 'pipedrive_org_id',
+        attribute_model: 1,
+        attribute_display_type: 1,
+      },
     });
     expect(dup.status).toBe(422);
     expect(dup.body.message).toBe('Attribute key has already been taken');
     const wrapperless = await call('POST', '/custom_attribute_definitions', { attribute_key: 'x' });
     expect(wrapperless.body).toEqual({ error: 'param is missing or the value is empty: custom_attribute_definition' });
-    const std = await call('POST', '/custom_attribute_definitions', { custom_attribute_definition: { attribute_display_name: 'E', attribute_key: 'email', attribute_model: 'contact_attribute' } });
+    const std = await call('POST', '/custom_attribute_definitions', {
+      custom_attribute_definition: {
+        attribute_display_name: 'E',
+        attribute_key: 'email',
+        attribute_model: 'contact_attribute',
+      },
+    });
     expect(std.status).toBe(422);
     const del = await call('DELETE', `/custom_attribute_definitions/${def.body.id}`);
     expect(del.status).toBe(204);
@@ -224,17 +310,31 @@ describe('chatwoot list, search, filter', () => {
 
 describe('chatwoot scale and variants', () => {
   it('stays fast with many contacts (indexed uniqueness checks and exact filters)', async () => {
-    for (let i = 1; i <= 5000; i++) sim.chatwoot.seedContact({ name: `Org ${i}`, identifier: `pipedrive-org-${i}`, email: `Org${i}@Example.com` });
+    for (let i = 1; i <= 5000; i++)
+      sim.chatwoot.seedContact({ name: `Org ${i}`, identifier: `pipedrive-org-${i}`, email: `Org${i}@Example.com` });
     const t = Date.now();
     for (let i = 1; i <= 150; i++) {
       const r = await call('POST', '/contacts/filter', {
         payload: [
-          { attribute_key: 'identifier', filter_operator: 'equal_to', values: [`pipedrive-org-${i}`], query_operator: 'OR' },
-          { attribute_key: 'email', filter_operator: 'equal_to', values: [`org${i + 1}@example.com`], query_operator: null },
+          {
+            attribute_key: 'identifier',
+            filter_operator: 'equal_to',
+            values: [`pipedrive-org-${i}`],
+            query_operator: 'OR',
+          },
+          {
+            attribute_key: 'email',
+            filter_operator: 'equal_to',
+            values: [`org${i + 1}@example.com`],
+            query_operator: null,
+          },
         ],
       });
       expect(r.body.payload.map((c: Json) => c.id)).toEqual([i, i + 1]);
-      expect((await call('POST', '/contacts', { name: `New ${i}`, identifier: `new-${i}`, email: `new${i}@example.com` })).status).toBe(200);
+      expect(
+        (await call('POST', '/contacts', { name: `New ${i}`, identifier: `new-${i}`, email: `new${i}@example.com` }))
+          .status,
+      ).toBe(200);
     }
     expect((await call('POST', '/contacts', { name: 'dup', email: 'ORG7@example.com' })).status).toBe(422);
     expect(Date.now() - t).toBeLessThan(3000);
@@ -243,30 +343,51 @@ describe('chatwoot scale and variants', () => {
   it('searchIncludesUnresolved finds invisible contacts by name (newer Chatwoot)', async () => {
     sim.chatwoot.seedContact({ name: 'Ghost Ltd' });
     sim.chatwoot.configure({ searchIncludesUnresolved: true });
-    expect((await call('GET', '/contacts/search?q=ghost')).body.payload.map((c: Json) => c.name)).toEqual(['Ghost Ltd']);
+    expect((await call('GET', '/contacts/search?q=ghost')).body.payload.map((c: Json) => c.name)).toEqual([
+      'Ghost Ltd',
+    ]);
   });
 });
 
 describe('chatwoot create/update validations', () => {
   it('creates a contact with the create response shape; email lower-cased', async () => {
     const r = await call('POST', '/contacts', {
-      name: 'Acme GmbH', email: 'Ops@Acme.Example', phone_number: '+4930123456', identifier: 'pipedrive-org-42',
-      custom_attributes: { pipedrive_org_id: 42 }, additional_attributes: { city: 'Berlin' }, unknown_param: 1,
+      name: 'Acme GmbH',
+      email: 'Ops@Acme.Example',
+      phone_number: '+4930123456',
+      identifier: 'pipedrive-org-42',
+      custom_attributes: { pipedrive_org_id: 42 },
+      additional_attributes: { city: 'Berlin' },
+      unknown_param: 1,
     });
     expect(r.status).toBe(200);
-    expect(r.body.payload.contact).toMatchObject({ id: 1, email: 'ops@acme.example', identifier: 'pipedrive-org-42', custom_attributes: { pipedrive_org_id: 42 }, contact_inboxes: [] });
+    expect(r.body.payload.contact).toMatchObject({
+      id: 1,
+      email: 'ops@acme.example',
+      identifier: 'pipedrive-org-42',
+      custom_attributes: { pipedrive_org_id: 42 },
+      contact_inboxes: [],
+    });
     expect(r.body.payload.contact_inbox).toEqual({ inbox: null, source_id: null });
     const show = await call('GET', '/contacts/1');
     expect(show.body.payload).toMatchObject({ id: 1, name: 'Acme GmbH' });
   });
 
   it('422 on duplicate email (case-insensitive), phone and identifier, with attributes', async () => {
-    await call('POST', '/contacts', { name: 'A', email: 'a@example.com', phone_number: '+4930123456', identifier: 'pd-1' });
+    await call('POST', '/contacts', {
+      name: 'A',
+      email: 'a@example.com',
+      phone_number: '+4930123456',
+      identifier: 'pd-1',
+    });
     const dupEmail = await call('POST', '/contacts', { name: 'B', email: 'A@EXAMPLE.COM' });
     expect(dupEmail.status).toBe(422);
     expect(dupEmail.body).toEqual({ message: 'Email has already been taken', attributes: ['email'] });
     const both = await call('POST', '/contacts', { name: 'B', email: 'a@example.com', phone_number: '+4930123456' });
-    expect(both.body).toEqual({ message: 'Email has already been taken, Phone number has already been taken', attributes: ['email', 'phone_number'] });
+    expect(both.body).toEqual({
+      message: 'Email has already been taken, Phone number has already been taken',
+      attributes: ['email', 'phone_number'],
+    });
     const ident = await call('POST', '/contacts', { name: 'B', identifier: 'pd-1' });
     expect(ident.body).toEqual({ message: 'Identifier has already been taken', attributes: ['identifier'] });
     // identifier is case-sensitive
@@ -288,7 +409,12 @@ describe('chatwoot create/update validations', () => {
   });
 
   it('update shallow-merges custom/additional attributes; {} removes nothing; a string is ignored', async () => {
-    await call('POST', '/contacts', { name: 'A', email: 'a@example.com', custom_attributes: { a: 1, b: 2 }, additional_attributes: { city: 'Oslo' } });
+    await call('POST', '/contacts', {
+      name: 'A',
+      email: 'a@example.com',
+      custom_attributes: { a: 1, b: 2 },
+      additional_attributes: { city: 'Oslo' },
+    });
     const u = await call('PUT', '/contacts/1', { custom_attributes: { b: 3, c: 4 }, additional_attributes: {} });
     expect(u.status).toBe(200);
     expect(u.body.payload.custom_attributes).toEqual({ a: 1, b: 3, c: 4 });
@@ -326,19 +452,34 @@ describe('chatwoot delete, merge, conversations, faults', () => {
   });
 
   it('merge keeps conversations on the base; base attributes win', async () => {
-    const base = sim.chatwoot.seedContact({ name: 'Base', identifier: 'pipedrive-org-1', custom_attributes: { pipedrive_org_id: 1, shared: 'base' } });
-    const mergee = sim.chatwoot.seedContact({ name: 'Old', email: 'old@example.com', custom_attributes: { shared: 'mergee', legacy: true } });
+    const base = sim.chatwoot.seedContact({
+      name: 'Base',
+      identifier: 'pipedrive-org-1',
+      custom_attributes: { pipedrive_org_id: 1, shared: 'base' },
+    });
+    const mergee = sim.chatwoot.seedContact({
+      name: 'Old',
+      email: 'old@example.com',
+      custom_attributes: { shared: 'mergee', legacy: true },
+    });
     const c1 = sim.chatwoot.addConversation(mergee.id);
     sim.chatwoot.addConversation(base.id);
     const r = await call('POST', '/actions/contact_merge', { base_contact_id: base.id, mergee_contact_id: mergee.id });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: base.id, name: 'Base', email: 'old@example.com', custom_attributes: { pipedrive_org_id: 1, shared: 'base', legacy: true } });
+    expect(r.body).toMatchObject({
+      id: base.id,
+      name: 'Base',
+      email: 'old@example.com',
+      custom_attributes: { pipedrive_org_id: 1, shared: 'base', legacy: true },
+    });
     expect(sim.chatwoot.getContact(mergee.id)).toBeUndefined();
     const convs = await call('GET', `/contacts/${base.id}/conversations`);
     expect(convs.body.payload.map((c: Json) => c.id)).toContain(c1?.id);
     expect(convs.body.payload.length).toBe(2);
     expect(convs.body.payload[0]).toMatchObject({ contact_id: base.id, status: 'open' });
-    const byEmail = await call('POST', '/contacts/filter', { payload: [{ attribute_key: 'email', filter_operator: 'equal_to', values: ['old@example.com'] }] });
+    const byEmail = await call('POST', '/contacts/filter', {
+      payload: [{ attribute_key: 'email', filter_operator: 'equal_to', values: ['old@example.com'] }],
+    });
     expect(byEmail.body.payload.map((c: Json) => c.id)).toEqual([base.id]);
     // the mergee's values are free again
     expect((await call('POST', '/contacts', { name: 'N', email: 'other@example.com' })).status).toBe(200);
@@ -379,7 +520,9 @@ describe('chatwoot: a client that goes away mid-request', () => {
       const body = JSON.stringify({ name: 'X', identifier: 'pipedrive:org:1' });
       for (const sent of [body.slice(0, 10), body]) {
         const sock = net.connect(port, '127.0.0.1', () => {
-          sock.write(`POST /chatwoot/api/v1/accounts/2/contacts HTTP/1.1\r\nHost: x\r\napi_access_token: cw-admin-token\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${sent}`);
+          sock.write(
+            `POST /chatwoot/api/v1/accounts/2/contacts HTTP/1.1\r\nHost: x\r\napi_access_token: cw-admin-token\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${sent}`,
+          );
           setTimeout(() => sock.destroy(), 5);
         });
         await new Promise((r) => setTimeout(r, 200));
@@ -397,7 +540,12 @@ describe('chatwoot contacts viewer (GET /chatwoot/)', () => {
     identifier: `pipedrive:org:${id}`,
     email: `org${id}@example.com`,
     additional_attributes: { company_name: name, city: 'Zürich', country: 'Switzerland' },
-    custom_attributes: { pipedrive_org_id: id, status, type: 'organization', pipedrive_url: `https://app.pipedrive.com/organization/${id}` },
+    custom_attributes: {
+      pipedrive_org_id: id,
+      status,
+      type: 'organization',
+      pipedrive_url: `https://app.pipedrive.com/organization/${id}`,
+    },
   });
 
   it('lists contacts created through the API, escaped, with counts, without a token and outside the stats', async () => {
@@ -426,7 +574,9 @@ describe('chatwoot contacts viewer (GET /chatwoot/)', () => {
     }
     // an update moves the contact to the top
     const plain = sim.chatwoot.lookup('identifier', 'pipedrive:org:2')[0];
-    expect((await call('PUT', `/contacts/${plain?.id}`, { custom_attributes: { status: 'Former customer' } })).status).toBe(200);
+    expect(
+      (await call('PUT', `/contacts/${plain?.id}`, { custom_attributes: { status: 'Former customer' } })).status,
+    ).toBe(200);
     const html = await (await fetch(`${sim.url}/chatwoot/`)).text();
     expect(html.indexOf('Plain AG')).toBeLessThan(html.indexOf('Gone GmbH'));
     expect(html).toContain('<span data-count="former">2</span>');
@@ -443,7 +593,9 @@ describe('chatwoot contacts viewer (GET /chatwoot/)', () => {
     expect(sim.chatwoot.faults.burst429).toEqual({ count: 1 });
     sim.chatwoot.clearFaults();
     expect((await call('GET', '/contacts', undefined, {})).status).toBe(401);
-    expect((await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}/contacts`)).status).toBe(401);
+    expect(
+      (await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}/contacts`)).status,
+    ).toBe(401);
     expect(sim.stats().byApi.chatwoot.requests).toBe(2);
   });
 

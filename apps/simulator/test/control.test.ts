@@ -42,7 +42,11 @@ describe('control API', () => {
   it('seeds, upserts, deletes, merges and lists Pipedrive orgs', async () => {
     const seeded = await ctl('POST', '/pipedrive/seed', { orgs: 5, personsPerOrg: 2, customerRatio: 1 });
     expect(seeded.body).toMatchObject({ orgs: 5, firstOrgId: 1, lastOrgId: 5 });
-    const up = await ctl('POST', '/pipedrive/orgs', { name: 'Ny Kunde AS', customer: true, address: 'Storgata 1, Oslo' });
+    const up = await ctl('POST', '/pipedrive/orgs', {
+      name: 'Ny Kunde AS',
+      customer: true,
+      address: 'Storgata 1, Oslo',
+    });
     expect(up.body).toMatchObject({ id: 6, name: 'Ny Kunde AS', label_ids: [SIM_DEFAULTS.pipedriveCustomerLabelId] });
     const patched = await ctl('POST', '/pipedrive/orgs', { id: 6, name: 'Ny Kunde ASA' });
     expect(patched.body.name).toBe('Ny Kunde ASA');
@@ -51,16 +55,32 @@ describe('control API', () => {
     expect((await ctl('DELETE', '/pipedrive/orgs/3?purge=1')).body).toMatchObject({ purged: true });
     const merged = await ctl('POST', '/pipedrive/orgs/4/merge/5');
     expect(merged.body.id).toBe(5);
-    const person = await ctl('POST', '/pipedrive/persons', { org_id: 6, first_name: 'Kari', last_name: 'Nordmann', emails: ['kari@kunde.no'] });
+    const person = await ctl('POST', '/pipedrive/persons', {
+      org_id: 6,
+      first_name: 'Kari',
+      last_name: 'Nordmann',
+      emails: ['kari@kunde.no'],
+    });
     expect(person.body).toMatchObject({ org_id: 6, name: 'Kari Nordmann' });
     expect((await ctl('DELETE', `/pipedrive/persons/${person.body.id}`)).body.is_deleted).toBe(true);
     const orgs = await ctl('GET', '/pipedrive/orgs');
-    expect(orgs.body.map((o: Json) => [o.id, o.is_deleted])).toEqual([[1, false], [2, true], [4, true], [5, false], [6, false]]);
+    expect(orgs.body.map((o: Json) => [o.id, o.is_deleted])).toEqual([
+      [1, false],
+      [2, true],
+      [4, true],
+      [5, false],
+      [6, false],
+    ]);
     const list = (await (await fetch(`${sim.pipedriveBaseUrl}/api/v2/organizations`, { headers: PD })).json()) as Json;
     expect(list.data.map((o: Json) => o.id)).toEqual([1, 5, 6]);
-    const persons5 = (await (await fetch(`${sim.pipedriveBaseUrl}/api/v2/persons?org_id=5`, { headers: PD })).json()) as Json;
+    const persons5 = (await (
+      await fetch(`${sim.pipedriveBaseUrl}/api/v2/persons?org_id=5`, { headers: PD })
+    ).json()) as Json;
     expect(persons5.data.length).toBe(sim.pipedrive.personsOfOrg(5).length);
-    const f = await ctl('POST', '/pipedrive/filters', { name: 'Customers', labelId: SIM_DEFAULTS.pipedriveCustomerLabelId });
+    const f = await ctl('POST', '/pipedrive/filters', {
+      name: 'Customers',
+      labelId: SIM_DEFAULTS.pipedriveCustomerLabelId,
+    });
     expect(f.body).toMatchObject({ id: 1, name: 'Customers' });
   });
 
@@ -73,7 +93,11 @@ describe('control API', () => {
     expect((await ctl('POST', '/gchat/faults', { fail: [{ status: 418, count: 1 }] })).status).toBe(400);
     expect((await ctl('DELETE', '/pipedrive/orgs/abc')).status).toBe(400);
     expect((await ctl('POST', '/nope/faults', {})).status).toBe(404);
-    const bad = await fetch(`${sim.url}/_control/pipedrive/orgs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    const bad = await fetch(`${sim.url}/_control/pipedrive/orgs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(bad.status).toBe(400);
   });
 
@@ -85,7 +109,9 @@ describe('control API', () => {
     expect(cleared.body).toMatchObject({ badToken: false, latencyMs: 0 });
     expect((await fetch(`${sim.pipedriveBaseUrl}/v1/users/me`, { headers: PD })).status).toBe(200);
     await ctl('POST', '/chatwoot/faults', { burst429: { count: 1 } });
-    const cw = await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/2/contacts`, { headers: { api_access_token: SIM_DEFAULTS.chatwootAdminToken } });
+    const cw = await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/2/contacts`, {
+      headers: { api_access_token: SIM_DEFAULTS.chatwootAdminToken },
+    });
     expect(cw.status).toBe(429);
     await ctl('POST', '/gchat/faults', { fail: [{ status: 500, count: 1 }] });
     expect((await fetch(sim.gchatWebhookUrl(), { method: 'POST', body: '{"text":"x"}' })).status).toBe(500);
@@ -93,7 +119,11 @@ describe('control API', () => {
   });
 
   it('Chatwoot contacts, conversations and online flag through control', async () => {
-    const legacy = await ctl('POST', '/chatwoot/contacts', { name: 'Legacy Org', email: 'legacy@example.com', custom_attributes: { pipedrive_org_id: 12 } });
+    const legacy = await ctl('POST', '/chatwoot/contacts', {
+      name: 'Legacy Org',
+      email: 'legacy@example.com',
+      custom_attributes: { pipedrive_org_id: 12 },
+    });
     expect(legacy.body).toMatchObject({ id: 1, identifier: null, custom_attributes: { pipedrive_org_id: 12 } });
     await ctl('POST', '/chatwoot/contacts', { name: 'Invisible' });
     const conv = await ctl('POST', '/chatwoot/contacts/1/conversations', {});
@@ -105,20 +135,33 @@ describe('control API', () => {
       ['Legacy Org', 1, 'online'],
       ['Invisible', 0, 'offline'],
     ]);
-    const del = await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/2/contacts/1`, { method: 'DELETE', headers: { api_access_token: SIM_DEFAULTS.chatwootAdminToken } });
+    const del = await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/2/contacts/1`, {
+      method: 'DELETE',
+      headers: { api_access_token: SIM_DEFAULTS.chatwootAdminToken },
+    });
     expect(del.status).toBe(422);
   });
 
   it('Google Chat spaces and messages through control', async () => {
-    expect((await ctl('POST', '/gchat/spaces', { name: 'CCCC-ops', displayName: 'Ops' })).body.spaces).toContain('CCCC-ops');
-    expect((await fetch(sim.gchatWebhookUrl('CCCC-ops'), { method: 'POST', body: '{"text":"hello"}' })).status).toBe(200);
+    expect((await ctl('POST', '/gchat/spaces', { name: 'CCCC-ops', displayName: 'Ops' })).body.spaces).toContain(
+      'CCCC-ops',
+    );
+    expect((await fetch(sim.gchatWebhookUrl('CCCC-ops'), { method: 'POST', body: '{"text":"hello"}' })).status).toBe(
+      200,
+    );
     const msgs = await ctl('GET', '/gchat/messages?space=CCCC-ops');
     expect(msgs.body).toHaveLength(1);
-    expect(msgs.body[0]).toMatchObject({ space: 'CCCC-ops', text: 'hello', thread: expect.stringMatching(/^spaces\/CCCC-ops\/threads\//) });
+    expect(msgs.body[0]).toMatchObject({
+      space: 'CCCC-ops',
+      text: 'hello',
+      thread: expect.stringMatching(/^spaces\/CCCC-ops\/threads\//),
+    });
     await ctl('DELETE', '/gchat/messages');
     expect((await ctl('GET', '/gchat/messages')).body).toEqual([]);
     await ctl('DELETE', '/gchat/spaces/CCCC-ops');
-    expect((await fetch(sim.gchatWebhookUrl('CCCC-ops'), { method: 'POST', body: '{"text":"hello"}' })).status).toBe(404);
+    expect((await fetch(sim.gchatWebhookUrl('CCCC-ops'), { method: 'POST', body: '{"text":"hello"}' })).status).toBe(
+      404,
+    );
   });
 
   it('sends a Pipedrive webhook through control', async () => {
@@ -135,7 +178,15 @@ describe('control API', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/pd`;
-      const r = await ctl('POST', '/pipedrive/webhook', { url, version: '2.0', action: 'create', entity: 'organization', id: 1, user: 'u', password: 'p' });
+      const r = await ctl('POST', '/pipedrive/webhook', {
+        url,
+        version: '2.0',
+        action: 'create',
+        entity: 'organization',
+        id: 1,
+        user: 'u',
+        password: 'p',
+      });
       expect(r.body).toEqual({ status: 200 });
     } finally {
       srv.close();
@@ -151,7 +202,9 @@ describe('control API', () => {
     await fetch(`${sim.pipedriveBaseUrl}/api/v2/organizations/1`, { headers: PD });
     await fetch(`${sim.pipedriveBaseUrl}/api/v2/organizations/2`, { headers: PD });
     await fetch(`${sim.pipedriveBaseUrl}/api/v2/organizations`);
-    await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/2/contacts/5`, { headers: { api_access_token: SIM_DEFAULTS.chatwootAdminToken } });
+    await fetch(`${sim.chatwootBaseUrl}/api/v1/accounts/2/contacts/5`, {
+      headers: { api_access_token: SIM_DEFAULTS.chatwootAdminToken },
+    });
     await fetch(sim.gchatWebhookUrl(), { method: 'POST', body: '{"text":"x"}' });
     const s = (await ctl('GET', '/stats')).body;
     expect(s.byApi.pipedrive.requests).toBe(4);

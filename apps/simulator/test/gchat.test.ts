@@ -25,7 +25,10 @@ async function post(url: string, body: unknown, raw = false) {
 
 const card = (widgets: number) => ({
   cardId: 'r',
-  card: { header: { title: 'Sync failed', subtitle: 'run 1' }, sections: [{ widgets: Array.from({ length: widgets }, (_, i) => ({ textParagraph: { text: `w${i}` } })) }] },
+  card: {
+    header: { title: 'Sync failed', subtitle: 'run 1' },
+    sections: [{ widgets: Array.from({ length: widgets }, (_, i) => ({ textParagraph: { text: `w${i}` } })) }],
+  },
 });
 
 beforeAll(async () => {
@@ -85,7 +88,9 @@ describe('google chat webhook', () => {
     for (let i = 0; i < 60; i++) expect((await post(url, { text: `m${i}` })).status).toBe(200);
     const r = await post(url, { text: 'one too many' });
     expect(r.status).toBe(429);
-    expect(r.body).toEqual({ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } });
+    expect(r.body).toEqual({
+      error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' },
+    });
     expect(r.res.headers.get('retry-after')).toBeNull();
     // quota is per space
     sim.gchat.addSpace('BBBB-other');
@@ -96,9 +101,14 @@ describe('google chat webhook', () => {
     const url = sim.gchatWebhookUrl();
     const long = await post(url, { text: 'x'.repeat(4097) });
     expect(long.status).toBe(400);
-    expect(long.body).toEqual({ error: { code: 400, message: 'Message is longer than 4096 characters', status: 'INVALID_ARGUMENT' } });
+    expect(long.body).toEqual({
+      error: { code: 400, message: 'Message is longer than 4096 characters', status: 'INVALID_ARGUMENT' },
+    });
     expect((await post(url, { text: 'x'.repeat(4096) })).status).toBe(200);
-    const big = await post(url, { text: 'ok', cardsV2: [{ cardId: 'a', card: { sections: [{ widgets: [{ textParagraph: { text: 'y'.repeat(33_000) } }] }] } }] });
+    const big = await post(url, {
+      text: 'ok',
+      cardsV2: [{ cardId: 'a', card: { sections: [{ widgets: [{ textParagraph: { text: 'y'.repeat(33_000) } }] }] } }],
+    });
     expect(big.status).toBe(400);
     expect(big.body.error.status).toBe('INVALID_ARGUMENT');
     const notArray = await post(url, { cardsV2: { card: {} } });
@@ -118,7 +128,11 @@ describe('google chat webhook', () => {
     const base = `${sim.url}/gchat/v1/spaces/AAAA-sim/messages`;
     const badKey = await post(`${base}?key=nope&token=${SIM_DEFAULTS.gchatToken}`, { text: 'x' });
     expect(badKey.status).toBe(400);
-    expect(badKey.body.error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT', details: [{ reason: 'API_KEY_INVALID' }] });
+    expect(badKey.body.error).toMatchObject({
+      code: 400,
+      status: 'INVALID_ARGUMENT',
+      details: [{ reason: 'API_KEY_INVALID' }],
+    });
     const noKey = await post(`${base}?token=${SIM_DEFAULTS.gchatToken}`, { text: 'x' });
     expect(noKey.status).toBe(400);
     const badToken = await post(`${base}?key=${SIM_DEFAULTS.gchatKey}&token=nope`, { text: 'x' });
@@ -127,11 +141,18 @@ describe('google chat webhook', () => {
     expect(badToken.body.error.message).toMatch(/^The API is called without a valid token/);
     const unknown = await post(sim.gchatWebhookUrl('ZZZZ'), { text: 'x' });
     expect(unknown.status).toBe(404);
-    expect(unknown.body).toEqual({ error: { code: 404, message: 'Requested entity was not found.', status: 'NOT_FOUND' } });
+    expect(unknown.body).toEqual({
+      error: { code: 404, message: 'Requested entity was not found.', status: 'NOT_FOUND' },
+    });
   });
 
   it('fail queue: 503 then success', async () => {
-    sim.gchat.setFaults({ fail: [{ status: 503, count: 2 }, { status: 429, count: 1 }] });
+    sim.gchat.setFaults({
+      fail: [
+        { status: 503, count: 2 },
+        { status: 429, count: 1 },
+      ],
+    });
     const url = sim.gchatWebhookUrl();
     const s: number[] = [];
     for (let i = 0; i < 4; i++) s.push((await post(url, { text: 'x' })).status);

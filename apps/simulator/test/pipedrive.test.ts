@@ -7,12 +7,20 @@ import type { Simulator } from '../src/index.js';
 let sim: Simulator;
 let base: string;
 const H = { 'x-api-token': SIM_DEFAULTS.pipedriveToken };
-const UNAUTHORIZED = { success: false, error: 'unauthorized access', errorCode: 401, error_info: 'Please check developers.pipedrive.com' };
+const UNAUTHORIZED = {
+  success: false,
+  error: 'unauthorized access',
+  errorCode: 401,
+  error_info: 'Please check developers.pipedrive.com',
+};
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function get(path: string, headers: Record<string, string> = H): Promise<{ status: number; body: Json; res: Response }> {
+async function get(
+  path: string,
+  headers: Record<string, string> = H,
+): Promise<{ status: number; body: Json; res: Response }> {
   const res = await fetch(`${base}${path}`, { headers });
   const text = await res.text();
   let body: Json = text;
@@ -28,7 +36,9 @@ async function listAll(query = ''): Promise<Json[]> {
   const out: Json[] = [];
   let cursor: string | null = null;
   do {
-    const { status, body } = await get(`/api/v2/organizations?limit=500${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const { status, body } = await get(
+      `/api/v2/organizations?limit=500${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     expect(status).toBe(200);
     out.push(...body.data);
     cursor = body.additional_data.next_cursor;
@@ -106,7 +116,12 @@ describe('pipedrive rate limits and faults', () => {
     expect(Number(last?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(Number(last?.headers.get('x-ratelimit-reset'))).toBeGreaterThanOrEqual(1);
     const body = await get('/api/v2/organizations');
-    expect(body.body).toEqual({ success: false, error: 'Request over limit', errorCode: 429, error_info: 'Please check developers.pipedrive.com' });
+    expect(body.body).toEqual({
+      success: false,
+      error: 'Request over limit',
+      errorCode: 429,
+      error_info: 'Please check developers.pipedrive.com',
+    });
   });
 
   it('burst429 fault answers the next N requests with 429 and Retry-After 1..2', async () => {
@@ -178,7 +193,10 @@ describe('pipedrive organizations', () => {
     const all = await listAll();
     const ids = all.map((o) => o.id);
     expect(new Set(ids).size).toBe(ids.length);
-    const live = sim.pipedrive.listOrgs().filter((o) => !o.is_deleted).map((o) => o.id);
+    const live = sim.pipedrive
+      .listOrgs()
+      .filter((o) => !o.is_deleted)
+      .map((o) => o.id);
     expect(ids).toEqual(live);
     expect(ids.length).toBe(1234 - 5);
     const bad = await get('/api/v2/organizations?limit=501');
@@ -194,7 +212,18 @@ describe('pipedrive organizations', () => {
     const { body } = await get('/api/v2/organizations?limit=1');
     const o = body.data[0];
     expect(Object.keys(o).sort()).toEqual(
-      ['add_time', 'address', 'custom_fields', 'id', 'is_deleted', 'label_ids', 'name', 'owner_id', 'update_time', 'visible_to'].sort(),
+      [
+        'add_time',
+        'address',
+        'custom_fields',
+        'id',
+        'is_deleted',
+        'label_ids',
+        'name',
+        'owner_id',
+        'update_time',
+        'visible_to',
+      ].sort(),
     );
     expect(o.add_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(typeof o.visible_to).toBe('number');
@@ -251,13 +280,23 @@ describe('pipedrive organizations', () => {
     sim.pipedrive.purgeOrg(3);
     const gone = await get('/api/v2/organizations/3');
     expect(gone.status).toBe(404);
-    expect(gone.body).toEqual({ success: false, error: 'Entity was not found', error_info: 'Object was not found.', data: null, additional_data: null });
+    expect(gone.body).toEqual({
+      success: false,
+      error: 'Entity was not found',
+      error_info: 'Object was not found.',
+      data: null,
+      additional_data: null,
+    });
     expect(sim.stats().pipedriveTokensByRoute['GET /pipedrive/api/v2/organizations/:id']).toBe(3);
   });
 
   it('ids, owner_id and custom_fields parameters', async () => {
     sim.pipedrive.seed({ orgs: 20 });
-    sim.pipedrive.upsertOrg({ id: 4, owner_id: 99, custom_fields: { [PD_FIELD_KEYS.supportPortal]: 'https://x', [PD_FIELD_KEYS.mainPhone]: '+4930123' } });
+    sim.pipedrive.upsertOrg({
+      id: 4,
+      owner_id: 99,
+      custom_fields: { [PD_FIELD_KEYS.supportPortal]: 'https://x', [PD_FIELD_KEYS.mainPhone]: '+4930123' },
+    });
     const byIds = await get('/api/v2/organizations?ids=5,4,999');
     expect(byIds.body.data.map((o: Json) => o.id)).toEqual([4, 5]);
     const byOwner = await get('/api/v2/organizations?owner_id=99');
@@ -289,7 +328,13 @@ describe('pipedrive organizations', () => {
 describe('pipedrive persons and fields', () => {
   it('lists persons by org_id with emails/phones arrays; deleted persons left out', async () => {
     sim.pipedrive.seed({ orgs: 10, personsPerOrg: 3 });
-    const p = sim.pipedrive.upsertPerson({ org_id: 4, first_name: 'Zoë', last_name: 'Weiß', emails: ['zoe@x.example'], phones: ['0412 345 678'] });
+    const p = sim.pipedrive.upsertPerson({
+      org_id: 4,
+      first_name: 'Zoë',
+      last_name: 'Weiß',
+      emails: ['zoe@x.example'],
+      phones: ['0412 345 678'],
+    });
     const r = await get('/api/v2/persons?org_id=4');
     expect(r.status).toBe(200);
     const persons = r.body.data;
@@ -329,14 +374,23 @@ describe('pipedrive persons and fields', () => {
     expect(customer.id).toBe(SIM_DEFAULTS.pipedriveCustomerLabelId);
     expect(label.options.map((o: Json) => o.label)).toEqual(['Customer', 'Hot lead', 'Warm lead', 'Cold lead']);
     const byKey = (k: string): Json => fields.find((f) => f.key === k);
-    expect(byKey(PD_FIELD_KEYS.customerType)).toMatchObject({ name: 'Customer Type', field_type: 'enum', edit_flag: true });
+    expect(byKey(PD_FIELD_KEYS.customerType)).toMatchObject({
+      name: 'Customer Type',
+      field_type: 'enum',
+      edit_flag: true,
+    });
     expect(byKey(PD_FIELD_KEYS.mainPhone)).toMatchObject({ name: 'Main phone', field_type: 'phone' });
     expect(byKey(PD_FIELD_KEYS.supportPortal)).toMatchObject({ name: 'Support portal', field_type: 'varchar' });
     for (const k of Object.values(PD_FIELD_KEYS)) expect(k).toMatch(/^[0-9a-f]{40}$/);
     expect(r.body.additional_data.pagination).toMatchObject({ start: 0, more_items_in_collection: false });
     const page = await get('/api/v1/organizationFields?start=0&limit=2');
     expect(page.body.data.length).toBe(2);
-    expect(page.body.additional_data.pagination).toEqual({ start: 0, limit: 2, more_items_in_collection: true, next_start: 2 });
+    expect(page.body.additional_data.pagination).toEqual({
+      start: 0,
+      limit: 2,
+      more_items_in_collection: true,
+      next_start: 2,
+    });
     sim.pipedrive.configure({ customerLabelId: 23 });
     const again = await get('/v1/organizationFields');
     expect(again.body.data.find((f: Json) => f.key === 'label').options[0].id).toBe(23);
@@ -355,14 +409,20 @@ describe('pipedrive persons and fields', () => {
 
 describe('pipedrive configuration', () => {
   it('createSimulator({ pipedrive }) sets the config that reset() returns to', async () => {
-    const other = createSimulator({ pipedrive: { customerLabelId: 31, rateLimit: { enabled: true, burstLimit: 2, windowMs: 2000 } } });
+    const other = createSimulator({
+      pipedrive: { customerLabelId: 31, rateLimit: { enabled: true, burstLimit: 2, windowMs: 2000 } },
+    });
     await other.start();
     try {
       other.reset();
       const r = await fetch(`${other.pipedriveBaseUrl}/v1/organizationFields`, { headers: H });
       expect(r.headers.get('x-ratelimit-limit')).toBe('2');
       const body = (await r.json()) as Json;
-      expect(body.data.find((f: Json) => f.key === 'label').options[0]).toEqual({ id: 31, label: 'Customer', color: 'green' });
+      expect(body.data.find((f: Json) => f.key === 'label').options[0]).toEqual({
+        id: 31,
+        label: 'Customer',
+        color: 'green',
+      });
       other.pipedrive.seed({ orgs: 10, customerRatio: 1 });
       expect(other.pipedrive.listOrgs().every((o) => o.label_ids.includes(31))).toBe(true);
     } finally {
@@ -387,17 +447,35 @@ describe('pipedrive webhooks', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`;
     try {
-      const s1 = await sim.pipedrive.sendWebhook(url, { version: '2.0', action: 'change', entity: 'organization', id: 1 }, { user: 'pd', password: 's3cret' });
+      const s1 = await sim.pipedrive.sendWebhook(
+        url,
+        { version: '2.0', action: 'change', entity: 'organization', id: 1 },
+        { user: 'pd', password: 's3cret' },
+      );
       expect(s1).toBe(202);
-      const s2 = await sim.pipedrive.sendWebhook(url, { version: '1.0', action: 'deleted', entity: 'organization', id: 2 });
+      const s2 = await sim.pipedrive.sendWebhook(url, {
+        version: '1.0',
+        action: 'deleted',
+        entity: 'organization',
+        id: 2,
+      });
       expect(s2).toBe(202);
     } finally {
       srv.close();
     }
     expect(got[0]?.auth).toBe(`Basic ${Buffer.from('pd:s3cret').toString('base64')}`);
-    expect(got[0]?.body.meta).toMatchObject({ action: 'change', entity: 'organization', entity_id: '1', version: '2.0' });
+    expect(got[0]?.body.meta).toMatchObject({
+      action: 'change',
+      entity: 'organization',
+      entity_id: '1',
+      version: '2.0',
+    });
     expect(got[0]?.body.data).toMatchObject({ id: 1, is_deleted: false });
-    expect(got[1]?.body).toMatchObject({ event: 'deleted.organization', current: null, meta: { action: 'deleted', object: 'organization', id: 2 } });
+    expect(got[1]?.body).toMatchObject({
+      event: 'deleted.organization',
+      current: null,
+      meta: { action: 'deleted', object: 'organization', id: 2 },
+    });
   });
 });
 
@@ -411,7 +489,9 @@ describe('pipedrive scale', () => {
       const r = await get(`/api/v2/organizations?limit=500&cursor=${cursor}`);
       cursor = r.body.additional_data.next_cursor;
     }
-    const deep = await get(`/api/v2/organizations?limit=500&cursor=${Buffer.from(JSON.stringify({ field: 'id', fieldValue: 99_000, sortDirection: 'asc', id: 99_000 })).toString('base64url')}`);
+    const deep = await get(
+      `/api/v2/organizations?limit=500&cursor=${Buffer.from(JSON.stringify({ field: 'id', fieldValue: 99_000, sortDirection: 'asc', id: 99_000 })).toString('base64url')}`,
+    );
     expect(deep.body.data[0].id).toBe(99_001);
     expect(deep.body.data.length).toBe(500);
     expect(Date.now() - t).toBeLessThan(3000);

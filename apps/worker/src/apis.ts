@@ -17,10 +17,21 @@ export interface Apis {
 export function createApis(config: Config, redis: Redis, log: Logger): Apis {
   const { pipedrive: pd, chatwoot: cw } = config;
   if (!pd.apiKey || !cw.apiKey || !cw.baseUrl || cw.accountId === undefined) {
-    throw new Error('Pipedrive and Chatwoot credentials are required (PIPEDRIVE_API_KEY, CHATWOOT_BASE_URL, CHATWOOT_API_KEY, CHATWOOT_ACCOUNT_ID)');
+    throw new Error(
+      'Pipedrive and Chatwoot credentials are required (PIPEDRIVE_API_KEY, CHATWOOT_BASE_URL, CHATWOOT_API_KEY, CHATWOOT_ACCOUNT_ID)',
+    );
   }
   return {
-    pipedrive: new PipedriveClient({ baseUrl: pd.baseUrl, apiKey: pd.apiKey, hooks: sharedPauseHooks(redis, config.redis.prefix, 'pipedrive', log) }),
-    chatwoot: new ChatwootClient({ baseUrl: cw.baseUrl, accountId: cw.accountId, apiKey: cw.apiKey, hooks: sharedPauseHooks(redis, config.redis.prefix, 'chatwoot', log) }),
+    pipedrive: new PipedriveClient({
+      baseUrl: pd.baseUrl,
+      apiKey: pd.apiKey,
+      hooks: sharedPauseHooks(redis, config.redis.prefix, 'pipedrive', log),
+    }),
+    chatwoot: new ChatwootClient({
+      baseUrl: cw.baseUrl,
+      accountId: cw.accountId,
+      apiKey: cw.apiKey,
+      hooks: sharedPauseHooks(redis, config.redis.prefix, 'chatwoot', log),
+    }),
   };
 }

@@ -8,7 +8,9 @@ import { startWorker } from './worker.js';
 
 // A worker that only delivers notifications needs no Pipedrive or Chatwoot credentials.
 const served = (readEnv().WORKER_QUEUES ?? 'sync,cleanup,monitor,notifications').split(',').map((s) => s.trim());
-const requirements: Requirement[] = served.some((q) => q && q !== 'notifications') ? ['database', 'pipedrive', 'chatwoot'] : ['database'];
+const requirements: Requirement[] = served.some((q) => q && q !== 'notifications')
+  ? ['database', 'pipedrive', 'chatwoot']
+  : ['database'];
 const config = loadConfig(requirements);
 
 let running: Awaited<ReturnType<typeof startWorker>> | undefined;
@@ -47,5 +49,7 @@ try {
   const e = err as NodeJS.ErrnoException;
   process.stderr.write(`worker could not start: ${e.message}\n`);
   // Exit 3: Redis or the database cannot be reached (INTERFACE.md §2 exit codes).
-  process.exit(/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied/i.test(`${e.code ?? ''} ${e.message}`) ? 3 : 1);
+  process.exit(
+    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied/i.test(`${e.code ?? ''} ${e.message}`) ? 3 : 1,
+  );
 }

@@ -3,7 +3,16 @@ import type { Job, Worker, WorkerOptions as BullWorkerOptions } from 'bullmq';
 import type { Config } from '@pcs/config';
 import { openDatabase } from '@pcs/db';
 import { createLoggers, type Loggers } from '@pcs/logger';
-import { closeQueues, createDispatchingWorker, createQueues, createRedis, JOB_DEFINITIONS, syncSchedulers, type HandlerEntry, type QueueName } from '@pcs/queues';
+import {
+  closeQueues,
+  createDispatchingWorker,
+  createQueues,
+  createRedis,
+  JOB_DEFINITIONS,
+  syncSchedulers,
+  type HandlerEntry,
+  type QueueName,
+} from '@pcs/queues';
 import { createApis, type Apis } from './apis.js';
 import type { WorkerContext } from './context.js';
 import { createHandlers } from './handlers/index.js';
@@ -41,7 +50,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console }));
   const log = loggers.get('worker');
   log.info({ queues: config.workerQueues, prefix: config.redis.prefix }, 'worker starting');
-  if (!config.alerts.googleChatWebhook) log.warn('SUPPORT_GOOGLE_CHAT is not set: alerts are evaluated and written to alerts.log only');
+  if (!config.alerts.googleChatWebhook)
+    log.warn('SUPPORT_GOOGLE_CHAT is not set: alerts are evaluated and written to alerts.log only');
 
   const { ds, migrations } = await openDatabase(config.database);
   if (migrations.applied.length) log.info({ applied: migrations.applied }, 'database migrations applied');
@@ -58,7 +68,14 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const queues = createQueues(producer, config.redis.prefix);
   let stopping: Promise<{ forced: boolean }> | undefined;
   let apis: Apis | undefined;
-  const ctx: WorkerContext = { config, loggers, ds, queues, redis: producer, apis: () => (apis ??= createApis(config, producer, loggers.get('sync'))) };
+  const ctx: WorkerContext = {
+    config,
+    loggers,
+    ds,
+    queues,
+    redis: producer,
+    apis: () => (apis ??= createApis(config, producer, loggers.get('sync'))),
+  };
   const entries = (opts.handlers ?? createHandlers)(ctx);
 
   // Only jobs this worker can run get a schedule; ids are stable, so nothing duplicates.
@@ -86,7 +103,11 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   log.info({ queues: config.workerQueues, handlers: entries.map((e) => e.definition.name) }, 'worker ready');
-  const heartbeat = startHeartbeat(config.workerHealthFile, () => !stopping && redis.status === 'ready' && workers.every((w) => w.isRunning()), log);
+  const heartbeat = startHeartbeat(
+    config.workerHealthFile,
+    () => !stopping && redis.status === 'ready' && workers.every((w) => w.isRunning()),
+    log,
+  );
 
   const stop = (reason = 'stop requested') => {
     stopping ??= (async () => {
@@ -104,7 +125,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
         // Hand the unfinished jobs back to the queue (no attempt spent) and abort their handlers;
         // a job we cannot move keeps its lock until it expires, then another worker resumes it.
         const jobs = [...inFlight.values()];
-        log.warn({ timeoutMs, jobs: jobs.map((j) => ({ queue: j.queueName, id: j.id, name: j.name })) }, 'jobs still running at the shutdown bound: returning them to their queue');
+        log.warn(
+          { timeoutMs, jobs: jobs.map((j) => ({ queue: j.queueName, id: j.id, name: j.name })) },
+          'jobs still running at the shutdown bound: returning them to their queue',
+        );
         await Promise.allSettled(jobs.map((j) => j.moveToWait(j.token)));
         for (const w of workers) w.cancelAllJobs('worker shutting down');
       }
@@ -130,7 +154,11 @@ export const HEARTBEAT_INTERVAL_MS = 10_000;
  * mtime moves every 10 s while the worker is healthy, and stops moving when its event loop is
  * stuck, Redis is gone or a queue's worker stopped. Removed on a clean stop.
  */
-function startHeartbeat(file: string | undefined, healthy: () => boolean, log: { warn: (o: object, m: string) => void }) {
+function startHeartbeat(
+  file: string | undefined,
+  healthy: () => boolean,
+  log: { warn: (o: object, m: string) => void },
+) {
   if (!file) return { stop() {} };
   let warned = false;
   const beat = () => {

@@ -13,16 +13,36 @@ describe('alert delivery to Google Chat', () => {
   let worker: RunningWorker;
   const alertsLog = () => {
     const dir = join(stack.env.LOG_DIR!, 'alerts');
-    return readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    return readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
   };
   async function deliver(fingerprint: string, message = 'Pipedrive API unreachable') {
-    const job = await enqueue(worker.ctx.queues, alertJob, makeAlert({ script: 'monitor', level: 'ERROR', error_type: 'API failure', message, details: { api: 'Pipedrive' }, fingerprint }));
-    await waitFor(async () => ['completed', 'failed'].includes(await job.getState()), { timeoutMs: 30_000, what: 'the delivery to end' });
+    const job = await enqueue(
+      worker.ctx.queues,
+      alertJob,
+      makeAlert({
+        script: 'monitor',
+        level: 'ERROR',
+        error_type: 'API failure',
+        message,
+        details: { api: 'Pipedrive' },
+        fingerprint,
+      }),
+    );
+    await waitFor(async () => ['completed', 'failed'].includes(await job.getState()), {
+      timeoutMs: 30_000,
+      what: 'the delivery to end',
+    });
     return (await worker.ctx.queues.notifications.getJob(job.id!))!;
   }
 
   beforeAll(async () => {
-    stack = await createStack('alerts', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
+    stack = await createStack('alerts', {
+      SYNC_CRON: '0 0 1 1 *',
+      CLEANUP_CRON: '0 0 1 1 *',
+      MONITOR_CRON: '0 0 1 1 *',
+    });
     worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync,notifications' }), { console: false });
   });
   afterAll(async () => {
@@ -41,7 +61,12 @@ describe('alert delivery to Google Chat', () => {
 
   it('429 then 503 then success: exactly one message, every attempt in alerts.log', async () => {
     stack.sim.gchat.clear();
-    stack.sim.gchat.setFaults({ fail: [{ status: 429, count: 1 }, { status: 503, count: 1 }] });
+    stack.sim.gchat.setFaults({
+      fail: [
+        { status: 429, count: 1 },
+        { status: 503, count: 1 },
+      ],
+    });
     const job = await deliver('monitor:pipedrive-api:down');
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(3); // 429, 503, then delivered
@@ -83,7 +108,10 @@ describe('alert delivery to Google Chat', () => {
     for (let i = 0; i < 3; i++) expect((await sync()).status).toBe('failed');
     stack.sim.pipedrive.clearFaults();
     expect((await sync()).status).not.toBe('failed');
-    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, { timeoutMs: 20_000, what: 'two messages' });
+    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, {
+      timeoutMs: 20_000,
+      what: 'two messages',
+    });
     await new Promise((r) => setTimeout(r, 1_500));
     const msgs = stack.sim.gchat.messages();
     expect(msgs).toHaveLength(2);
@@ -117,7 +145,11 @@ describe('API health checks', () => {
   let stack: TestStack;
   let worker: RunningWorker;
   beforeAll(async () => {
-    stack = await createStack('apicheck', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
+    stack = await createStack('apicheck', {
+      SYNC_CRON: '0 0 1 1 *',
+      CLEANUP_CRON: '0 0 1 1 *',
+      MONITOR_CRON: '0 0 1 1 *',
+    });
     worker = await startWorker(stack.config({ WORKER_QUEUES: 'monitor,notifications' }), { console: false });
   });
   afterAll(async () => {
@@ -133,7 +165,9 @@ describe('API health checks', () => {
     const runCheck = async () => {
       const job = await enqueue(worker.ctx.queues, def, { trigger: 'test' });
       await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: 'the check' });
-      return (await ds.getRepository(CheckResultEntity).findOne({ where: { check: 'pipedrive-api' }, order: { id: 'DESC' } }))!;
+      return (await ds
+        .getRepository(CheckResultEntity)
+        .findOne({ where: { check: 'pipedrive-api' }, order: { id: 'DESC' } }))!;
     };
     stack.sim.pipedrive.setFaults({ badToken: true });
     for (let i = 0; i < 3; i++) expect((await runCheck()).status).toBe('critical');
@@ -141,7 +175,10 @@ describe('API health checks', () => {
     const ok = await runCheck();
     expect(ok.status).toBe('ok');
     expect(ok.message).toMatch(/Pipedrive API reachable/);
-    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, { timeoutMs: 20_000, what: 'two messages' });
+    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, {
+      timeoutMs: 20_000,
+      what: 'two messages',
+    });
     await new Promise((r) => setTimeout(r, 1_500));
     const msgs = stack.sim.gchat.messages();
     expect(msgs).toHaveLength(2);
@@ -159,15 +196,35 @@ describe('API health checks', () => {
     const runCheck = async () => {
       const job = await enqueue(worker.ctx.queues, def, { trigger: 'test' });
       await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: 'the check' });
-      return (await ds.getRepository(CheckResultEntity).findOne({ where: { check: 'freshness' }, order: { id: 'DESC' } }))!;
+      return (await ds
+        .getRepository(CheckResultEntity)
+        .findOne({ where: { check: 'freshness' }, order: { id: 'DESC' } }))!;
     };
     expect((await runCheck()).status).toBe('warning'); // no sync has run yet
     const hours = (h: number) => new Date(Date.now() - h * 3_600_000);
-    await ds.getRepository(RunEntity).insert({ id: randomUUID(), type: 'sync', mode: 'full', trigger: 'test', status: 'succeeded', startedAt: hours(3.1), finishedAt: hours(3), listingComplete: true });
+    await ds.getRepository(RunEntity).insert({
+      id: randomUUID(),
+      type: 'sync',
+      mode: 'full',
+      trigger: 'test',
+      status: 'succeeded',
+      startedAt: hours(3.1),
+      finishedAt: hours(3),
+      listingComplete: true,
+    });
     const stale = await runCheck();
     expect(stale.status).toBe('critical');
     expect(stale.message).toMatch(/no successful sync for 3\.0 h \(limit 2 h\)/);
-    await ds.getRepository(RunEntity).insert({ id: randomUUID(), type: 'sync', mode: 'incremental', trigger: 'test', status: 'succeeded', startedAt: hours(0.2), finishedAt: hours(0.1), listingComplete: true });
+    await ds.getRepository(RunEntity).insert({
+      id: randomUUID(),
+      type: 'sync',
+      mode: 'incremental',
+      trigger: 'test',
+      status: 'succeeded',
+      startedAt: hours(0.2),
+      finishedAt: hours(0.1),
+      listingComplete: true,
+    });
     await worker.ctx.queues.sync.removeJobScheduler('schedule:sync-run');
     const healed = await runCheck();
     expect(healed.status).toBe('warning');
@@ -178,8 +235,18 @@ describe('API health checks', () => {
 
   it('manage monitor runs every check now, prints the emoji report and exits 1 when unhealthy', async () => {
     const json = await runCli(['monitor', '--json'], stack.env, 120_000);
-    const doc = JSON.parse(json.stdout) as { healthy: boolean; checks: { check: string; status: string; message: string }[] };
-    expect(doc.checks.map((c) => c.check).sort()).toEqual(['chatwoot-api', 'consistency', 'freshness', 'pipedrive-api', 'queues', 'sync-status']);
+    const doc = JSON.parse(json.stdout) as {
+      healthy: boolean;
+      checks: { check: string; status: string; message: string }[];
+    };
+    expect(doc.checks.map((c) => c.check).sort()).toEqual([
+      'chatwoot-api',
+      'consistency',
+      'freshness',
+      'pipedrive-api',
+      'queues',
+      'sync-status',
+    ]);
     // no worker serves the sync queue here while its scheduler waits: the queues check says so
     expect(doc.checks.find((c) => c.check === 'queues')).toMatchObject({ status: 'critical' });
     expect(doc.healthy).toBe(false);

@@ -11,25 +11,56 @@ describe('sync-status and consistency checks', () => {
   let worker: RunningWorker;
   let ds: DataSource;
   const run = async (name: 'sync-status' | 'consistency') => {
-    const job = await enqueue(worker.ctx.queues, checkJobs.find((d) => d.name === name)!, { trigger: 'test' });
+    const job = await enqueue(
+      worker.ctx.queues,
+      checkJobs.find((d) => d.name === name)!,
+      { trigger: 'test' },
+    );
     await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: name });
     return (await ds.getRepository(CheckResultEntity).findOne({ where: { check: name }, order: { id: 'DESC' } }))!;
   };
   const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
   async function orgs(n: number, state: string, createdHoursAgo = 0, from = 1) {
-    for (let i = 0; i < n; i++) await ds.query('INSERT INTO organizations (id, name, is_customer, sync_state, created_at) VALUES (?, ?, 1, ?, ?)', [from + i, `Org ${from + i}`, state, hoursAgo(createdHoursAgo)]);
+    for (let i = 0; i < n; i++)
+      await ds.query(
+        'INSERT INTO organizations (id, name, is_customer, sync_state, created_at) VALUES (?, ?, 1, ?, ?)',
+        [from + i, `Org ${from + i}`, state, hoursAgo(createdHoursAgo)],
+      );
   }
   async function runRow(status: string, minutesAgo: number, extra: Record<string, unknown> = {}) {
     const id = randomUUID();
-    await ds.query('INSERT INTO runs (id, type, mode, trigger_source, status, started_at, finished_at, listing_complete, error_type, error_message, details) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)', [id, 'sync', extra.mode ?? 'incremental', 'test', status, new Date(Date.now() - minutesAgo * 60_000), new Date(Date.now() - minutesAgo * 60_000 + 1000), status === 'failed' ? 'auth issue' : null, status === 'failed' ? 'Pipedrive rejected the API token (401)' : null, extra.details ? JSON.stringify(extra.details) : null]);
+    await ds.query(
+      'INSERT INTO runs (id, type, mode, trigger_source, status, started_at, finished_at, listing_complete, error_type, error_message, details) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)',
+      [
+        id,
+        'sync',
+        extra.mode ?? 'incremental',
+        'test',
+        status,
+        new Date(Date.now() - minutesAgo * 60_000),
+        new Date(Date.now() - minutesAgo * 60_000 + 1000),
+        status === 'failed' ? 'auth issue' : null,
+        status === 'failed' ? 'Pipedrive rejected the API token (401)' : null,
+        extra.details ? JSON.stringify(extra.details) : null,
+      ],
+    );
     return id;
   }
   async function outcomes(runId: string, total: number, failed: number) {
-    for (let i = 0; i < total; i++) await ds.query('INSERT INTO record_outcomes (run_id, org_id, outcome, created_at) VALUES (?, ?, ?, NOW(3))', [runId, i + 1, i < failed ? 'failed' : 'updated']);
+    for (let i = 0; i < total; i++)
+      await ds.query('INSERT INTO record_outcomes (run_id, org_id, outcome, created_at) VALUES (?, ?, ?, NOW(3))', [
+        runId,
+        i + 1,
+        i < failed ? 'failed' : 'updated',
+      ]);
   }
 
   beforeAll(async () => {
-    stack = await createStack('checks', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
+    stack = await createStack('checks', {
+      SYNC_CRON: '0 0 1 1 *',
+      CLEANUP_CRON: '0 0 1 1 *',
+      MONITOR_CRON: '0 0 1 1 *',
+    });
     worker = await startWorker(stack.config({ WORKER_QUEUES: 'monitor' }), { console: false });
     ds = await stack.ds();
   });

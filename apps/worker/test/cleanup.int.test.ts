@@ -12,7 +12,8 @@ describe('cleanup', () => {
   let stack: TestStack;
   let worker: RunningWorker | undefined;
   const ids: Record<string, number> = {};
-  const contact = (orgId: number) => stack.sim.chatwoot.listAllContacts().filter((c) => c.identifier === `pipedrive:org:${orgId}`);
+  const contact = (orgId: number) =>
+    stack.sim.chatwoot.listAllContacts().filter((c) => c.identifier === `pipedrive:org:${orgId}`);
 
   async function restart(extra: Record<string, string> = {}) {
     await worker?.stop('test');
@@ -25,22 +26,48 @@ describe('cleanup', () => {
   }
   async function cleanup(opts: { dryRun?: boolean; force?: boolean; mergeDuplicates?: boolean } = {}) {
     const runId = randomUUID();
-    await enqueue(worker!.ctx.queues, cleanupRunJob, { dryRun: false, force: false, mergeDuplicates: false, ...opts, trigger: 'test', runId });
+    await enqueue(worker!.ctx.queues, cleanupRunJob, {
+      dryRun: false,
+      force: false,
+      mergeDuplicates: false,
+      ...opts,
+      trigger: 'test',
+      runId,
+    });
     const run = await stack.waitForRun(runId, 60_000);
-    return { run, details: run.details as { affected: { orgId: number; contactId: number; action: string; result: string }[]; duplicates: { orgId: number; canonicalContactId: number; duplicateContactIds: number[] }[]; orphans: unknown[]; refused?: string } };
+    return {
+      run,
+      details: run.details as {
+        affected: { orgId: number; contactId: number; action: string; result: string }[];
+        duplicates: { orgId: number; canonicalContactId: number; duplicateContactIds: number[] }[];
+        orphans: unknown[];
+        refused?: string;
+      },
+    };
   }
 
   beforeAll(async () => {
-    stack = await createStack('cleanup', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', CLEANUP_MAX_PERCENT: '50' });
+    stack = await createStack('cleanup', {
+      SYNC_CRON: '0 0 1 1 *',
+      CLEANUP_CRON: '0 0 1 1 *',
+      CLEANUP_MAX_PERCENT: '50',
+    });
     for (let i = 1; i <= 8; i++) {
-      const name = ['labelRemoved', 'deleted', 'softDeleted', 'merged', 'survivor', 'stays1', 'stays2', 'stays3'][i - 1]!;
+      const name = ['labelRemoved', 'deleted', 'softDeleted', 'merged', 'survivor', 'stays1', 'stays2', 'stays3'][
+        i - 1
+      ]!;
       ids[name] = stack.sim.pipedrive.upsertOrg({ name: `Org ${name}`, label_ids: [17] }).id;
-      stack.sim.pipedrive.upsertPerson({ org_id: ids[name], name: `Person ${name}`, emails: [`${name.toLowerCase()}@example.test`] });
+      stack.sim.pipedrive.upsertPerson({
+        org_id: ids[name],
+        name: `Person ${name}`,
+        emails: [`${name.toLowerCase()}@example.test`],
+      });
     }
     await restart();
     const first = await sync();
     expect(first.created).toBe(8);
-    for (const name of ['labelRemoved', 'deleted', 'softDeleted', 'merged']) stack.sim.chatwoot.addConversation(contact(ids[name]!)[0]!.id);
+    for (const name of ['labelRemoved', 'deleted', 'softDeleted', 'merged'])
+      stack.sim.chatwoot.addConversation(contact(ids[name]!)[0]!.id);
     // Pipedrive changes: a label removed, an org deleted for good, one soft-deleted, one merged into another.
     stack.sim.pipedrive.setCustomerLabel(ids.labelRemoved!, false);
     stack.sim.pipedrive.purgeOrg(ids.deleted!);
@@ -60,7 +87,9 @@ describe('cleanup', () => {
     expect(run.status).toBe('succeeded');
     expect(details.affected.map((a) => a.orgId)).toEqual(stale());
     expect(details.affected.every((a) => a.result === 'would' && a.action === 'mark')).toBe(true);
-    const writes = Object.entries(stack.sim.stats().byApi.chatwoot.byRoute).filter(([k]) => /^(PUT|PATCH|DELETE|POST) /.test(k) && !k.endsWith('/filter'));
+    const writes = Object.entries(stack.sim.stats().byApi.chatwoot.byRoute).filter(
+      ([k]) => /^(PUT|PATCH|DELETE|POST) /.test(k) && !k.endsWith('/filter'),
+    );
     expect(writes).toEqual([]);
     for (const id of stale()) expect(contact(id)[0]!.custom_attributes.status).toBe('Customer');
   });
@@ -77,7 +106,12 @@ describe('cleanup', () => {
     await q.close();
     redis.disconnect();
     const alert = alerts.find((j) => j.data.fingerprint === 'cleanup:refused');
-    expect(alert?.data).toMatchObject({ script: 'cleanup', level: 'WARNING', error_type: 'cleanup refused', details: { affected_count: 4, managed_contacts: 8 } });
+    expect(alert?.data).toMatchObject({
+      script: 'cleanup',
+      level: 'WARNING',
+      error_type: 'cleanup refused',
+      details: { affected_count: 4, managed_contacts: 8 },
+    });
     expect(alert!.data.message).toMatch(/4 of 8/);
   });
 
@@ -89,7 +123,8 @@ describe('cleanup', () => {
       expect(c!.custom_attributes.status).toBe('Former customer');
       expect(stack.sim.chatwoot.conversations(c!.id)).toHaveLength(1);
     }
-    for (const n of ['survivor', 'stays1', 'stays2', 'stays3']) expect(contact(ids[n]!)[0]!.custom_attributes.status).toBe('Customer');
+    for (const n of ['survivor', 'stays1', 'stays2', 'stays3'])
+      expect(contact(ids[n]!)[0]!.custom_attributes.status).toBe('Customer');
     await restart();
     // a second run has nothing left to mark
     const again = await cleanup();
@@ -102,7 +137,8 @@ describe('cleanup', () => {
     expect(run.failed).toBe(0);
     expect(contact(ids.labelRemoved!)[0]!.custom_attributes.status).toBe('Customer');
     // the ones still gone stay Former customer
-    for (const n of ['deleted', 'softDeleted', 'merged']) expect(contact(ids[n]!)[0]!.custom_attributes.status).toBe('Former customer');
+    for (const n of ['deleted', 'softDeleted', 'merged'])
+      expect(contact(ids[n]!)[0]!.custom_attributes.status).toBe('Former customer');
   });
 
   it('a listing that breaks midway changes nothing and fails the run', async () => {
@@ -116,13 +152,22 @@ describe('cleanup', () => {
   }, 60_000);
 
   it('finds duplicates of one organization and merges them into the canonical contact, keeping conversations', async () => {
-    const dup = stack.sim.chatwoot.seedContact({ name: 'Org stays2 (old copy)', email: 'old-copy@example.test', custom_attributes: { pipedrive_org_id: ids.stays2 } });
+    const dup = stack.sim.chatwoot.seedContact({
+      name: 'Org stays2 (old copy)',
+      email: 'old-copy@example.test',
+      custom_attributes: { pipedrive_org_id: ids.stays2 },
+    });
     stack.sim.chatwoot.addConversation(dup.id);
     const canonical = contact(ids.stays2!)[0]!;
     const report = await cleanup({ dryRun: true });
-    expect(report.details.duplicates).toEqual([{ orgId: ids.stays2, canonicalContactId: canonical.id, duplicateContactIds: [dup.id] }]);
+    expect(report.details.duplicates).toEqual([
+      { orgId: ids.stays2, canonicalContactId: canonical.id, duplicateContactIds: [dup.id] },
+    ]);
     const merged = await cleanup({ mergeDuplicates: true, force: true });
-    expect(merged.details.affected.find((a) => a.action === 'merge')).toMatchObject({ contactId: dup.id, result: 'merged' });
+    expect(merged.details.affected.find((a) => a.action === 'merge')).toMatchObject({
+      contactId: dup.id,
+      result: 'merged',
+    });
     expect(stack.sim.chatwoot.getContact(dup.id)).toBeUndefined();
     expect(stack.sim.chatwoot.conversations(canonical.id).length).toBeGreaterThanOrEqual(1);
   });
@@ -131,7 +176,9 @@ describe('cleanup', () => {
     await restart({ CLEANUP_ACTION: 'delete', CHATWOOT_API_KEY: SIM_DEFAULTS.chatwootAgentToken });
     const denied = await cleanup({ force: true });
     expect(denied.run.status).toBe('partial');
-    const rows = await (await stack.ds()).query('SELECT outcome, error_type, message FROM record_outcomes WHERE run_id = ?', [denied.run.id]);
+    const rows = await (
+      await stack.ds()
+    ).query('SELECT outcome, error_type, message FROM record_outcomes WHERE run_id = ?', [denied.run.id]);
     expect(rows[0]).toMatchObject({ outcome: 'failed', error_type: 'forbidden' });
     expect(rows[0].message).toMatch(/administrator/);
     await restart({ CLEANUP_ACTION: 'delete' });
@@ -148,7 +195,13 @@ describe('cleanup', () => {
     await enqueue(worker!.ctx.queues, syncRunJob, { mode: 'full', trigger: 'test', runId: syncId });
     await new Promise((r) => setTimeout(r, 300));
     const cleanupId = randomUUID();
-    await enqueue(worker!.ctx.queues, cleanupRunJob, { dryRun: true, force: false, mergeDuplicates: false, trigger: 'test', runId: cleanupId });
+    await enqueue(worker!.ctx.queues, cleanupRunJob, {
+      dryRun: true,
+      force: false,
+      mergeDuplicates: false,
+      trigger: 'test',
+      runId: cleanupId,
+    });
     const s = await stack.waitForRun(syncId, 90_000);
     stack.sim.chatwoot.setFaults({ latencyMs: 0 });
     const c = await stack.waitForRun(cleanupId, 120_000);
@@ -169,15 +222,28 @@ describe('scheduled cleanup on a new installation', () => {
     const w = await startWorker(s.config({ WORKER_QUEUES: 'sync,cleanup' }), { console: false });
     const scheduled = async () => {
       const runId = randomUUID();
-      const job = await enqueue(w.ctx.queues, cleanupRunJob, { dryRun: false, force: false, mergeDuplicates: false, trigger: 'schedule', runId });
-      return waitFor(async () => ((await job.getState()) === 'completed' ? ((await w.ctx.queues.cleanup.getJob(job.id!))!.returnvalue as Record<string, unknown>) : undefined), { timeoutMs: 30_000, what: 'the scheduled cleanup job' });
+      const job = await enqueue(w.ctx.queues, cleanupRunJob, {
+        dryRun: false,
+        force: false,
+        mergeDuplicates: false,
+        trigger: 'schedule',
+        runId,
+      });
+      return waitFor(
+        async () =>
+          (await job.getState()) === 'completed'
+            ? ((await w.ctx.queues.cleanup.getJob(job.id!))!.returnvalue as Record<string, unknown>)
+            : undefined,
+        { timeoutMs: 30_000, what: 'the scheduled cleanup job' },
+      );
     };
     try {
       const early = await scheduled();
       expect(early).toMatchObject({ skipped: true, reason: 'no sync has completed yet' });
       const ds = await s.ds();
       expect(await ds.getRepository(RunEntity).countBy({ type: 'cleanup' })).toBe(0);
-      const former = () => s.sim.chatwoot.listAllContacts().find((c) => c.identifier === `pipedrive:org:${account.formerCustomerOrgId}`)!;
+      const former = () =>
+        s.sim.chatwoot.listAllContacts().find((c) => c.identifier === `pipedrive:org:${account.formerCustomerOrgId}`)!;
       expect(former().custom_attributes.status).toBe('Customer');
       expect(s.sim.gchat.messages()).toHaveLength(0);
 

@@ -43,8 +43,14 @@ describe('alerts while the database is down', () => {
 
   beforeAll(async () => {
     await up();
-    stack = await createStack('dbdown', { SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', MONITOR_CRON: '0 0 1 1 *' });
-    worker = await startWorker(stack.config({ WORKER_QUEUES: 'monitor,notifications', MYSQL_PORT: String(port) }), { console: false });
+    stack = await createStack('dbdown', {
+      SYNC_CRON: '0 0 1 1 *',
+      CLEANUP_CRON: '0 0 1 1 *',
+      MONITOR_CRON: '0 0 1 1 *',
+    });
+    worker = await startWorker(stack.config({ WORKER_QUEUES: 'monitor,notifications', MYSQL_PORT: String(port) }), {
+      console: false,
+    });
   });
   afterAll(async () => {
     await worker?.stop('test');
@@ -53,8 +59,15 @@ describe('alerts while the database is down', () => {
   });
 
   async function check() {
-    const job = await enqueue(worker.ctx.queues, checkJobs.find((d) => d.name === 'sync-status')!, { trigger: 'test' });
-    await waitFor(async () => ['completed', 'failed'].includes(await job.getState()), { timeoutMs: 60_000, what: 'the check' });
+    const job = await enqueue(
+      worker.ctx.queues,
+      checkJobs.find((d) => d.name === 'sync-status')!,
+      { trigger: 'test' },
+    );
+    await waitFor(async () => ['completed', 'failed'].includes(await job.getState()), {
+      timeoutMs: 60_000,
+      what: 'the check',
+    });
     return (await worker.ctx.queues.monitor.getJob(job.id!))!;
   }
 
@@ -63,15 +76,24 @@ describe('alerts while the database is down', () => {
     const first = await check();
     expect(first.returnvalue).toMatchObject({ status: 'critical' });
     await check(); // still down: no second message
-    await waitFor(() => stack.sim.gchat.messages().length || undefined, { timeoutMs: 20_000, what: 'the critical alert' });
+    await waitFor(() => stack.sim.gchat.messages().length || undefined, {
+      timeoutMs: 20_000,
+      what: 'the critical alert',
+    });
     await new Promise((r) => setTimeout(r, 1_500));
     const [alert, ...more] = stack.sim.gchat.messages();
     expect(more).toEqual([]);
     expect(alert!.fallbackText).toMatch(/^🚨 ERROR: The database is unreachable/);
     expect(JSON.stringify(alert!.cardsV2)).toContain('monitor - database connection failure');
     await up();
-    await waitFor(async () => ((await check()).returnvalue as { status?: string }).status !== 'critical' || undefined, { timeoutMs: 60_000, what: 'the database to answer again' });
-    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, { timeoutMs: 20_000, what: 'the resolved message' });
+    await waitFor(async () => ((await check()).returnvalue as { status?: string }).status !== 'critical' || undefined, {
+      timeoutMs: 60_000,
+      what: 'the database to answer again',
+    });
+    await waitFor(() => stack.sim.gchat.messages().length >= 2 || undefined, {
+      timeoutMs: 20_000,
+      what: 'the resolved message',
+    });
     const msgs = stack.sim.gchat.messages();
     expect(msgs[1]!.fallbackText).toMatch(/^✅ RESOLVED/);
     expect(msgs[1]!.thread).toBe(msgs[0]!.thread);

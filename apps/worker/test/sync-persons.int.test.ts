@@ -7,7 +7,10 @@ import { createStack, randomUUID, type TestStack } from '../../../test/support/s
 describe('sync: persons per organization or by listing', () => {
   let stack: TestStack;
   let worker: RunningWorker;
-  const personRequests = () => Object.entries(stack.sim.stats().byApi.pipedrive.byRoute).filter(([k]) => k.includes('/persons')).reduce((n, [, v]) => n + v, 0);
+  const personRequests = () =>
+    Object.entries(stack.sim.stats().byApi.pipedrive.byRoute)
+      .filter(([k]) => k.includes('/persons'))
+      .reduce((n, [, v]) => n + v, 0);
   async function fullSync() {
     const runId = randomUUID();
     await enqueue(worker.ctx.queues, syncRunJob, { mode: 'full', trigger: 'test', runId });
@@ -20,7 +23,11 @@ describe('sync: persons per organization or by listing', () => {
     stack.sim.pipedrive.seed({ orgs: 1500, personsPerOrg: 2, customerRatio: 0 });
     for (const name of ['One', 'Two', 'Three']) {
       const id = stack.sim.pipedrive.upsertOrg({ name: `Customer ${name}`, label_ids: [17] }).id;
-      stack.sim.pipedrive.upsertPerson({ org_id: id, name: `Person ${name}`, emails: [`${name.toLowerCase()}@customer.example`] });
+      stack.sim.pipedrive.upsertPerson({
+        org_id: id,
+        name: `Person ${name}`,
+        emails: [`${name.toLowerCase()}@customer.example`],
+      });
     }
     worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync' }), { console: false });
   });
@@ -46,6 +53,8 @@ describe('sync: persons per organization or by listing', () => {
     expect(second.details).toMatchObject({ personsMode: 'per-org' });
     expect(personRequests()).toBe(3);
     expect(second).toMatchObject({ updated: 1, unchanged: 2, failed: 0 });
-    expect(stack.sim.chatwoot.listAllContacts().find((c) => c.identifier === `pipedrive:org:${id}`)!.email).toBe('two.new@customer.example');
+    expect(stack.sim.chatwoot.listAllContacts().find((c) => c.identifier === `pipedrive:org:${id}`)!.email).toBe(
+      'two.new@customer.example',
+    );
   });
 });

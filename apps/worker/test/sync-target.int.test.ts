@@ -16,7 +16,10 @@ describe('pointing the sync at other accounts', () => {
   let other: Simulator;
 
   async function withWorker<T>(env: Record<string, string>, fn: (w: RunningWorker) => Promise<T>): Promise<T> {
-    const worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync', SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', ...env }), { console: false });
+    const worker = await startWorker(
+      stack.config({ WORKER_QUEUES: 'sync', SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *', ...env }),
+      { console: false },
+    );
     try {
       return await fn(worker);
     } finally {
@@ -29,7 +32,9 @@ describe('pointing the sync at other accounts', () => {
       await enqueue(worker.ctx.queues, syncRunJob, { mode: 'incremental', trigger: 'test', runId });
       return stack.waitForRun(runId, 60_000);
     });
-  const otherChatwoot = () => ({ CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}` });
+  const otherChatwoot = () => ({
+    CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}`,
+  });
 
   beforeAll(async () => {
     stack = await createStack('target');
@@ -37,22 +42,27 @@ describe('pointing the sync at other accounts', () => {
     other = createSimulator({ seed: 9 });
     await other.start();
     // The "real" Chatwoot already holds people of its own, with the low ids the first one used.
-    for (let i = 1; i <= 8; i++) other.chatwoot.createContact({ name: `Real Person ${i}`, email: `real${i}@example.com` });
+    for (let i = 1; i <= 8; i++)
+      other.chatwoot.createContact({ name: `Real Person ${i}`, email: `real${i}@example.com` });
   });
   afterAll(async () => {
     await other?.stop();
     await stack?.close();
   });
 
-  it('forgets the old Chatwoot contact ids, leaves the new account\'s contacts alone, and finds or creates each contact by identifier', async () => {
+  it("forgets the old Chatwoot contact ids, leaves the new account's contacts alone, and finds or creates each contact by identifier", async () => {
     const first = await syncWith({});
     expect(first.status).toBe('succeeded');
     expect(first.created).toBe(12);
     const ds = await stack.ds();
-    expect((await ds.getRepository(OrganizationEntity).findBy({})).every((o) => o.chatwootContactId !== null)).toBe(true);
+    expect((await ds.getRepository(OrganizationEntity).findBy({})).every((o) => o.chatwootContactId !== null)).toBe(
+      true,
+    );
 
     const before = other.chatwoot.listAllContacts().map((c) => ({ id: c.id, name: c.name, identifier: c.identifier }));
-    const moved = await syncWith({ CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}` });
+    const moved = await syncWith({
+      CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}`,
+    });
     expect(moved.status).toBe('succeeded');
     expect(moved.mode).toBe('full'); // an incremental run would leave the unchanged organizations behind
     expect(moved.created).toBe(12);
@@ -62,10 +72,14 @@ describe('pointing the sync at other accounts', () => {
     for (const c of before) expect(after.find((a) => a.id === c.id)).toMatchObject(c);
     expect(after.filter((c) => c.identifier?.startsWith('pipedrive:org:'))).toHaveLength(12);
     const ids = new Set(after.filter((c) => c.identifier?.startsWith('pipedrive:org:')).map((c) => c.id));
-    expect((await ds.getRepository(OrganizationEntity).findBy({})).every((o) => ids.has(o.chatwootContactId!))).toBe(true);
+    expect((await ds.getRepository(OrganizationEntity).findBy({})).every((o) => ids.has(o.chatwootContactId!))).toBe(
+      true,
+    );
 
     // The same target again: nothing forgotten, nothing written.
-    const again = await syncWith({ CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}` });
+    const again = await syncWith({
+      CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}`,
+    });
     expect(again.status).toBe('succeeded');
     expect((again.details as { targetChanged?: unknown }).targetChanged).toBeUndefined();
     expect(again.created + again.updated).toBe(0);
@@ -77,12 +91,26 @@ describe('pointing the sync at other accounts', () => {
     // Back to the first Chatwoot, noticed first by a webhook's targeted upsert.
     await withWorker({}, async (worker) => {
       const job = await enqueue(worker.ctx.queues, syncOrgJob, { orgId: orgIds[0]!, trigger: 'test' });
-      await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), { timeoutMs: 30_000, what: 'the targeted upsert' });
+      await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'the targeted upsert',
+      });
     });
     // A run that had listed for the other Chatwoot still has a batch queued.
     const stale = randomUUID();
     const listedFor = JSON.stringify(targetOf(stack.config(otherChatwoot())));
-    await ds.getRepository(RunEntity).insert({ id: stale, type: 'sync', mode: 'full', trigger: 'test', status: 'running', startedAt: new Date(), listingStartedAt: new Date(Date.now() - 60_000), listingComplete: true, batchesTotal: 1, details: { legacyLookup: true, requestedMode: 'full', target: listedFor } as never });
+    await ds.getRepository(RunEntity).insert({
+      id: stale,
+      type: 'sync',
+      mode: 'full',
+      trigger: 'test',
+      status: 'running',
+      startedAt: new Date(),
+      listingStartedAt: new Date(Date.now() - 60_000),
+      listingComplete: true,
+      batchesTotal: 1,
+      details: { legacyLookup: true, requestedMode: 'full', target: listedFor } as never,
+    });
     const before = stack.sim.stats().byApi.chatwoot.requests;
     await withWorker({}, async (worker) => {
       await enqueue(worker.ctx.queues, syncBatchJob, { runId: stale, batch: 0, orgIds });
@@ -97,18 +125,28 @@ describe('pointing the sync at other accounts', () => {
     expect(next.status).toBe('succeeded');
     expect(next.mode).toBe('full');
     expect(next.processed).toBe(12);
-    expect(stack.sim.chatwoot.listAllContacts().filter((c) => c.identifier?.startsWith('pipedrive:org:'))).toHaveLength(12);
+    expect(stack.sim.chatwoot.listAllContacts().filter((c) => c.identifier?.startsWith('pipedrive:org:'))).toHaveLength(
+      12,
+    );
   });
 
-  it('drops the mirror of another Pipedrive, so organizations of the old account are not synced as the new one\'s', async () => {
+  it("drops the mirror of another Pipedrive, so organizations of the old account are not synced as the new one's", async () => {
     other.pipedrive.seed({ orgs: 5, personsPerOrg: 1, customerRatio: 1, seed: 11 });
-    const env = { PIPEDRIVE_BASE_URL: other.pipedriveBaseUrl, CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}` };
+    const env = {
+      PIPEDRIVE_BASE_URL: other.pipedriveBaseUrl,
+      CHATWOOT_BASE_URL: `${other.chatwootBaseUrl}/api/v1/accounts/${SIM_DEFAULTS.chatwootAccountId}`,
+    };
     const run = await syncWith(env);
     expect(run.status).toBe('succeeded');
     expect((run.details as { targetChanged?: { forgotten: string } }).targetChanged?.forgotten).toBe('mirror');
     const ds = await stack.ds();
     const orgs = await ds.getRepository(OrganizationEntity).findBy({});
-    expect(orgs.map((o) => o.name).sort()).toEqual(other.pipedrive.listOrgs().map((o) => o.name).sort());
+    expect(orgs.map((o) => o.name).sort()).toEqual(
+      other.pipedrive
+        .listOrgs()
+        .map((o) => o.name)
+        .sort(),
+    );
     expect(run.processed).toBe(5);
   });
 });

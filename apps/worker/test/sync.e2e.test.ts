@@ -48,10 +48,13 @@ describe('sync end to end', () => {
     expect(cli.code).toBe(0);
     const { runId } = JSON.parse(cli.stdout) as { runId: string };
     const ds = await stack.ds();
-    await waitFor(async () => {
-      const run = await ds.getRepository(RunEntity).findOneBy({ id: runId });
-      return run && run.batchesDone >= 3 ? run : undefined;
-    }, { timeoutMs: 30_000, what: 'a few batches done' });
+    await waitFor(
+      async () => {
+        const run = await ds.getRepository(RunEntity).findOneBy({ id: runId });
+        return run && run.batchesDone >= 3 ? run : undefined;
+      },
+      { timeoutMs: 30_000, what: 'a few batches done' },
+    );
     expect(await first.stop('SIGKILL')).not.toBe(0);
     const before = await ds.getRepository(RunEntity).findOneByOrFail({ id: runId });
     expect(before.status).toBe('running');
@@ -87,7 +90,9 @@ describe('sync end to end', () => {
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     const q = new Queue('sync', { connection: redis, prefix: stack.prefix });
     const done = await q.getJobs(['completed'], 0, 1000);
-    const workers = new Set(done.filter((j) => j.name === 'sync-batch' && j.data.runId === summary.runId).map((j) => j.processedBy));
+    const workers = new Set(
+      done.filter((j) => j.name === 'sync-batch' && j.data.runId === summary.runId).map((j) => j.processedBy),
+    );
     await q.close();
     redis.disconnect();
     expect(workers.size).toBe(2);

@@ -30,7 +30,13 @@ describe('sync against the simulator', () => {
     });
     await new Promise<void>((r) => pingServer.listen(0, '127.0.0.1', r));
     const pingUrl = `http://127.0.0.1:${(pingServer.address() as { port: number }).port}/ping/abc`;
-    stack = await createStack('sync', { HEALTHCHECK_PING_URL: pingUrl, PIPEDRIVE_PHONE_FIELD: 'Main phone', PIPEDRIVE_SUPPORT_LINK_FIELD: 'Support portal', BATCH_SIZE: '4', SYNC_CRON: '0 0 1 1 *' });
+    stack = await createStack('sync', {
+      HEALTHCHECK_PING_URL: pingUrl,
+      PIPEDRIVE_PHONE_FIELD: 'Main phone',
+      PIPEDRIVE_SUPPORT_LINK_FIELD: 'Support portal',
+      BATCH_SIZE: '4',
+      SYNC_CRON: '0 0 1 1 *',
+    });
     seeded = seedMixed(stack.sim);
     // A yearly cron: no scheduled run gets in the way of the runs these tests start.
     worker = await startWorker(stack.config({ WORKER_QUEUES: 'sync' }), { console: false });
@@ -56,12 +62,20 @@ describe('sync against the simulator', () => {
       email: 'pat@plain.example',
       phone_number: '+61412000001',
       additional_attributes: { company_name: 'Plain Customer Pty Ltd', city: 'Sydney', country: 'Australia' },
-      custom_attributes: { pipedrive_org_id: ids.plain, status: 'Customer', type: 'organization', pipedrive_url: `${stack.sim.pipedriveBaseUrl}/organization/${ids.plain}` },
+      custom_attributes: {
+        pipedrive_org_id: ids.plain,
+        status: 'Customer',
+        type: 'organization',
+        pipedrive_url: `${stack.sim.pipedriveBaseUrl}/organization/${ids.plain}`,
+      },
     });
     expect(contactOf(ids.noPersons)[0]).toMatchObject({ email: null, phone_number: null });
     expect(contactOf(ids.phoneField)[0]!.phone_number).toBe('+61298765432');
     expect(contactOf(ids.localNumber)[0]!.phone_number).toBe('+61412345678');
-    expect(contactOf(ids.support)[0]).toMatchObject({ email: 'second@support.example', custom_attributes: { support_link: 'https://help.example/acme' } });
+    expect(contactOf(ids.support)[0]).toMatchObject({
+      email: 'second@support.example',
+      custom_attributes: { support_link: 'https://help.example/acme' },
+    });
     // two orgs sharing one phone: one holds it, the other is written without it
     const phones = [contactOf(ids.sharedA)[0]!.phone_number, contactOf(ids.sharedB)[0]!.phone_number];
     expect(phones.filter((p) => p === '+61413222333')).toHaveLength(1);
@@ -92,11 +106,19 @@ describe('sync against the simulator', () => {
     stack.sim.resetStats();
     const again = await sync('full');
     expect(chatwootWrites(stack.sim)).toBe(0);
-    expect(again).toMatchObject({ status: 'succeeded', unchanged: seeded.liveCustomers.length, created: 0, updated: 0 });
+    expect(again).toMatchObject({
+      status: 'succeeded',
+      unchanged: seeded.liveCustomers.length,
+      created: 0,
+      updated: 0,
+    });
 
     const { ids } = seeded;
     stack.sim.pipedrive.upsertOrg({ id: ids.plain, name: 'Plain Customer Renamed' });
-    stack.sim.pipedrive.upsertOrg({ id: ids.phoneField, custom_fields: { [(await import('../../simulator/src/index.js')).PD_FIELD_KEYS.mainPhone]: '+61 3 9000 1111' } });
+    stack.sim.pipedrive.upsertOrg({
+      id: ids.phoneField,
+      custom_fields: { [(await import('../../simulator/src/index.js')).PD_FIELD_KEYS.mainPhone]: '+61 3 9000 1111' },
+    });
     const person = stack.sim.pipedrive.personsOfOrg(ids.emoji)[0]!;
     stack.sim.pipedrive.upsertPerson({ id: person.id, emails: ['new.address@rocket.example'] });
     stack.sim.resetStats();
@@ -156,7 +178,17 @@ describe('sync against the simulator', () => {
     const { RunEntity } = await import('@pcs/db');
     // A webhook run recorded as if it had listed an hour from now: an incremental run that took
     // its start from it would see none of the changes below.
-    await ds.getRepository(RunEntity).insert({ id: randomUUID(), type: 'sync', mode: 'webhook', trigger: 'webhook', status: 'succeeded', startedAt: new Date(), finishedAt: new Date(), listingStartedAt: new Date(Date.now() + 3_600_000), listingComplete: true });
+    await ds.getRepository(RunEntity).insert({
+      id: randomUUID(),
+      type: 'sync',
+      mode: 'webhook',
+      trigger: 'webhook',
+      status: 'succeeded',
+      startedAt: new Date(),
+      finishedAt: new Date(),
+      listingStartedAt: new Date(Date.now() + 3_600_000),
+      listingComplete: true,
+    });
     stack.sim.pipedrive.upsertOrg({ id: seeded.ids.rtl, name: 'شركة الاختبار الجديدة' });
     const run = await sync('incremental');
     expect(run.mode).toBe('incremental');

@@ -8,10 +8,25 @@ import { parseConfig, REPO_ROOT, type Config } from '@pcs/config';
 import { CheckResultEntity } from '@pcs/db';
 import { defineJob, handle, enqueue, schedulerId, checkJobs } from '@pcs/queues';
 import { startWorker } from '../src/worker.js';
-import { createTestDatabase, dropPrefix, REDIS_URL, tempDir, testEnv, uniqueName, waitFor, type TestDatabase } from '../../../test/support/index.js';
+import {
+  createTestDatabase,
+  dropPrefix,
+  REDIS_URL,
+  tempDir,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '../../../test/support/index.js';
 
 // The APIs are not the point here: a yearly sync cron keeps the sync schedule from running at start.
-const API_ENV = { PIPEDRIVE_API_KEY: 'pd-test-token', CHATWOOT_BASE_URL: 'http://127.0.0.1:9/chatwoot/api/v1/accounts/2', CHATWOOT_API_KEY: 'cw-admin-token', SYNC_CRON: '0 0 1 1 *', CLEANUP_CRON: '0 0 1 1 *' };
+const API_ENV = {
+  PIPEDRIVE_API_KEY: 'pd-test-token',
+  CHATWOOT_BASE_URL: 'http://127.0.0.1:9/chatwoot/api/v1/accounts/2',
+  CHATWOOT_API_KEY: 'cw-admin-token',
+  SYNC_CRON: '0 0 1 1 *',
+  CLEANUP_CRON: '0 0 1 1 *',
+};
 
 describe('worker', () => {
   let db: TestDatabase;
@@ -40,12 +55,19 @@ describe('worker', () => {
   }
 
   it('upserts its schedulers once, across restarts and with two workers at once', async () => {
-    const [a, b] = await Promise.all([startWorker(config(), { console: false }), startWorker(config(), { console: false })]);
+    const [a, b] = await Promise.all([
+      startWorker(config(), { console: false }),
+      startWorker(config(), { console: false }),
+    ]);
     await Promise.all([a.stop('test'), b.stop('test')]);
     const again = await startWorker(config(), { console: false });
     await again.stop('test');
     const list = await schedulers('monitor');
-    expect(list.map((s) => s.key).sort()).toEqual(['chatwoot-api', 'consistency', 'freshness', 'pipedrive-api', 'queues', 'sync-status'].map((name) => schedulerId({ name })));
+    expect(list.map((s) => s.key).sort()).toEqual(
+      ['chatwoot-api', 'consistency', 'freshness', 'pipedrive-api', 'queues', 'sync-status'].map((name) =>
+        schedulerId({ name }),
+      ),
+    );
     expect(list.every((s) => s.every === 30 * 60_000)).toBe(true);
   });
 
@@ -55,7 +77,9 @@ describe('worker', () => {
     let list = await schedulers('monitor');
     expect(list).toHaveLength(6);
     expect(list.every((s) => s.every === 5 * 60_000)).toBe(true);
-    const w2 = await startWorker(config({ MONITOR_CRON: '*/10 * * * *', SCHEDULE_TZ: 'Australia/Sydney' }), { console: false });
+    const w2 = await startWorker(config({ MONITOR_CRON: '*/10 * * * *', SCHEDULE_TZ: 'Australia/Sydney' }), {
+      console: false,
+    });
     await w2.stop('test');
     list = await schedulers('monitor');
     expect(list).toHaveLength(6);
@@ -68,8 +92,19 @@ describe('worker', () => {
   it('runs the queues check and stores its result', async () => {
     const w = await startWorker(config(), { console: false });
     try {
-      await enqueue(w.ctx.queues, checkJobs.find((d) => d.name === 'queues')!, { trigger: 'test' });
-      const row = await waitFor(() => w.ctx.ds.getRepository(CheckResultEntity).findOne({ where: { check: 'queues' }, order: { id: 'DESC' } }).then((r) => r ?? undefined), { what: 'a queues check result' });
+      await enqueue(
+        w.ctx.queues,
+        checkJobs.find((d) => d.name === 'queues')!,
+        { trigger: 'test' },
+      );
+      const row = await waitFor(
+        () =>
+          w.ctx.ds
+            .getRepository(CheckResultEntity)
+            .findOne({ where: { check: 'queues' }, order: { id: 'DESC' } })
+            .then((r) => r ?? undefined),
+        { what: 'a queues check result' },
+      );
       expect(row.status).toMatch(/ok|warning|critical/);
       expect((row.details as { queues: unknown[] }).queues).toHaveLength(4);
     } finally {
@@ -141,7 +176,10 @@ describe('worker', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('"worker ready"'), { timeoutMs: 20_000, what: `worker ready (output: ${out.slice(-500)})` });
+    await waitFor(() => out.includes('"worker ready"'), {
+      timeoutMs: 20_000,
+      what: `worker ready (output: ${out.slice(-500)})`,
+    });
     const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);

@@ -159,12 +159,17 @@ export class ChatwootClient {
   private readonly random: () => number;
 
   constructor(opts: ChatwootClientOptions) {
-    if (!Number.isInteger(opts.accountId) || opts.accountId <= 0) throw new TypeError('ChatwootClient: accountId must be a positive integer');
+    if (!Number.isInteger(opts.accountId) || opts.accountId <= 0)
+      throw new TypeError('ChatwootClient: accountId must be a positive integer');
     if (!opts.apiKey) throw new TypeError('ChatwootClient: apiKey is required');
     this.accountId = opts.accountId;
     this.accountPath = `/api/v1/accounts/${opts.accountId}/`;
     const base = `${opts.baseUrl.replace(/\/+$/, '')}${this.accountPath}`;
-    this.http = createAxios(base, { api_access_token: opts.apiKey, 'content-type': 'application/json' }, opts.timeoutMs ?? 30_000);
+    this.http = createAxios(
+      base,
+      { api_access_token: opts.apiKey, 'content-type': 'application/json' },
+      opts.timeoutMs ?? 30_000,
+    );
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
     this.hooks = opts.hooks ?? {};
     this.listSort = opts.listSort ?? 'created_at';
@@ -202,7 +207,8 @@ export class ChatwootClient {
       } catch (err) {
         throw errorFromException(err, ctx);
       }
-      if (res.status < 200 || res.status >= 300) throw errorFromResponse(res.status, res.data, res.headers as Record<string, unknown>, ctx);
+      if (res.status < 200 || res.status >= 300)
+        throw errorFromResponse(res.status, res.data, res.headers as Record<string, unknown>, ctx);
       const parsed = c.schema.safeParse(res.data);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -211,7 +217,9 @@ export class ChatwootClient {
         throw new ApiError({
           api: 'chatwoot',
           type: 'bad_data',
-          message: this.scrub(`Chatwoot ${c.method} ${c.route} answered ${res.status} with an unexpected body (${where})`),
+          message: this.scrub(
+            `Chatwoot ${c.method} ${c.route} answered ${res.status} with an unexpected body (${where})`,
+          ),
           status: res.status,
           method: c.method,
           path: ctx.path,
@@ -227,7 +235,13 @@ export class ChatwootClient {
   /** POST contacts/filter (body wrapped in {payload}); one page of 15. Conditions chained left to right; last has query_operator null. */
   async filterContacts(conditions: FilterCondition[], page = 1): Promise<{ contacts: CwContact[]; count: number }> {
     if (conditions.length === 0) {
-      throw new ApiError({ api: 'chatwoot', type: 'bad_data', message: 'Chatwoot filter needs at least one condition', method: 'POST', path: `${this.accountPath}contacts/filter` });
+      throw new ApiError({
+        api: 'chatwoot',
+        type: 'bad_data',
+        message: 'Chatwoot filter needs at least one condition',
+        method: 'POST',
+        path: `${this.accountPath}contacts/filter`,
+      });
     }
     const payload = conditions.map((c, i) => ({
       attribute_key: c.attributeKey,
@@ -256,7 +270,8 @@ export class ChatwootClient {
       for (const c of contacts) if (!byId.has(c.id)) byId.set(c.id, c);
       seen += contacts.length;
       // the page cap guards against a server that keeps answering full pages
-      if (contacts.length < CHATWOOT_PAGE_SIZE || seen >= count || page > Math.ceil(count / CHATWOOT_PAGE_SIZE) + 1) break;
+      if (contacts.length < CHATWOOT_PAGE_SIZE || seen >= count || page > Math.ceil(count / CHATWOOT_PAGE_SIZE) + 1)
+        break;
     }
     return [...byId.values()];
   }
@@ -267,7 +282,9 @@ export class ChatwootClient {
    */
   async findByIdentifier(identifier: string): Promise<CwContact | null> {
     if (identifier === '') return null;
-    const hits = await this.filterAllContacts([{ attributeKey: 'identifier', operator: 'equal_to', value: identifier }]);
+    const hits = await this.filterAllContacts([
+      { attributeKey: 'identifier', operator: 'equal_to', value: identifier },
+    ]);
     return hits.find((c) => c.identifier === identifier) ?? null;
   }
 
@@ -282,7 +299,13 @@ export class ChatwootClient {
   /** GET contacts/:id; 404 → null. */
   async getContact(id: number): Promise<CwContact | null> {
     try {
-      const raw = await this.call({ method: 'GET', route: 'contacts/:id', path: `contacts/${id}`, what: `contact ${id}`, schema: wrappedContactSchema });
+      const raw = await this.call({
+        method: 'GET',
+        route: 'contacts/:id',
+        path: `contacts/${id}`,
+        what: `contact ${id}`,
+        schema: wrappedContactSchema,
+      });
       return toContact(raw);
     } catch (err) {
       if (err instanceof ApiError && err.type === 'not_found') return null;
@@ -292,7 +315,14 @@ export class ChatwootClient {
 
   /** POST contacts; returns payload.contact. */
   async createContact(input: ContactInput): Promise<CwContact> {
-    const raw = await this.call({ method: 'POST', route: 'contacts', path: 'contacts', what: `account ${this.accountId}`, data: sanitizeInput(input), schema: createdContactSchema });
+    const raw = await this.call({
+      method: 'POST',
+      route: 'contacts',
+      path: 'contacts',
+      what: `account ${this.accountId}`,
+      data: sanitizeInput(input),
+      schema: createdContactSchema,
+    });
     return toContact(raw);
   }
 
@@ -300,13 +330,26 @@ export class ChatwootClient {
   async updateContact(id: number, input: ContactInput): Promise<CwContact> {
     const data = sanitizeInput(input);
     delete data.inbox_id;
-    const raw = await this.call({ method: 'PUT', route: 'contacts/:id', path: `contacts/${id}`, what: `contact ${id}`, data, schema: wrappedContactSchema });
+    const raw = await this.call({
+      method: 'PUT',
+      route: 'contacts/:id',
+      path: `contacts/${id}`,
+      what: `contact ${id}`,
+      data,
+      schema: wrappedContactSchema,
+    });
     return toContact(raw);
   }
 
   /** DELETE contacts/:id (admin token; 422 while the contact is online, see isOnlineConflict). */
   async deleteContact(id: number): Promise<void> {
-    await this.call({ method: 'DELETE', route: 'contacts/:id', path: `contacts/${id}`, what: `contact ${id}`, schema: anyBody });
+    await this.call({
+      method: 'DELETE',
+      route: 'contacts/:id',
+      path: `contacts/${id}`,
+      what: `contact ${id}`,
+      schema: anyBody,
+    });
   }
 
   /** POST actions/contact_merge: the mergee is deleted, its conversations move to the base. */
@@ -377,7 +420,14 @@ export class ChatwootClient {
       params: { attribute_model: model },
       schema: definitionListSchema,
     });
-    return list.filter((d) => d.attribute_model === model).map((d) => ({ id: d.id, key: d.attribute_key, displayType: d.attribute_display_type, model: d.attribute_model }));
+    return list
+      .filter((d) => d.attribute_model === model)
+      .map((d) => ({
+        id: d.id,
+        key: d.attribute_key,
+        displayType: d.attribute_display_type,
+        model: d.attribute_model,
+      }));
   }
 
   /** POST custom_attribute_definitions (admin token), body wrapped in custom_attribute_definition. */
@@ -413,7 +463,8 @@ export class ChatwootClient {
         created.push(def.key);
       } catch (err) {
         // another worker created it between our list and our create
-        if (!(err instanceof ApiError && err.type === 'conflict' && err.attributes.includes('attribute_key'))) throw err;
+        if (!(err instanceof ApiError && err.type === 'conflict' && err.attributes.includes('attribute_key')))
+          throw err;
       }
       existing.add(def.key);
     }

@@ -86,7 +86,12 @@ function serverText(data: unknown): string {
 }
 
 /** Maps a non-2xx Chatwoot answer to a typed ApiError. */
-export function errorFromResponse(status: number, data: unknown, headers: Record<string, unknown>, ctx: RequestContext): ApiError {
+export function errorFromResponse(
+  status: number,
+  data: unknown,
+  headers: Record<string, unknown>,
+  ctx: RequestContext,
+): ApiError {
   const where = `${ctx.method} ${ctx.route}`;
   const text = ctx.scrub(truncate(serverText(data), 200));
   const base = {
@@ -96,13 +101,20 @@ export function errorFromResponse(status: number, data: unknown, headers: Record
     path: ctx.path,
     body: ctx.scrub(truncate(bodyText(data))) || undefined,
   };
-  const mk = (type: ApiError['type'], message: string, extra: { attributes?: string[]; retryAfterMs?: number } = {}): ApiError =>
-    new ApiError({ ...base, type, message: ctx.scrub(message), ...extra });
+  const mk = (
+    type: ApiError['type'],
+    message: string,
+    extra: { attributes?: string[]; retryAfterMs?: number } = {},
+  ): ApiError => new ApiError({ ...base, type, message: ctx.scrub(message), ...extra });
 
   if (status === 429) {
     const now = ctx.now();
     const retryAfterMs = parseRetryAfter(headers['retry-after'], now) ?? msUntilNextMinute(now, ctx.random);
-    return mk('rate_limit', `Chatwoot rate limit hit on ${where} (429${text ? ` ${text}` : ''}); retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs });
+    return mk(
+      'rate_limit',
+      `Chatwoot rate limit hit on ${where} (429${text ? ` ${text}` : ''}); retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+      { retryAfterMs },
+    );
   }
   if (status === 401) {
     if (text === 'You are not authorized to do this action') {
@@ -114,7 +126,10 @@ export function errorFromResponse(status: number, data: unknown, headers: Record
     if (text === 'You are not authorized to access this account') {
       return mk('auth', `Chatwoot token is not a member of account ${ctx.accountId} (401 "${text}" on ${where})`);
     }
-    return mk('auth', `Chatwoot rejected the API access token (401${text ? ` "${text}"` : ''} on ${where}): check the token`);
+    return mk(
+      'auth',
+      `Chatwoot rejected the API access token (401${text ? ` "${text}"` : ''} on ${where}): check the token`,
+    );
   }
   if (status === 403) return mk('forbidden', `Chatwoot refused ${where} (403${text ? ` "${text}"` : ''})`);
   if (status === 404) return mk('not_found', `Chatwoot ${ctx.what} not found (404 on ${where})`);
@@ -124,7 +139,11 @@ export function errorFromResponse(status: number, data: unknown, headers: Record
       const attributes = stringList(o.attributes);
       const msg = ctx.scrub(o.message);
       if (ONLINE_RE.test(msg)) {
-        return mk('conflict', `Chatwoot ${ctx.what}: contact is online (widget presence), deletion refused; retry the deletion later (422 "${msg}")`, { attributes: [] });
+        return mk(
+          'conflict',
+          `Chatwoot ${ctx.what}: contact is online (widget presence), deletion refused; retry the deletion later (422 "${msg}")`,
+          { attributes: [] },
+        );
       }
       if (TAKEN_RE.test(msg)) return mk('conflict', `Chatwoot ${where}: ${msg} (422)`, { attributes });
       return mk('bad_data', `Chatwoot ${where}: ${msg} (422)`, { attributes });
@@ -132,7 +151,8 @@ export function errorFromResponse(status: number, data: unknown, headers: Record
     return mk('bad_data', `Chatwoot ${where} rejected the request (422${text ? ` "${text}"` : ''})`);
   }
   if (status >= 500) return mk('transient', `Chatwoot server error on ${where} (${status}${text ? ` ${text}` : ''})`);
-  if (status >= 300 && status < 400) return mk('bad_data', `Chatwoot answered ${status} (redirect) on ${where}: check the base URL`);
+  if (status >= 300 && status < 400)
+    return mk('bad_data', `Chatwoot answered ${status} (redirect) on ${where}: check the base URL`);
   return mk('bad_data', `Chatwoot answered ${status} on ${where}${text ? `: ${text}` : ''}`);
 }
 

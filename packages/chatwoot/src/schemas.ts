@@ -40,7 +40,8 @@ function toDate(v: number | string | null | undefined): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-const blankToNull = (v: string | null | undefined): string | null => (v === undefined || v === null || v === '' ? null : v);
+const blankToNull = (v: string | null | undefined): string | null =>
+  v === undefined || v === null || v === '' ? null : v;
 
 export function toContact(raw: RawContact): CwContact {
   return {
@@ -65,7 +66,10 @@ export const contactPageSchema = z.object({
 });
 
 /** Show / update / destroy_custom_attributes: `{payload: contact}` (also accepts a bare contact). */
-export const wrappedContactSchema = z.union([z.object({ payload: rawContactSchema }).transform((b) => b.payload), rawContactSchema]);
+export const wrappedContactSchema = z.union([
+  z.object({ payload: rawContactSchema }).transform((b) => b.payload),
+  rawContactSchema,
+]);
 
 /** Create: `{payload: {contact, contact_inbox}}` (also accepts `{payload: contact}`). */
 export const createdContactSchema = z.union([
@@ -74,7 +78,10 @@ export const createdContactSchema = z.union([
 ]);
 
 /** Merge: the base contact (bare upstream; also accepts `{payload: contact}`). */
-export const mergedContactSchema = z.union([rawContactSchema, z.object({ payload: rawContactSchema }).transform((b) => b.payload)]);
+export const mergedContactSchema = z.union([
+  rawContactSchema,
+  z.object({ payload: rawContactSchema }).transform((b) => b.payload),
+]);
 
 export const conversationsSchema = z.object({
   payload: z.array(z.object({ id, status: z.string() })),

@@ -56,7 +56,12 @@ describe('contacts CRUD', () => {
     expect(created.lastActivityAt).toBeNull();
 
     const got = await cw.getContact(created.id);
-    expect(got).toMatchObject({ id: created.id, name: 'Acme GmbH', identifier: 'pipedrive:org:4', customAttributes: { pipedrive_org_id: 4, tier: 'gold' } });
+    expect(got).toMatchObject({
+      id: created.id,
+      name: 'Acme GmbH',
+      identifier: 'pipedrive:org:4',
+      customAttributes: { pipedrive_org_id: 4, tier: 'gold' },
+    });
 
     const updated = await cw.updateContact(created.id, { name: 'Acme AG', custom_attributes: { tier: 'silver' } });
     expect(updated.name).toBe('Acme AG');
@@ -86,7 +91,9 @@ describe('contacts CRUD', () => {
 
     const upper = await cw.createContact({ name: 'Org 7', identifier: 'Pipedrive:Org:7' });
     // the simulator (like Chatwoot) lower-cases the identifier filter: the server returns it...
-    const raw = await cw.filterContacts([{ attributeKey: 'identifier', operator: 'equal_to', value: 'pipedrive:org:7' }]);
+    const raw = await cw.filterContacts([
+      { attributeKey: 'identifier', operator: 'equal_to', value: 'pipedrive:org:7' },
+    ]);
     expect(raw.contacts.map((c) => c.id)).toEqual([upper.id]);
     // ...but the client keeps only the exact identifier
     expect(await cw.findByIdentifier('pipedrive:org:7')).toBeNull();
@@ -103,9 +110,21 @@ describe('contacts CRUD', () => {
   });
 
   it('findByCustomAttribute needs the definition; ensureAttributeDefinitions creates it once', async () => {
-    const legacy = sim.chatwoot.seedContact({ name: 'Legacy', email: 'old@example.com', custom_attributes: { pipedrive_org_id: 42 } });
-    const asString = sim.chatwoot.seedContact({ name: 'Legacy string', email: 'old2@example.com', custom_attributes: { pipedrive_org_id: '42' } });
-    sim.chatwoot.seedContact({ name: 'Other', email: 'other@example.com', custom_attributes: { pipedrive_org_id: 420 } });
+    const legacy = sim.chatwoot.seedContact({
+      name: 'Legacy',
+      email: 'old@example.com',
+      custom_attributes: { pipedrive_org_id: 42 },
+    });
+    const asString = sim.chatwoot.seedContact({
+      name: 'Legacy string',
+      email: 'old2@example.com',
+      custom_attributes: { pipedrive_org_id: '42' },
+    });
+    sim.chatwoot.seedContact({
+      name: 'Other',
+      email: 'other@example.com',
+      custom_attributes: { pipedrive_org_id: 420 },
+    });
     sim.chatwoot.seedContact({ name: 'Four', email: 'four@example.com', custom_attributes: { pipedrive_org_id: 4 } });
     const cw = client();
 
@@ -123,12 +142,18 @@ describe('contacts CRUD', () => {
     expect(await cw.ensureAttributeDefinitions([ORG_ID_DEF])).toEqual(['pipedrive_org_id']);
     expect(await cw.ensureAttributeDefinitions([ORG_ID_DEF])).toEqual([]);
     expect(sim.chatwoot.definitions('contact_attribute').map((d) => d.attribute_key)).toEqual(['pipedrive_org_id']);
-    expect(await cw.listAttributeDefinitions()).toEqual([{ id: expect.any(Number), key: 'pipedrive_org_id', displayType: 'number', model: 'contact_attribute' }]);
+    expect(await cw.listAttributeDefinitions()).toEqual([
+      { id: expect.any(Number), key: 'pipedrive_org_id', displayType: 'number', model: 'contact_attribute' },
+    ]);
 
     const found = await cw.findByCustomAttribute('pipedrive_org_id', 42);
     expect(found.map((c) => c.id).sort()).toEqual([legacy.id, asString.id].sort());
     const old = found.find((c) => c.id === legacy.id);
-    expect(old).toMatchObject({ identifier: null, email: 'old@example.com', customAttributes: { pipedrive_org_id: 42 } });
+    expect(old).toMatchObject({
+      identifier: null,
+      email: 'old@example.com',
+      customAttributes: { pipedrive_org_id: 42 },
+    });
     expect(await cw.findByCustomAttribute('pipedrive_org_id', 4)).toHaveLength(1);
   });
 
@@ -175,7 +200,12 @@ describe('contacts CRUD', () => {
 describe('validation errors (422)', () => {
   it('maps uniqueness to conflict and format problems to bad_data, with the attributes', async () => {
     const cw = client();
-    await cw.createContact({ name: 'A', email: 'Dup@Example.com', phone_number: '+4930111111', identifier: 'pipedrive:org:1' });
+    await cw.createContact({
+      name: 'A',
+      email: 'Dup@Example.com',
+      phone_number: '+4930111111',
+      identifier: 'pipedrive:org:1',
+    });
 
     const email = await caught(cw.createContact({ name: 'B', email: 'dup@EXAMPLE.com' }));
     expect(email).toMatchObject({ type: 'conflict', status: 422, attributes: ['email'] });
@@ -238,12 +268,21 @@ describe('delete and merge', () => {
   it('merge keeps the mergee conversations on the base', async () => {
     const cw = client();
     const base = await cw.createContact({ name: 'Base', identifier: 'pipedrive:org:9' });
-    const mergee = await cw.createContact({ name: 'Dup', email: 'dup@merge.example', custom_attributes: { note: 'x' } });
+    const mergee = await cw.createContact({
+      name: 'Dup',
+      email: 'dup@merge.example',
+      custom_attributes: { note: 'x' },
+    });
     const conv = sim.chatwoot.addConversation(mergee.id);
     expect(conv).toBeDefined();
 
     const merged = await cw.mergeContacts(base.id, mergee.id);
-    expect(merged).toMatchObject({ id: base.id, identifier: 'pipedrive:org:9', email: 'dup@merge.example', customAttributes: { note: 'x' } });
+    expect(merged).toMatchObject({
+      id: base.id,
+      identifier: 'pipedrive:org:9',
+      email: 'dup@merge.example',
+      customAttributes: { note: 'x' },
+    });
     const convs = await cw.conversations(base.id);
     expect(convs).toContainEqual({ id: conv?.id, status: 'open' });
     expect(await cw.getContact(mergee.id)).toBeNull();

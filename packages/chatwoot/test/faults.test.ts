@@ -73,7 +73,11 @@ describe('429 (rack-attack: text/plain "Retry later", no Retry-After)', () => {
   it('waits out a burst and succeeds (fake clock 200 ms before the minute, no jitter)', async () => {
     sim.chatwoot.setFaults({ burst429: { count: 2 } });
     const waits: number[] = [];
-    const cw = client({ now: () => MINUTE - 200, random: () => 0, hooks: { onRateLimited: (ms) => void waits.push(ms) } });
+    const cw = client({
+      now: () => MINUTE - 200,
+      random: () => 0,
+      hooks: { onRateLimited: (ms) => void waits.push(ms) },
+    });
     const started = Date.now();
     expect(await cw.contactCount()).toBe(0);
     expect(waits).toEqual([200, 200]);
@@ -141,7 +145,10 @@ describe('auth, 5xx, network', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as AddressInfo).port;
     await new Promise<void>((r) => srv.close(() => r()));
-    const refused = client({ baseUrl: `http://127.0.0.1:${port}/chatwoot`, retry: { transientRetries: 1, minBackoffMs: 1, maxBackoffMs: 5 } });
+    const refused = client({
+      baseUrl: `http://127.0.0.1:${port}/chatwoot`,
+      retry: { transientRetries: 1, minBackoffMs: 1, maxBackoffMs: 5 },
+    });
     const e = await caught(refused.contactCount());
     expect(e.type).toBe('transient');
     expect(e.message).toContain('ECONNREFUSED');

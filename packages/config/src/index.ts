@@ -61,7 +61,13 @@ export interface Config {
   redis: { url: string; prefix: string };
   database: DatabaseConfig;
   log: { dir: string; level: RawEnv['LOG_LEVEL']; maxSize: string; maxFiles: number };
-  dashboard: { port: number; /** Unset: every interface. */ host?: string; auth: { user: string; password: string } | undefined; webhookAuth: { user: string; password: string } | undefined; watchdogAfterMs: number };
+  dashboard: {
+    port: number;
+    /** Unset: every interface. */ host?: string;
+    auth: { user: string; password: string } | undefined;
+    webhookAuth: { user: string; password: string } | undefined;
+    watchdogAfterMs: number;
+  };
   /** Every secret value present, for redaction by value. */
   secrets: string[];
 }
@@ -92,7 +98,11 @@ export function formatIssue(i: ConfigIssue): string {
  * Returns the merged view; process.env itself is left untouched.
  */
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
-  const file = env.ENV_FILE ? (isAbsolute(env.ENV_FILE) ? env.ENV_FILE : resolve(env.ENV_FILE)) : join(REPO_ROOT, '.env');
+  const file = env.ENV_FILE
+    ? isAbsolute(env.ENV_FILE)
+      ? env.ENV_FILE
+      : resolve(env.ENV_FILE)
+    : join(REPO_ROOT, '.env');
   if (env.ENV_FILE === 'none' || !existsSync(file)) return { ...env };
   const fromFile = parseDotenv(readFileSync(file));
   return { ...fromFile, ...env };
@@ -120,7 +130,9 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
   const badVariables = new Set(issues.map((i) => i.variable));
 
   // Pipedrive: tolerate the seed's trailing /v1 (and /api/v1, /api/v2).
-  const pipedriveBaseUrl = e.PIPEDRIVE_BASE_URL.replace(/\/+$/, '').replace(/\/(api\/)?v[12]$/, '').replace(/\/api$/, '');
+  const pipedriveBaseUrl = e.PIPEDRIVE_BASE_URL.replace(/\/+$/, '')
+    .replace(/\/(api\/)?v[12]$/, '')
+    .replace(/\/api$/, '');
 
   // Chatwoot: the seed format …/api/v1/accounts/2 carries the account id.
   let chatwootBaseUrl = e.CHATWOOT_BASE_URL?.replace(/\/+$/, '');
@@ -130,7 +142,10 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     if (m) {
       const fromUrl = Number(m[1]);
       if (accountId !== undefined && accountId !== fromUrl) {
-        issues.push({ variable: 'CHATWOOT_ACCOUNT_ID', problem: `differs from the account id ${fromUrl} in CHATWOOT_BASE_URL (expected the same id, or leave one of them out)` });
+        issues.push({
+          variable: 'CHATWOOT_ACCOUNT_ID',
+          problem: `differs from the account id ${fromUrl} in CHATWOOT_BASE_URL (expected the same id, or leave one of them out)`,
+        });
       }
       accountId = fromUrl;
       chatwootBaseUrl = chatwootBaseUrl.replace(ACCOUNT_SUFFIX, '');
@@ -143,10 +158,18 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     issues.push({ variable: 'PIPEDRIVE_API_KEY', problem: 'missing (expected the Pipedrive API token)' });
   }
   if (requirements.includes('chatwoot')) {
-    if (!chatwootBaseUrl && !badVariables.has('CHATWOOT_BASE_URL')) issues.push({ variable: 'CHATWOOT_BASE_URL', problem: 'missing (expected the Chatwoot origin, e.g. https://support.example.com)' });
-    if (!e.CHATWOOT_API_KEY) issues.push({ variable: 'CHATWOOT_API_KEY', problem: "missing (expected an administrator's access token)" });
+    if (!chatwootBaseUrl && !badVariables.has('CHATWOOT_BASE_URL'))
+      issues.push({
+        variable: 'CHATWOOT_BASE_URL',
+        problem: 'missing (expected the Chatwoot origin, e.g. https://support.example.com)',
+      });
+    if (!e.CHATWOOT_API_KEY)
+      issues.push({ variable: 'CHATWOOT_API_KEY', problem: "missing (expected an administrator's access token)" });
     if (chatwootBaseUrl && accountId === undefined) {
-      issues.push({ variable: 'CHATWOOT_ACCOUNT_ID', problem: 'missing (expected the account id, or a CHATWOOT_BASE_URL ending in /api/v1/accounts/<id>)' });
+      issues.push({
+        variable: 'CHATWOOT_ACCOUNT_ID',
+        problem: 'missing (expected the account id, or a CHATWOOT_BASE_URL ending in /api/v1/accounts/<id>)',
+      });
     }
   }
 
@@ -154,7 +177,11 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
   if (e.DATABASE_URL) {
     const u = new URL(e.DATABASE_URL);
     const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
-    if (!name) issues.push({ variable: 'DATABASE_URL', problem: 'has no database name (expected mysql://user:password@host:port/database)' });
+    if (!name)
+      issues.push({
+        variable: 'DATABASE_URL',
+        problem: 'has no database name (expected mysql://user:password@host:port/database)',
+      });
     database = {
       host: u.hostname,
       port: u.port ? Number(u.port) : 3306,
@@ -164,17 +191,31 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     };
   } else {
     if (requirements.includes('database') && !e.MYSQL_USER) {
-      issues.push({ variable: 'MYSQL_USER', problem: 'missing (expected a MySQL user, or set DATABASE_URL=mysql://user:password@host:port/database)' });
+      issues.push({
+        variable: 'MYSQL_USER',
+        problem: 'missing (expected a MySQL user, or set DATABASE_URL=mysql://user:password@host:port/database)',
+      });
     }
-    database = { host: e.MYSQL_HOST, port: e.MYSQL_PORT ?? 3306, user: e.MYSQL_USER ?? 'root', password: e.MYSQL_PASSWORD ?? '', database: e.MYSQL_DATABASE };
+    database = {
+      host: e.MYSQL_HOST,
+      port: e.MYSQL_PORT ?? 3306,
+      user: e.MYSQL_USER ?? 'root',
+      password: e.MYSQL_PASSWORD ?? '',
+      database: e.MYSQL_DATABASE,
+    };
   }
 
   let dashboardAuth: Config['dashboard']['auth'];
   if (e.DASHBOARD_AUTH === 'on') {
-    if (e.DASHBOARD_USER && e.DASHBOARD_PASSWORD) dashboardAuth = { user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD };
+    if (e.DASHBOARD_USER && e.DASHBOARD_PASSWORD)
+      dashboardAuth = { user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD };
     else if (requirements.includes('dashboardAuth')) {
       for (const v of ['DASHBOARD_USER', 'DASHBOARD_PASSWORD'] as const) {
-        if (!e[v]) issues.push({ variable: v, problem: 'missing (the dashboard needs Basic auth credentials, or DASHBOARD_AUTH=off to run without them)' });
+        if (!e[v])
+          issues.push({
+            variable: v,
+            problem: 'missing (the dashboard needs Basic auth credentials, or DASHBOARD_AUTH=off to run without them)',
+          });
       }
     }
   }
@@ -182,13 +223,20 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
   if (e.PIPEDRIVE_WEBHOOK_USER || e.PIPEDRIVE_WEBHOOK_PASSWORD) {
     if (!e.PIPEDRIVE_WEBHOOK_USER || !e.PIPEDRIVE_WEBHOOK_PASSWORD) {
       const missing = e.PIPEDRIVE_WEBHOOK_USER ? 'PIPEDRIVE_WEBHOOK_PASSWORD' : 'PIPEDRIVE_WEBHOOK_USER';
-      issues.push({ variable: missing, problem: 'missing (webhook intake needs both PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD)' });
+      issues.push({
+        variable: missing,
+        problem: 'missing (webhook intake needs both PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD)',
+      });
     } else webhookAuth = { user: e.PIPEDRIVE_WEBHOOK_USER, password: e.PIPEDRIVE_WEBHOOK_PASSWORD };
   }
 
   let email: Config['alerts']['email'];
   if (e.ALERT_EMAIL_TO && e.SMTP_URL) {
-    email = { to: e.ALERT_EMAIL_TO.split(',').map((s) => s.trim()), from: e.ALERT_EMAIL_FROM ?? `Pipedrive-Chatwoot Sync <${e.ALERT_EMAIL_TO.split(',')[0]!.trim()}>`, smtpUrl: e.SMTP_URL };
+    email = {
+      to: e.ALERT_EMAIL_TO.split(',').map((s) => s.trim()),
+      from: e.ALERT_EMAIL_FROM ?? `Pipedrive-Chatwoot Sync <${e.ALERT_EMAIL_TO.split(',')[0]!.trim()}>`,
+      smtpUrl: e.SMTP_URL,
+    };
   }
 
   if (issues.length) throw new ConfigError(dedupe(issues));
@@ -235,8 +283,19 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     workerHealthFile: e.WORKER_HEALTH_FILE,
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     database,
-    log: { dir: isAbsolute(e.LOG_DIR) ? e.LOG_DIR : resolve(REPO_ROOT, e.LOG_DIR), level: e.LOG_LEVEL, maxSize: e.LOG_MAX_SIZE, maxFiles: e.LOG_MAX_FILES! },
-    dashboard: { port: e.DASHBOARD_PORT!, host: e.DASHBOARD_HOST, auth: dashboardAuth, webhookAuth, watchdogAfterMs: e.WATCHDOG_AFTER_SECONDS! * 1000 },
+    log: {
+      dir: isAbsolute(e.LOG_DIR) ? e.LOG_DIR : resolve(REPO_ROOT, e.LOG_DIR),
+      level: e.LOG_LEVEL,
+      maxSize: e.LOG_MAX_SIZE,
+      maxFiles: e.LOG_MAX_FILES!,
+    },
+    dashboard: {
+      port: e.DASHBOARD_PORT!,
+      host: e.DASHBOARD_HOST,
+      auth: dashboardAuth,
+      webhookAuth,
+      watchdogAfterMs: e.WATCHDOG_AFTER_SECONDS! * 1000,
+    },
     secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
   };
 }
@@ -249,7 +308,8 @@ function secretParts(name: string, value: string | undefined): string[] {
     try {
       const u = new URL(value);
       if (u.password) parts.push(decodeURIComponent(u.password), u.password);
-      for (const [k, v] of u.searchParams) if (/key|token|secret|password|sig/i.test(k) && v) parts.push(v, encodeURIComponent(v));
+      for (const [k, v] of u.searchParams)
+        if (/key|token|secret|password|sig/i.test(k) && v) parts.push(v, encodeURIComponent(v));
       if (!u.password && !u.search && name === 'REDIS_URL') return [];
       if (name === 'REDIS_URL' || name === 'DATABASE_URL') return parts.slice(1);
     } catch {
@@ -295,7 +355,8 @@ export function maskUrl(value: string | undefined): string | undefined {
   try {
     const u = new URL(value);
     if (u.password) u.password = '***';
-    for (const k of [...u.searchParams.keys()]) if (/key|token|secret|password|sig/i.test(k)) u.searchParams.set(k, '***');
+    for (const k of [...u.searchParams.keys()])
+      if (/key|token|secret|password|sig/i.test(k)) u.searchParams.set(k, '***');
     return u.toString().replace(/%2A%2A%2A/g, '***');
   } catch {
     return '***';

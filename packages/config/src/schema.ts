@@ -22,7 +22,8 @@ export const SECRET_VARIABLES = new Set([
   'PIPEDRIVE_WEBHOOK_PASSWORD',
 ]);
 
-const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v);
+const blankToUndefined = (v: unknown) =>
+  typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v;
 
 const optionalString = () => z.preprocess(blankToUndefined, z.string().optional());
 
@@ -89,7 +90,9 @@ const cron = () =>
       .string()
       .optional()
       .refine(
-        (v) => v === undefined || /^(\S+\s+){4,5}\S+$/.test(v) && v.split(/\s+/).every((f) => /^[\d*/,\-?LW#A-Za-z]+$/.test(f)),
+        (v) =>
+          v === undefined ||
+          (/^(\S+\s+){4,5}\S+$/.test(v) && v.split(/\s+/).every((f) => /^[\d*/,\-?LW#A-Za-z]+$/.test(f))),
         'not a cron pattern (expected 5 or 6 fields, e.g. "*/30 * * * *")',
       ),
   );
@@ -122,7 +125,10 @@ export const envSchema = z.object({
     z
       .string()
       .optional()
-      .refine((v) => v === undefined || /^\+?[1-9]\d{0,3}$/.test(v) || /^[A-Za-z]{2}$/.test(v), 'expected a calling code such as +61 or an ISO region such as AU'),
+      .refine(
+        (v) => v === undefined || /^\+?[1-9]\d{0,3}$/.test(v) || /^[A-Za-z]{2}$/.test(v),
+        'expected a calling code such as +61 or an ISO region such as AU',
+      ),
   ),
 
   // Schedules and thresholds
@@ -158,13 +164,18 @@ export const envSchema = z.object({
   CLEANUP_MAX_PERCENT: num({ min: 0, max: 100, def: 10, what: 'a percentage between 0 and 100' }),
 
   // Alerts
-  SUPPORT_GOOGLE_CHAT: url('a Google Chat incoming webhook URL (https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…)'),
+  SUPPORT_GOOGLE_CHAT: url(
+    'a Google Chat incoming webhook URL (https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…)',
+  ),
   ALERT_EMAIL_TO: z.preprocess(
     blankToUndefined,
     z
       .string()
       .optional()
-      .refine((v) => v === undefined || v.split(',').every((a) => /^[^@\s]+@[^@\s]+$/.test(a.trim())), 'expected one or more comma-separated email addresses'),
+      .refine(
+        (v) => v === undefined || v.split(',').every((a) => /^[^@\s]+@[^@\s]+$/.test(a.trim())),
+        'expected one or more comma-separated email addresses',
+      ),
   ),
   ALERT_EMAIL_FROM: z.preprocess(
     blankToUndefined,
@@ -184,10 +195,20 @@ export const envSchema = z.object({
       .optional()
       .transform((v, ctx) => {
         if (v === undefined) return [...QUEUE_NAMES];
-        const list = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+        const list = [
+          ...new Set(
+            v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          ),
+        ];
         const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
         if (bad.length || list.length === 0) {
-          ctx.addIssue({ code: 'custom', message: `unknown queue ${bad.join(', ') || '(empty)'} (expected a comma-separated subset of ${QUEUE_NAMES.join(',')})` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `unknown queue ${bad.join(', ') || '(empty)'} (expected a comma-separated subset of ${QUEUE_NAMES.join(',')})`,
+          });
           return z.NEVER;
         }
         return list as QueueName[];
@@ -195,19 +216,41 @@ export const envSchema = z.object({
   ),
   WORKER_HEALTH_FILE: optionalString(),
   REDIS_URL: url('redis://[user:password@]host:port[/db]', ['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  QUEUE_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected 1-40 letters, digits, _ . or -').default('pcs')),
+  QUEUE_PREFIX: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected 1-40 letters, digits, _ . or -')
+      .default('pcs'),
+  ),
   DATABASE_URL: url('mysql://user:password@host:port/database', ['mysql:', 'mariadb:']),
   MYSQL_HOST: optionalString().default('127.0.0.1'),
   MYSQL_PORT: int({ min: 1, max: 65_535, def: 3306, what: 'a TCP port' }),
   MYSQL_USER: optionalString(),
   MYSQL_PASSWORD: z.string().optional(),
-  MYSQL_DATABASE: z.preprocess(blankToUndefined, z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name of letters, digits, _ or $').default('pipedrive_chatwoot_sync')),
+  MYSQL_DATABASE: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name of letters, digits, _ or $')
+      .default('pipedrive_chatwoot_sync'),
+  ),
   LOG_DIR: optionalString().default('logs'),
   LOG_LEVEL: z.preprocess(
     (v) => (typeof blankToUndefined(v) === 'string' ? (blankToUndefined(v) as string).toLowerCase() : undefined),
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected fatal, error, warn, info, debug, trace or silent' }).default('info'),
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        message: 'expected fatal, error, warn, info, debug, trace or silent',
+      })
+      .default('info'),
   ),
-  LOG_MAX_SIZE: z.preprocess(blankToUndefined, z.string().regex(/^\d+(\.\d+)?[kmg]?b?$/i, 'expected a size such as 10m, 500k or 1g').default('10m')),
+  LOG_MAX_SIZE: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?[kmg]?b?$/i, 'expected a size such as 10m, 500k or 1g')
+      .default('10m'),
+  ),
   LOG_MAX_FILES: int({ min: 1, max: 1000, def: 5, what: 'a whole number of files between 1 and 1000' }),
   DASHBOARD_PORT: int({ min: 0, max: 65_535, def: 3000, what: 'a TCP port' }),
   DASHBOARD_HOST: optionalString(),

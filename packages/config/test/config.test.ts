@@ -26,12 +26,23 @@ describe('config', () => {
     expect(c.schedules.cleanup).toEqual({ every: 24 * 3_600_000 });
     expect(c.schedules.monitor).toEqual({ every: 30 * 60_000 });
     expect(c.schedules.tz).toBe('UTC');
-    expect(c.thresholds).toEqual({ alertErrorPercent: 10, maxSyncAgeHours: 2, alertRepeatHours: 4, cleanupMaxPercent: 10 });
+    expect(c.thresholds).toEqual({
+      alertErrorPercent: 10,
+      maxSyncAgeHours: 2,
+      alertRepeatHours: 4,
+      cleanupMaxPercent: 10,
+    });
     expect(c.batchSize).toBe(50);
     expect(c.cleanupAction).toBe('mark');
     expect(c.workerQueues).toEqual(['sync', 'cleanup', 'monitor', 'notifications']);
     expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'pcs' });
-    expect(c.database).toEqual({ host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'pipedrive_chatwoot_sync' });
+    expect(c.database).toEqual({
+      host: '127.0.0.1',
+      port: 3306,
+      user: 'root',
+      password: '',
+      database: 'pipedrive_chatwoot_sync',
+    });
     expect(c.log.maxSize).toBe('10m');
     expect(c.log.maxFiles).toBe(5);
     expect(c.dashboard.port).toBe(3000);
@@ -48,7 +59,9 @@ describe('config', () => {
     expect(c.chatwoot.accountId).toBe(2);
     expect(c.pipedrive.baseUrl).toBe('https://acme.pipedrive.com');
     expect(c.defaultCountry).toEqual({ callingCode: '+61' });
-    expect(parseConfig({ ...base, PIPEDRIVE_BASE_URL: 'https://acme.pipedrive.com/api/v2/' }).pipedrive.baseUrl).toBe('https://acme.pipedrive.com');
+    expect(parseConfig({ ...base, PIPEDRIVE_BASE_URL: 'https://acme.pipedrive.com/api/v2/' }).pipedrive.baseUrl).toBe(
+      'https://acme.pipedrive.com',
+    );
     expect(parseConfig({ ...base, DEFAULT_COUNTRY_CODE: 'au' }).defaultCountry).toEqual({ region: 'AU' });
   });
 
@@ -64,7 +77,13 @@ describe('config', () => {
   });
 
   it('names every bad variable at once, with what is expected', () => {
-    const issues = issuesOf({ BATCH_SIZE: 'lots', CLEANUP_ACTION: 'purge', WORKER_QUEUES: 'sync,emails', SCHEDULE_TZ: 'Mars/Olympus', REDIS_URL: 'localhost' });
+    const issues = issuesOf({
+      BATCH_SIZE: 'lots',
+      CLEANUP_ACTION: 'purge',
+      WORKER_QUEUES: 'sync,emails',
+      SCHEDULE_TZ: 'Mars/Olympus',
+      REDIS_URL: 'localhost',
+    });
     const vars = issues.map((i) => i.variable).sort();
     expect(vars).toEqual(['BATCH_SIZE', 'CLEANUP_ACTION', 'REDIS_URL', 'SCHEDULE_TZ', 'WORKER_QUEUES']);
     expect(issues.find((i) => i.variable === 'CLEANUP_ACTION')!.problem).toMatch(/mark or delete/);
@@ -73,13 +92,28 @@ describe('config', () => {
 
   it('reports missing requirements of the process', () => {
     const vars = issuesOf({ DASHBOARD_AUTH: 'on' }, ['pipedrive', 'chatwoot', 'dashboardAuth']).map((i) => i.variable);
-    expect(vars).toEqual(expect.arrayContaining(['PIPEDRIVE_API_KEY', 'CHATWOOT_BASE_URL', 'CHATWOOT_API_KEY', 'DASHBOARD_USER', 'DASHBOARD_PASSWORD']));
+    expect(vars).toEqual(
+      expect.arrayContaining([
+        'PIPEDRIVE_API_KEY',
+        'CHATWOOT_BASE_URL',
+        'CHATWOOT_API_KEY',
+        'DASHBOARD_USER',
+        'DASHBOARD_PASSWORD',
+      ]),
+    );
     expect(issuesOf({ DASHBOARD_AUTH: 'off' }, ['dashboardAuth'])).toEqual([]);
-    expect(issuesOf({ CHATWOOT_BASE_URL: 'https://cw.example.com', CHATWOOT_API_KEY: 'k' }, ['chatwoot']).map((i) => i.variable)).toEqual(['CHATWOOT_ACCOUNT_ID']);
+    expect(
+      issuesOf({ CHATWOOT_BASE_URL: 'https://cw.example.com', CHATWOOT_API_KEY: 'k' }, ['chatwoot']).map(
+        (i) => i.variable,
+      ),
+    ).toEqual(['CHATWOOT_ACCOUNT_ID']);
   });
 
   it('rejects an account id that contradicts the base URL', () => {
-    const issues = issuesOf({ CHATWOOT_BASE_URL: 'https://cw.example.com/api/v1/accounts/2', CHATWOOT_ACCOUNT_ID: '3' });
+    const issues = issuesOf({
+      CHATWOOT_BASE_URL: 'https://cw.example.com/api/v1/accounts/2',
+      CHATWOOT_ACCOUNT_ID: '3',
+    });
     expect(issues.map((i) => i.variable)).toEqual(['CHATWOOT_ACCOUNT_ID']);
   });
 
@@ -87,7 +121,11 @@ describe('config', () => {
     const secret = 'https://chat.googleapis.com/v1/spaces/X/messages?key=AIzaSECRETKEY&token=SECRETTOKEN';
     const err = (() => {
       try {
-        parseConfig({ ...base, SUPPORT_GOOGLE_CHAT: secret.replace('https', 'htps'), SMTP_URL: 'http://u:hunter22@smtp' });
+        parseConfig({
+          ...base,
+          SUPPORT_GOOGLE_CHAT: secret.replace('https', 'htps'),
+          SMTP_URL: 'http://u:hunter22@smtp',
+        });
       } catch (e) {
         return e as Error;
       }
@@ -119,7 +157,8 @@ describe('config', () => {
   });
 
   it('stops a process with exit 2 and one line per bad variable', () => {
-    const script = "import { loadConfig } from './packages/config/src/index.ts'; loadConfig(['pipedrive']); console.log('started');";
+    const script =
+      "import { loadConfig } from './packages/config/src/index.ts'; loadConfig(['pipedrive']); console.log('started');";
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, ENV_FILE: 'none', BATCH_SIZE: '0', LOG_MAX_FILES: 'x', PIPEDRIVE_API_KEY: '' },

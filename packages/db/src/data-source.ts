@@ -35,9 +35,17 @@ export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {
 
 /** Creates the database itself when it is missing (first start on a fresh server). */
 export async function ensureDatabase(db: DatabaseConfig): Promise<void> {
-  const conn = await createConnection({ host: db.host, port: db.port, user: db.user, password: db.password, connectTimeout: 10_000 });
+  const conn = await createConnection({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    connectTimeout: 10_000,
+  });
   try {
-    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await conn.query(
+      `CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
   } finally {
     await conn.end();
   }
@@ -56,8 +64,11 @@ export async function runMigrations(ds: DataSource, lockTimeoutSeconds = 120): P
   await runner.connect();
   const lockName = `pcs_migrate_${ds.options.database as string}`.slice(0, 64);
   try {
-    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS got', [lockName, lockTimeoutSeconds])) as { got: number | null }[];
-    if (Number(rows[0]?.got) !== 1) throw new Error(`could not take the migration lock ${lockName} within ${lockTimeoutSeconds}s`);
+    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS got', [lockName, lockTimeoutSeconds])) as {
+      got: number | null;
+    }[];
+    if (Number(rows[0]?.got) !== 1)
+      throw new Error(`could not take the migration lock ${lockName} within ${lockTimeoutSeconds}s`);
     const applied = await ds.runMigrations({ transaction: 'each' });
     return { applied: applied.map((m) => m.name) };
   } finally {
@@ -67,7 +78,10 @@ export async function runMigrations(ds: DataSource, lockTimeoutSeconds = 120): P
 }
 
 /** Connects (creating the database if needed) and applies pending migrations. */
-export async function openDatabase(db: DatabaseConfig, opts: DataSourceOptions & { migrate?: boolean } = {}): Promise<{ ds: DataSource; migrations: MigrationReport }> {
+export async function openDatabase(
+  db: DatabaseConfig,
+  opts: DataSourceOptions & { migrate?: boolean } = {},
+): Promise<{ ds: DataSource; migrations: MigrationReport }> {
   if (opts.migrate !== false) await ensureDatabase(db).catch(() => undefined);
   const ds = createDataSource(db, opts);
   await ds.initialize();

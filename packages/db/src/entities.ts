@@ -141,7 +141,8 @@ export const RunEntity = new EntitySchema<Run>({
   },
 });
 
-export type Outcome = 'created' | 'updated' | 'unchanged' | 'adopted' | 'warning' | 'failed' | 'marked' | 'deleted' | 'skipped';
+export type Outcome =
+  'created' | 'updated' | 'unchanged' | 'adopted' | 'warning' | 'failed' | 'marked' | 'deleted' | 'skipped';
 
 export interface RecordOutcome {
   id: number;
@@ -265,4 +266,11 @@ export const PersonEntity = new EntitySchema<Person>({
   },
 });
 
-export const ENTITIES = [OrganizationEntity, PersonEntity, RunEntity, RecordOutcomeEntity, CheckResultEntity, AlertStateEntity];
+export const ENTITIES = [
+  OrganizationEntity,
+  PersonEntity,
+  RunEntity,
+  RecordOutcomeEntity,
+  CheckResultEntity,
+  AlertStateEntity,
+];

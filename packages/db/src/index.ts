@@ -1,4 +1,12 @@
 export * from './entities.js';
-export { createDataSource, ensureDatabase, openDatabase, pingDatabase, runMigrations, type DataSourceOptions, type MigrationReport } from './data-source.js';
+export {
+  createDataSource,
+  ensureDatabase,
+  openDatabase,
+  pingDatabase,
+  runMigrations,
+  type DataSourceOptions,
+  type MigrationReport,
+} from './data-source.js';
 export { recordCheckResult, latestCheckResults } from './repositories.js';
 export { DataSource, In, IsNull, Like, MoreThanOrEqual, Not, type Repository } from 'typeorm';

@@ -13,9 +13,26 @@ describe('db migrations', () => {
 
   it('creates every table from empty, then finds nothing to do on a re-run', async () => {
     const first = await openDatabase(db.config);
-    expect(first.migrations.applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
-    const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[]).map((r) => Object.values(r)[0]).sort();
-    expect(tables).toEqual(['alert_states', 'check_results', 'organizations', 'pcs_settings', 'persons', 'record_outcomes', 'run_batches', 'runs', 'schema_migrations']);
+    expect(first.migrations.applied).toEqual([
+      'Init1764200000000',
+      'PipedriveMirror1764300000000',
+      'RunBatches1764400000000',
+      'SyncTarget1764500000000',
+    ]);
+    const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[])
+      .map((r) => Object.values(r)[0])
+      .sort();
+    expect(tables).toEqual([
+      'alert_states',
+      'check_results',
+      'organizations',
+      'pcs_settings',
+      'persons',
+      'record_outcomes',
+      'run_batches',
+      'runs',
+      'schema_migrations',
+    ]);
     await first.ds.destroy();
     const second = await openDatabase(db.config);
     expect(second.migrations.applied).toEqual([]);
@@ -27,7 +44,12 @@ describe('db migrations', () => {
     try {
       const results = await Promise.all([1, 2, 3, 4].map(() => openDatabase(fresh.config, { poolSize: 2 })));
       const applied = results.flatMap((r) => r.migrations.applied);
-      expect(applied).toEqual(['Init1764200000000', 'PipedriveMirror1764300000000', 'RunBatches1764400000000', 'SyncTarget1764500000000']);
+      expect(applied).toEqual([
+        'Init1764200000000',
+        'PipedriveMirror1764300000000',
+        'RunBatches1764400000000',
+        'SyncTarget1764500000000',
+      ]);
       const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
       expect(Number(rows[0]!.n)).toBe(4);
       await Promise.all(results.map((r) => r.ds.destroy()));
@@ -47,12 +69,39 @@ describe('db migrations', () => {
   it('round-trips the entities, with bigint ids and JSON columns as values', async () => {
     const { ds } = await openDatabase(db.config);
     const orgs = ds.getRepository(OrganizationEntity);
-    await orgs.save({ id: 9_007_199_254, name: 'Émile & Fils 🚀', isCustomer: true, rejectedValues: { email: 'x@y' }, chatwootContactId: 77 });
+    await orgs.save({
+      id: 9_007_199_254,
+      name: 'Émile & Fils 🚀',
+      isCustomer: true,
+      rejectedValues: { email: 'x@y' },
+      chatwootContactId: 77,
+    });
     const org = await orgs.findOneByOrFail({ id: 9_007_199_254 });
-    expect(org).toMatchObject({ id: 9_007_199_254, name: 'Émile & Fils 🚀', isCustomer: true, syncState: 'pending', chatwootContactId: 77, rejectedValues: { email: 'x@y' } });
+    expect(org).toMatchObject({
+      id: 9_007_199_254,
+      name: 'Émile & Fils 🚀',
+      isCustomer: true,
+      syncState: 'pending',
+      chatwootContactId: 77,
+      rejectedValues: { email: 'x@y' },
+    });
     const runs = ds.getRepository(RunEntity);
-    await runs.save({ id: '00000000-0000-4000-8000-000000000001', type: 'sync', mode: 'full', trigger: 'cli', status: 'running', startedAt: new Date(), details: { note: 'x' } });
-    await ds.getRepository(RecordOutcomeEntity).save({ runId: '00000000-0000-4000-8000-000000000001', orgId: 1, outcome: 'failed', errorType: 'transient', createdAt: new Date() });
+    await runs.save({
+      id: '00000000-0000-4000-8000-000000000001',
+      type: 'sync',
+      mode: 'full',
+      trigger: 'cli',
+      status: 'running',
+      startedAt: new Date(),
+      details: { note: 'x' },
+    });
+    await ds.getRepository(RecordOutcomeEntity).save({
+      runId: '00000000-0000-4000-8000-000000000001',
+      orgId: 1,
+      outcome: 'failed',
+      errorType: 'transient',
+      createdAt: new Date(),
+    });
     const outcome = await ds.getRepository(RecordOutcomeEntity).findOneByOrFail({ orgId: 1 });
     expect(typeof outcome.id).toBe('number');
     await ds.destroy();
@@ -61,9 +110,13 @@ describe('db migrations', () => {
   it('uses the indexes the monitor relies on', async () => {
     const ds = createDataSource(db.config);
     await ds.initialize();
-    const plan = (await ds.query("EXPLAIN SELECT outcome, COUNT(*) FROM record_outcomes WHERE created_at >= NOW() - INTERVAL 1 DAY GROUP BY outcome")) as { key: string | null; possible_keys: string | null }[];
+    const plan = (await ds.query(
+      'EXPLAIN SELECT outcome, COUNT(*) FROM record_outcomes WHERE created_at >= NOW() - INTERVAL 1 DAY GROUP BY outcome',
+    )) as { key: string | null; possible_keys: string | null }[];
     expect(plan[0]!.possible_keys ?? '').toContain('IDX_outcomes_created_outcome');
-    const plan2 = (await ds.query("EXPLAIN SELECT COUNT(*) FROM organizations WHERE is_customer = 1 AND sync_state <> 'synced'")) as { possible_keys: string | null }[];
+    const plan2 = (await ds.query(
+      "EXPLAIN SELECT COUNT(*) FROM organizations WHERE is_customer = 1 AND sync_state <> 'synced'",
+    )) as { possible_keys: string | null }[];
     expect(plan2[0]!.possible_keys ?? '').toContain('IDX_org_customer_state');
     await ds.destroy();
   });

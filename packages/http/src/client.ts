@@ -16,7 +16,13 @@ export interface RetryPolicy {
   maxRateLimitWaitMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { transientRetries: 3, minBackoffMs: 500, maxBackoffMs: 8_000, rateLimitRetries: 5, maxRateLimitWaitMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  transientRetries: 3,
+  minBackoffMs: 500,
+  maxBackoffMs: 8_000,
+  rateLimitRetries: 5,
+  maxRateLimitWaitMs: 30_000,
+};
 
 export interface RequestHooks {
   /** Awaited before every request: a shared limiter (e.g. one per API across all workers) plugs in here. */
@@ -51,7 +57,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * jitter (p-retry); a 429 waits as long as the API asked (when within the cap) and retries
  * without counting as a transient failure; everything else is thrown at once.
  */
-export async function withRetry<T>(api: ApiName, policy: RetryPolicy, hooks: RequestHooks, attempt: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(
+  api: ApiName,
+  policy: RetryPolicy,
+  hooks: RequestHooks,
+  attempt: () => Promise<T>,
+): Promise<T> {
   let rateLimited = 0;
   const once = async (): Promise<T> => {
     for (;;) {
@@ -81,6 +92,11 @@ export async function withRetry<T>(api: ApiName, policy: RetryPolicy, hooks: Req
     shouldRetry: ({ error }) => error instanceof ApiError && error.type === 'transient',
   }).catch((err: unknown) => {
     if (err instanceof ApiError) throw err;
-    throw new ApiError({ api, type: 'transient', message: `${api} request failed: ${(err as Error).message}`, cause: err });
+    throw new ApiError({
+      api,
+      type: 'transient',
+      message: `${api} request failed: ${(err as Error).message}`,
+      cause: err,
+    });
   });
 }

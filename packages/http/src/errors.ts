@@ -77,7 +77,20 @@ export function isApiError(err: unknown, type?: ErrorType): err is ApiError {
   return err instanceof ApiError && (type === undefined || err.type === type);
 }
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_SOCKET', 'ERR_NETWORK', 'ENOTFOUND']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'ERR_NETWORK',
+  'ENOTFOUND',
+]);
 
 /** True for failures below HTTP: resets, refusals, timeouts, DNS. */
 export function isNetworkError(err: unknown): boolean {

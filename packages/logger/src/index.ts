@@ -31,7 +31,12 @@ export interface Loggers {
   close(): Promise<void>;
 }
 
-type RollStream = DestinationStream & { flushSync?: () => void; end(): void; once(ev: string, cb: () => void): void; destroyed?: boolean };
+type RollStream = DestinationStream & {
+  flushSync?: () => void;
+  end(): void;
+  once(ev: string, cb: () => void): void;
+  destroyed?: boolean;
+};
 type RollFactory = (opts: Record<string, unknown>) => Promise<RollStream>;
 const require = createRequire(import.meta.url);
 const roll = require('pino-roll') as RollFactory;
@@ -66,10 +71,14 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
     } catch (err) {
       // The seed guide's "missing log files" case: say which folder, why, and what to do.
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`cannot write the ${channel} log in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir}, chown it to this user, chmod 755), or set LOG_DIR`, { cause: err });
+      throw new Error(
+        `cannot write the ${channel} log in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir}, chown it to this user, chmod 755), or set LOG_DIR`,
+        { cause: err },
+      );
     }
     const streams: pino.StreamEntry[] = [{ stream: file, level: 'trace' }];
-    if (consoleTarget) streams.push({ stream: consoleTarget === 'stdout' ? process.stdout : process.stderr, level: 'trace' });
+    if (consoleTarget)
+      streams.push({ stream: consoleTarget === 'stdout' ? process.stdout : process.stderr, level: 'trace' });
     const logger = pino(
       {
         name: channel,

@@ -5,13 +5,17 @@
 
 export const REDACTED = '[REDACTED]';
 
-const SENSITIVE_KEYS = 'x-api-token|api_access_token|api-access-token|authorization|proxy-authorization|cookie|set-cookie|password|passwd|apikey|api_key|apiKey|token|api_token|access_token|secret|webhookUrl|webhook_url';
+const SENSITIVE_KEYS =
+  'x-api-token|api_access_token|api-access-token|authorization|proxy-authorization|cookie|set-cookie|password|passwd|apikey|api_key|apiKey|token|api_token|access_token|secret|webhookUrl|webhook_url';
 
 const PATTERNS: [RegExp, string][] = [
   // "key": "value" for sensitive keys, at any depth of the JSON line.
   [new RegExp(`("(?:${SENSITIVE_KEYS})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'), `$1"${REDACTED}"`],
   // Query parameters carrying credentials (Google Chat webhook key/token, api_token=...).
-  [/([?&](?:key|token|api_token|api_key|access_token|apikey|password|secret|sig|signature)=)[^&\s"'\\#]+/gi, `$1${REDACTED}`],
+  [
+    /([?&](?:key|token|api_token|api_key|access_token|apikey|password|secret|sig|signature)=)[^&\s"'\\#]+/gi,
+    `$1${REDACTED}`,
+  ],
   // Credentials inside URLs: scheme://user:password@host
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s"'@]*:)[^@\s"'/]+@/gi, `$1${REDACTED}@`],
   // Authorization header values written as text.

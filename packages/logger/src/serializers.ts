@@ -23,7 +23,11 @@ export function serializeError(err: unknown): Record<string, unknown> {
   if (typeof e.retryable === 'boolean') out.retryable = e.retryable;
   if (typeof e.status === 'number') out.status = e.status;
   if (e.isAxiosError) {
-    const url = e.config?.url ? (e.config.baseURL && !/^https?:/.test(e.config.url) ? e.config.baseURL + e.config.url : e.config.url) : undefined;
+    const url = e.config?.url
+      ? e.config.baseURL && !/^https?:/.test(e.config.url)
+        ? e.config.baseURL + e.config.url
+        : e.config.url
+      : undefined;
     out.request = { method: e.config?.method?.toUpperCase(), url };
     if (e.response) {
       out.status = e.response.status;

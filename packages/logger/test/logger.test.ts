@@ -36,7 +36,7 @@ describe('logger', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  it("keeps the channel in `name` even when a logged object has a name of its own", async () => {
+  it('keeps the channel in `name` even when a logged object has a name of its own', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
     const loggers = await createLoggers(settings(dir), { console: false, channels: ['cleanup'] });
     loggers.get('cleanup').info({ orgId: 14, name: 'Żabka Logistics 14' }, 'marked contact');
@@ -52,7 +52,9 @@ describe('logger', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
     const notADir = join(dir, 'logs');
     writeFileSync(notADir, 'a file where the log folder should be');
-    await expect(createLoggers(settings(notADir), { console: false })).rejects.toThrow(/cannot write the \w+ log in .*\(LOG_DIR=.*\/logs\): E\w+; create the folder and let this user write to it/);
+    await expect(createLoggers(settings(notADir), { console: false })).rejects.toThrow(
+      /cannot write the \w+ log in .*\(LOG_DIR=.*\/logs\): E\w+; create the folder and let this user write to it/,
+    );
   });
 
   it('writes JSON lines with time, level, msg and name into one folder per channel', async () => {
@@ -74,19 +76,38 @@ describe('logger', () => {
     const loggers = await createLoggers(settings(dir), { console: false });
     const log = loggers.get('alerts');
     log.info(`posting to ${WEBHOOK}`);
-    log.info({ webhook: WEBHOOK, headers: { 'x-api-token': PD_KEY, api_access_token: 'cw-unknown-token-xyz' } }, 'request');
-    log.info({ url: 'https://acme.pipedrive.com/api/v2/organizations?api_token=unknownsecret42&limit=500' }, 'legacy url');
+    log.info(
+      { webhook: WEBHOOK, headers: { 'x-api-token': PD_KEY, api_access_token: 'cw-unknown-token-xyz' } },
+      'request',
+    );
+    log.info(
+      { url: 'https://acme.pipedrive.com/api/v2/organizations?api_token=unknownsecret42&limit=500' },
+      'legacy url',
+    );
     log.info({ dsn: 'mysql://app:dbpassword99@db:3306/x' }, 'db');
     const err = await axios
-      .get(`http://127.0.0.1:${port}/api/v2/organizations?api_token=${PD_KEY}`, { headers: { 'x-api-token': PD_KEY, api_access_token: 'another-token-77' } })
+      .get(`http://127.0.0.1:${port}/api/v2/organizations?api_token=${PD_KEY}`, {
+        headers: { 'x-api-token': PD_KEY, api_access_token: 'another-token-77' },
+      })
       .catch((e: unknown) => e);
     log.error({ err }, 'request failed');
     await loggers.close();
     const text = readChannel(dir, 'alerts');
-    for (const secret of [PD_KEY, 'AIzaSyKEYVALUE', 'TOKENVALUE', 'cw-unknown-token-xyz', 'unknownsecret42', 'dbpassword99', 'another-token-77']) {
+    for (const secret of [
+      PD_KEY,
+      'AIzaSyKEYVALUE',
+      'TOKENVALUE',
+      'cw-unknown-token-xyz',
+      'unknownsecret42',
+      'dbpassword99',
+      'another-token-77',
+    ]) {
       expect(text).not.toContain(secret);
     }
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const failed = lines.find((l) => l.msg === 'request failed');
     expect(failed.err).toMatchObject({ status: 401, request: { method: 'GET' } });
     expect(failed.err.responseBody).toContain('Invalid Access Token');
@@ -125,7 +146,10 @@ describe('logger', () => {
       const l = await createLoggers({ log: { dir: ${JSON.stringify(dir)}, level: 'info', maxSize: '10m', maxFiles: 5 }, secrets: [${JSON.stringify(PD_KEY)}] }, { channels: ['worker'] });
       l.get('worker').info({ token: 'abc-secret-123', url: ${JSON.stringify(WEBHOOK)} }, 'key is ${PD_KEY}');
       await l.close();`;
-    const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: join(__dirname, '../../..'), encoding: 'utf8' });
+    const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: join(__dirname, '../../..'),
+      encoding: 'utf8',
+    });
     expect(res.status).toBe(0);
     const out = JSON.parse(res.stdout.trim());
     expect(out).toMatchObject({ name: 'worker', msg: 'key is [REDACTED]', token: '[REDACTED]' });

@@ -34,7 +34,11 @@ export interface Decision {
   state: AlertState['state'];
 }
 
-function toAlert(s: Pick<AlertState, 'fingerprint' | 'script' | 'level' | 'errorType' | 'message' | 'details'>, state: Alert['state'], now: Date): Alert {
+function toAlert(
+  s: Pick<AlertState, 'fingerprint' | 'script' | 'level' | 'errorType' | 'message' | 'details'>,
+  state: Alert['state'],
+  now: Date,
+): Alert {
   return {
     timestamp: alertTimestamp(now),
     script: s.script as Alert['script'],
@@ -51,7 +55,12 @@ function toAlert(s: Pick<AlertState, 'fingerprint' | 'script' | 'level' | 'error
  * Evaluates one condition: `condition` present = firing now, `null` = fine now (for the given
  * fingerprint). Stores the new state and returns what to notify.
  */
-export async function evaluate(ds: DataSource, fingerprint: string, condition: Condition | null, opts: RuleOptions): Promise<Decision> {
+export async function evaluate(
+  ds: DataSource,
+  fingerprint: string,
+  condition: Condition | null,
+  opts: RuleOptions,
+): Promise<Decision> {
   const repo = ds.getRepository(AlertStateEntity);
   const { now } = opts;
   const prev = await repo.findOneBy({ fingerprint });
@@ -61,16 +70,33 @@ export async function evaluate(ds: DataSource, fingerprint: string, condition: C
     if (!prev || prev.state !== 'firing') return { notify: [], quiet: 'ok', state: prev?.state ?? 'ok' };
     // Resolved: say so in the thread, but only if the firing was told (not silenced or inhibited throughout).
     const told = Boolean(prev.lastNotifiedAt);
-    await repo.update({ fingerprint }, { state: 'resolved', resolvedAt: now, lastNotifiedAt: told && !silenced ? now : prev.lastNotifiedAt, notifyCount: prev.notifyCount + (told && !silenced ? 1 : 0) });
+    await repo.update(
+      { fingerprint },
+      {
+        state: 'resolved',
+        resolvedAt: now,
+        lastNotifiedAt: told && !silenced ? now : prev.lastNotifiedAt,
+        notifyCount: prev.notifyCount + (told && !silenced ? 1 : 0),
+      },
+    );
     if (!told || silenced) return { notify: [], quiet: silenced ? 'silenced' : 'ok', state: 'resolved' };
-    const details = { ...(prev.details ?? {}), firing_since: prev.firstFiredAt ? alertTimestamp(prev.firstFiredAt) : undefined };
-    return { notify: [toAlert({ ...prev, message: `Resolved: ${prev.message}`, details }, 'resolved', now)], state: 'resolved' };
+    const details = {
+      ...(prev.details ?? {}),
+      firing_since: prev.firstFiredAt ? alertTimestamp(prev.firstFiredAt) : undefined,
+    };
+    return {
+      notify: [toAlert({ ...prev, message: `Resolved: ${prev.message}`, details }, 'resolved', now)],
+      state: 'resolved',
+    };
   }
 
-  const inhibitors = condition.inhibitedBy?.length ? await repo.find({ where: { fingerprint: In(condition.inhibitedBy), state: 'firing' } }) : [];
+  const inhibitors = condition.inhibitedBy?.length
+    ? await repo.find({ where: { fingerprint: In(condition.inhibitedBy), state: 'firing' } })
+    : [];
   const inhibited = inhibitors.length > 0;
   const wasFiring = prev?.state === 'firing';
-  const repeatDue = !prev?.lastNotifiedAt || now.getTime() - prev.lastNotifiedAt.getTime() >= opts.repeatHours * 3_600_000;
+  const repeatDue =
+    !prev?.lastNotifiedAt || now.getTime() - prev.lastNotifiedAt.getTime() >= opts.repeatHours * 3_600_000;
   const shouldNotify = !silenced && !inhibited && (!wasFiring || repeatDue || !prev?.lastNotifiedAt);
   const next: AlertState = {
     fingerprint,
@@ -90,21 +116,48 @@ export async function evaluate(ds: DataSource, fingerprint: string, condition: C
     updatedAt: now,
   };
   await repo.save(next);
-  if (!shouldNotify) return { notify: [], quiet: silenced ? 'silenced' : inhibited ? 'inhibited' : 'repeat-window', state: 'firing' };
-  const details = { ...(condition.details ?? {}), ...(wasFiring ? { firing_since: alertTimestamp(next.firstFiredAt!), repeat: true } : {}) };
+  if (!shouldNotify)
+    return { notify: [], quiet: silenced ? 'silenced' : inhibited ? 'inhibited' : 'repeat-window', state: 'firing' };
+  const details = {
+    ...(condition.details ?? {}),
+    ...(wasFiring ? { firing_since: alertTimestamp(next.firstFiredAt!), repeat: true } : {}),
+  };
   return { notify: [toAlert({ ...next, details }, 'firing', now)], state: 'firing' };
 }
 
 /** Silences a fingerprint until `until` (like `amtool silence add`); it need not be firing yet. */
-export async function silence(ds: DataSource, fingerprint: string, until: Date, reason = 'silenced from the CLI'): Promise<void> {
+export async function silence(
+  ds: DataSource,
+  fingerprint: string,
+  until: Date,
+  reason = 'silenced from the CLI',
+): Promise<void> {
   const repo = ds.getRepository(AlertStateEntity);
   const prev = await repo.findOneBy({ fingerprint });
   if (prev) await repo.update({ fingerprint }, { silencedUntil: until, silenceReason: reason });
-  else await repo.save({ fingerprint, state: 'ok', level: 'INFO', script: 'monitor', errorType: '-', message: '-', details: null, firstFiredAt: null, lastFiredAt: null, lastNotifiedAt: null, resolvedAt: null, notifyCount: 0, silencedUntil: until, silenceReason: reason });
+  else
+    await repo.save({
+      fingerprint,
+      state: 'ok',
+      level: 'INFO',
+      script: 'monitor',
+      errorType: '-',
+      message: '-',
+      details: null,
+      firstFiredAt: null,
+      lastFiredAt: null,
+      lastNotifiedAt: null,
+      resolvedAt: null,
+      notifyCount: 0,
+      silencedUntil: until,
+      silenceReason: reason,
+    });
 }
 
 export async function unsilence(ds: DataSource, fingerprint: string): Promise<boolean> {
-  const res = await ds.getRepository(AlertStateEntity).update({ fingerprint }, { silencedUntil: null, silenceReason: null });
+  const res = await ds
+    .getRepository(AlertStateEntity)
+    .update({ fingerprint }, { silencedUntil: null, silenceReason: null });
   return Boolean(res.affected);
 }
 
@@ -112,6 +165,8 @@ export async function unsilence(ds: DataSource, fingerprint: string): Promise<bo
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/i.exec(text.trim());
   if (!m) return undefined;
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2]!.toLowerCase() as 's' | 'm' | 'h' | 'd' | 'w'];
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[
+    m[2]!.toLowerCase() as 's' | 'm' | 'h' | 'd' | 'w'
+  ];
   return Math.round(Number(m[1]) * unit);
 }

@@ -7,8 +7,22 @@ const H = 3_600_000;
 const t0 = new Date('2026-11-27T10:00:00Z');
 const at = (hours: number) => new Date(t0.getTime() + hours * H);
 const opts = (hours: number) => ({ now: at(hours), repeatHours: 4 });
-const apiDown: Condition = { fingerprint: 'monitor:pipedrive-api:auth', script: 'monitor', level: 'ERROR', errorType: 'auth issue', message: 'Pipedrive rejected the API token (401)', details: { api: 'Pipedrive' } };
-const stale: Condition = { fingerprint: 'monitor:sync-status:stale', script: 'monitor', level: 'WARNING', errorType: 'data mismatch', message: '12 customer organizations unsynced for more than 2 h', inhibitedBy: ['monitor:pipedrive-api:auth'] };
+const apiDown: Condition = {
+  fingerprint: 'monitor:pipedrive-api:auth',
+  script: 'monitor',
+  level: 'ERROR',
+  errorType: 'auth issue',
+  message: 'Pipedrive rejected the API token (401)',
+  details: { api: 'Pipedrive' },
+};
+const stale: Condition = {
+  fingerprint: 'monitor:sync-status:stale',
+  script: 'monitor',
+  level: 'WARNING',
+  errorType: 'data mismatch',
+  message: '12 customer organizations unsynced for more than 2 h',
+  inhibitedBy: ['monitor:pipedrive-api:auth'],
+};
 
 describe('alert rules (state per fingerprint, on a fake clock)', () => {
   let db: TestDatabase;
@@ -25,9 +39,15 @@ describe('alert rules (state per fingerprint, on a fake clock)', () => {
   it('fires once, repeats no sooner than ALERT_REPEAT_HOURS, resolves once in the same thread', async () => {
     const first = await evaluate(ds, apiDown.fingerprint, apiDown, opts(0));
     expect(first.notify).toHaveLength(1);
-    expect(first.notify[0]).toMatchObject({ state: 'firing', level: 'ERROR', error_type: 'auth issue', fingerprint: apiDown.fingerprint });
+    expect(first.notify[0]).toMatchObject({
+      state: 'firing',
+      level: 'ERROR',
+      error_type: 'auth issue',
+      fingerprint: apiDown.fingerprint,
+    });
     expect(first.notify[0]!.timestamp).toBe('2026-11-27 10:00:00 UTC');
-    for (const h of [0.5, 1, 2, 3.9]) expect((await evaluate(ds, apiDown.fingerprint, apiDown, opts(h))).notify).toEqual([]);
+    for (const h of [0.5, 1, 2, 3.9])
+      expect((await evaluate(ds, apiDown.fingerprint, apiDown, opts(h))).notify).toEqual([]);
     const repeat = await evaluate(ds, apiDown.fingerprint, apiDown, opts(4));
     expect(repeat.notify).toHaveLength(1);
     expect(repeat.notify[0]!.details).toMatchObject({ repeat: true, firing_since: '2026-11-27 10:00:00 UTC' });
@@ -51,7 +71,13 @@ describe('alert rules (state per fingerprint, on a fake clock)', () => {
 
   it('silences like Alertmanager: nothing while silenced, nothing resolved that was never told', async () => {
     const fp = 'monitor:chatwoot-api:down';
-    const c: Condition = { fingerprint: fp, script: 'monitor', level: 'ERROR', errorType: 'API failure', message: 'Chatwoot unreachable' };
+    const c: Condition = {
+      fingerprint: fp,
+      script: 'monitor',
+      level: 'ERROR',
+      errorType: 'API failure',
+      message: 'Chatwoot unreachable',
+    };
     await silence(ds, fp, at(22));
     expect(await evaluate(ds, fp, c, opts(20))).toMatchObject({ notify: [], quiet: 'silenced' });
     expect((await evaluate(ds, fp, null, opts(21))).notify).toEqual([]);

@@ -5,6 +5,8 @@ export function alertTimestamp(d = new Date()): string {
   return `${d.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 }
 
-export function makeAlert(a: Omit<Alert, 'timestamp' | 'state' | 'details'> & Partial<Pick<Alert, 'timestamp' | 'state' | 'details'>>): Alert {
+export function makeAlert(
+  a: Omit<Alert, 'timestamp' | 'state' | 'details'> & Partial<Pick<Alert, 'timestamp' | 'state' | 'details'>>,
+): Alert {
   return { timestamp: alertTimestamp(), state: 'firing', details: {}, ...a };
 }

@@ -33,17 +33,29 @@ function build(alert: Alert, messageMax: number, detailsMax: number): ChatMessag
   const status = alert.state === 'resolved' ? 'RESOLVED' : alert.level;
   // The alert JSON says "Resolved: …" for log readers; the card's status already says it.
   const headline = `${emoji} ${status}: ${alert.state === 'resolved' ? alert.message.replace(/^Resolved: /, '') : alert.message}`;
-  const details = Object.entries(alert.details ?? {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const details = Object.entries(alert.details ?? {}).map(
+    ([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
   const detailText = cut(details.join('\n'), detailsMax);
   const widgets: Record<string, unknown>[] = [
     { decoratedText: { topLabel: 'Level', text: `${emoji} ${escapeHtml(status)}` } },
     { decoratedText: { topLabel: 'Timestamp', text: escapeHtml(alert.timestamp) } },
     { decoratedText: { topLabel: 'Script', text: escapeHtml(alert.script) } },
     { decoratedText: { topLabel: 'Error type', text: escapeHtml(alert.error_type) } },
-    { textParagraph: { text: `<b>Message</b><br>${escapeHtml(cut(alert.message, messageMax)).replace(/\n/g, '<br>')}` } },
+    {
+      textParagraph: { text: `<b>Message</b><br>${escapeHtml(cut(alert.message, messageMax)).replace(/\n/g, '<br>')}` },
+    },
   ];
-  if (detailText) widgets.push({ textParagraph: { text: `<b>Details</b><br>${escapeHtml(detailText).replace(/\n/g, '<br>')}` } });
-  const text = cut([`*${headline.split('\n')[0]}*`, `${alert.script} - ${alert.error_type} · ${alert.timestamp}`, ...(detailText ? ['```', detailText, '```'] : [])].join('\n'), MAX_TEXT);
+  if (detailText)
+    widgets.push({ textParagraph: { text: `<b>Details</b><br>${escapeHtml(detailText).replace(/\n/g, '<br>')}` } });
+  const text = cut(
+    [
+      `*${headline.split('\n')[0]}*`,
+      `${alert.script} - ${alert.error_type} · ${alert.timestamp}`,
+      ...(detailText ? ['```', detailText, '```'] : []),
+    ].join('\n'),
+    MAX_TEXT,
+  );
   return {
     text,
     fallbackText: cut(headline, 300),
@@ -51,7 +63,10 @@ function build(alert: Alert, messageMax: number, detailsMax: number): ChatMessag
       {
         cardId: 'alert',
         card: {
-          header: { title: 'Pipedrive-Chatwoot Sync Alert', subtitle: cut(`${alert.script} - ${alert.error_type}`, 200) },
+          header: {
+            title: 'Pipedrive-Chatwoot Sync Alert',
+            subtitle: cut(`${alert.script} - ${alert.error_type}`, 200),
+          },
           sections: [{ widgets }],
         },
       },
@@ -65,7 +80,8 @@ export function renderMessage(alert: Alert): ChatMessage {
   let detailsMax = 3_000;
   for (;;) {
     const msg = build(alert, messageMax, detailsMax);
-    if (Buffer.byteLength(JSON.stringify(msg), 'utf8') <= MAX_BYTES - 500 || (messageMax <= 200 && detailsMax <= 200)) return msg;
+    if (Buffer.byteLength(JSON.stringify(msg), 'utf8') <= MAX_BYTES - 500 || (messageMax <= 200 && detailsMax <= 200))
+      return msg;
     messageMax = Math.max(200, Math.floor(messageMax / 2));
     detailsMax = Math.max(200, Math.floor(detailsMax / 2));
   }

@@ -23,7 +23,9 @@ export function renderEmail(alert: Alert): { subject: string; text: string } {
   const status = alert.state === 'resolved' ? 'RESOLVED' : alert.level;
   // A plain subject (mail filters match it); the level emoji opens the body.
   const subject = `[${status}] Pipedrive-Chatwoot Sync: ${alert.script} - ${alert.error_type}`;
-  const details = Object.entries(alert.details ?? {}).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const details = Object.entries(alert.details ?? {}).map(
+    ([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
   const text = [
     `${emojiOf(alert)} ${alert.message}`,
     '',
@@ -62,7 +64,11 @@ export class EmailChannel {
       const e = err as Error & { responseCode?: number; code?: string };
       // 4xx SMTP replies and connection problems pass; 5xx replies (bad recipient, auth) do not.
       const permanent = (e.responseCode !== undefined && e.responseCode >= 500) || e.code === 'EAUTH';
-      throw new ApiError({ api: 'email', type: permanent ? (e.code === 'EAUTH' ? 'auth' : 'bad_data') : 'transient', message: `email delivery failed: ${e.message}` });
+      throw new ApiError({
+        api: 'email',
+        type: permanent ? (e.code === 'EAUTH' ? 'auth' : 'bad_data') : 'transient',
+        message: `email delivery failed: ${e.message}`,
+      });
     }
   }
 

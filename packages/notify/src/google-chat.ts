@@ -30,18 +30,56 @@ export async function postToGoogleChat(webhookUrl: string, alert: Alert, timeout
     });
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new ApiError({ api: 'gchat', type: 'transient', message: `Google Chat unreachable: ${code ?? (err as Error).message}`, path, method: 'POST' });
+    throw new ApiError({
+      api: 'gchat',
+      type: 'transient',
+      message: `Google Chat unreachable: ${code ?? (err as Error).message}`,
+      path,
+      method: 'POST',
+    });
   }
   const body = typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? '');
   const googleMessage = (res.data as { error?: { message?: string; status?: string } } | undefined)?.error;
-  const detail = googleMessage ? `${googleMessage.status ?? ''} ${googleMessage.message ?? ''}`.trim() : truncate(body, 200);
+  const detail = googleMessage
+    ? `${googleMessage.status ?? ''} ${googleMessage.message ?? ''}`.trim()
+    : truncate(body, 200);
   if (res.status >= 200 && res.status < 300) {
     const data = res.data as { name?: string; thread?: { name?: string } };
     return { status: res.status, messageName: data?.name, threadName: data?.thread?.name };
   }
-  if (res.status === 429) throw new ApiError({ api: 'gchat', type: 'rate_limit', status: 429, path, method: 'POST', message: `Google Chat quota exceeded (429): ${detail}` });
-  if (res.status >= 500 || res.status === 408) throw new ApiError({ api: 'gchat', type: 'transient', status: res.status, path, method: 'POST', message: `Google Chat answered ${res.status}: ${detail}` });
+  if (res.status === 429)
+    throw new ApiError({
+      api: 'gchat',
+      type: 'rate_limit',
+      status: 429,
+      path,
+      method: 'POST',
+      message: `Google Chat quota exceeded (429): ${detail}`,
+    });
+  if (res.status >= 500 || res.status === 408)
+    throw new ApiError({
+      api: 'gchat',
+      type: 'transient',
+      status: res.status,
+      path,
+      method: 'POST',
+      message: `Google Chat answered ${res.status}: ${detail}`,
+    });
   const type = res.status === 403 || res.status === 401 ? 'auth' : res.status === 404 ? 'not_found' : 'bad_data';
-  const hint = res.status === 403 ? ' (the webhook token is wrong or revoked: create a new webhook and update SUPPORT_GOOGLE_CHAT)' : res.status === 404 ? ' (the space or webhook no longer exists)' : res.status === 400 ? ' (a bad key, or a message Google Chat refused)' : '';
-  throw new ApiError({ api: 'gchat', type, status: res.status, path, method: 'POST', message: `Google Chat refused the alert with ${res.status}: ${detail}${hint}` });
+  const hint =
+    res.status === 403
+      ? ' (the webhook token is wrong or revoked: create a new webhook and update SUPPORT_GOOGLE_CHAT)'
+      : res.status === 404
+        ? ' (the space or webhook no longer exists)'
+        : res.status === 400
+          ? ' (a bad key, or a message Google Chat refused)'
+          : '';
+  throw new ApiError({
+    api: 'gchat',
+    type,
+    status: res.status,
+    path,
+    method: 'POST',
+    message: `Google Chat refused the alert with ${res.status}: ${detail}${hint}`,
+  });
 }

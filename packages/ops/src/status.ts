@@ -1,14 +1,37 @@
 import type { Config } from '@pcs/config';
-import { AlertStateEntity, In, latestCheckResults, RunEntity, type AlertState, type DataSource, type Run } from '@pcs/db';
+import {
+  AlertStateEntity,
+  In,
+  latestCheckResults,
+  RunEntity,
+  type AlertState,
+  type DataSource,
+  type Run,
+} from '@pcs/db';
 import { QUEUE_NAMES, type QueueName, type Queues } from '@pcs/queues';
 
 /** The `manage status --json` / `GET /api/status` document: what an on-call person asks first. */
 export interface StatusDocument {
   generatedAt: string;
   prefix: string;
-  queues: Record<QueueName, { waiting: number; active: number; delayed: number; failed: number; completed: number; paused: boolean }>;
-  schedulers: { queue: QueueName; id: string; job: string; every: number | null; pattern: string | null; tz: string | null; next: string | null }[];
-  workers: { total: number; byQueue: Record<QueueName, number>; list: { queue: QueueName; name: string; addr: string; ageSeconds: number }[] };
+  queues: Record<
+    QueueName,
+    { waiting: number; active: number; delayed: number; failed: number; completed: number; paused: boolean }
+  >;
+  schedulers: {
+    queue: QueueName;
+    id: string;
+    job: string;
+    every: number | null;
+    pattern: string | null;
+    tz: string | null;
+    next: string | null;
+  }[];
+  workers: {
+    total: number;
+    byQueue: Record<QueueName, number>;
+    list: { queue: QueueName; name: string; addr: string; ageSeconds: number }[];
+  };
   lastRuns: { sync: RunSummary | null; lastSuccessfulSync: RunSummary | null; cleanup: RunSummary | null };
   checks: { check: string; status: string; message: string; checkedAt: string }[];
   alerts: { firing: AlertSummary[]; silenced: AlertSummary[] };
@@ -97,7 +120,14 @@ export async function queueStatus(queues: Queues): Promise<Pick<StatusDocument, 
         q.getJobSchedulers(),
         q.getWorkers(),
       ]);
-      counts[name] = { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0, paused };
+      counts[name] = {
+        waiting: c.waiting ?? 0,
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        failed: c.failed ?? 0,
+        completed: c.completed ?? 0,
+        paused,
+      };
       for (const s of scheds) {
         schedulers.push({
           queue: name,
@@ -115,14 +145,20 @@ export async function queueStatus(queues: Queues): Promise<Pick<StatusDocument, 
     }),
   );
   schedulers.sort((a, b) => a.queue.localeCompare(b.queue) || a.id.localeCompare(b.id));
-  return { queues: counts, schedulers, workers: { total: new Set(list.map((w) => processOf(w.name))).size, byQueue, list } };
+  return {
+    queues: counts,
+    schedulers,
+    workers: { total: new Set(list.map((w) => processOf(w.name))).size, byQueue, list },
+  };
 }
 
 /**
  * BullMQ lists every connection of a worker (its command and blocking connections); our worker
  * name follows ':w:' in the raw client name, so one entry per worker remains.
  */
-export function distinctWorkers(clients: Record<string, string>[]): { name: string; addr: string; ageSeconds: number }[] {
+export function distinctWorkers(
+  clients: Record<string, string>[],
+): { name: string; addr: string; ageSeconds: number }[] {
   const seen = new Map<string, { name: string; addr: string; ageSeconds: number }>();
   for (const c of clients) {
     const raw = String(c.rawname ?? c.name ?? '');
@@ -139,11 +175,17 @@ function processOf(workerName: string): string {
 }
 
 /** Database side of the status: last runs, latest check results, firing and silenced alerts. */
-export async function databaseStatus(ds: DataSource, now = new Date()): Promise<Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'>> {
+export async function databaseStatus(
+  ds: DataSource,
+  now = new Date(),
+): Promise<Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'>> {
   const runs = ds.getRepository(RunEntity);
   const [sync, lastSuccessfulSync, cleanup, checks, alerts] = await Promise.all([
     runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']) }, order: { startedAt: 'DESC' } }),
-    runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial']) }, order: { finishedAt: 'DESC' } }),
+    runs.findOne({
+      where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial']) },
+      order: { finishedAt: 'DESC' },
+    }),
     runs.findOne({ where: { type: 'cleanup' }, order: { startedAt: 'DESC' } }),
     latestCheckResults(ds),
     ds.getRepository(AlertStateEntity).find({ where: { state: 'firing' }, order: { firstFiredAt: 'ASC' } }),
@@ -151,8 +193,17 @@ export async function databaseStatus(ds: DataSource, now = new Date()): Promise<
   const toAlert = (a: AlertState) => summarizeAlert(a, now);
   const silenced = alerts.filter((a) => a.silencedUntil && a.silencedUntil > now);
   return {
-    lastRuns: { sync: sync ? summarizeRun(sync) : null, lastSuccessfulSync: lastSuccessfulSync ? summarizeRun(lastSuccessfulSync) : null, cleanup: cleanup ? summarizeRun(cleanup) : null },
-    checks: checks.map((c) => ({ check: c.check, status: c.status, message: c.message, checkedAt: c.checkedAt.toISOString() })),
+    lastRuns: {
+      sync: sync ? summarizeRun(sync) : null,
+      lastSuccessfulSync: lastSuccessfulSync ? summarizeRun(lastSuccessfulSync) : null,
+      cleanup: cleanup ? summarizeRun(cleanup) : null,
+    },
+    checks: checks.map((c) => ({
+      check: c.check,
+      status: c.status,
+      message: c.message,
+      checkedAt: c.checkedAt.toISOString(),
+    })),
     alerts: { firing: alerts.filter((a) => !silenced.includes(a)).map(toAlert), silenced: silenced.map(toAlert) },
   };
 }
@@ -163,7 +214,11 @@ export async function databaseStatus(ds: DataSource, now = new Date()): Promise<
  */
 export async function buildStatus(config: Config, queues: Queues, ds: DataSource | undefined): Promise<StatusDocument> {
   const q = await queueStatus(queues);
-  let dbPart: Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'> = { lastRuns: { sync: null, lastSuccessfulSync: null, cleanup: null }, checks: [], alerts: { firing: [], silenced: [] } };
+  let dbPart: Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'> = {
+    lastRuns: { sync: null, lastSuccessfulSync: null, cleanup: null },
+    checks: [],
+    alerts: { firing: [], silenced: [] },
+  };
   let database: StatusDocument['database'] = { ok: true };
   if (ds) {
     try {

@@ -4,7 +4,15 @@ import { ApiError, createAxios, DEFAULT_RETRY, withRetry } from '@pcs/http';
 import type { RequestCounters, RequestHooks, RetryPolicy } from '@pcs/http';
 import { badData, errorFromException, errorFromResponse } from './errors.js';
 import type { RequestContext } from './errors.js';
-import { fieldSchema, fieldsEnvelope, itemEnvelope, listEnvelope, organizationSchema, personSchema, userSchema } from './schemas.js';
+import {
+  fieldSchema,
+  fieldsEnvelope,
+  itemEnvelope,
+  listEnvelope,
+  organizationSchema,
+  personSchema,
+  userSchema,
+} from './schemas.js';
 import type { PdField, PdOrganization, PdPerson, PdUser } from './schemas.js';
 
 export interface PipedriveClientOptions {
@@ -60,7 +68,8 @@ type Query = Record<string, string | number>;
 
 /** RFC 3339 with seconds and `Z`, at second resolution (`2026-01-01T10:20:00Z`). */
 export function rfc3339(d: Date, name = 'date'): string {
-  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw badData(`Invalid ${name} for a Pipedrive query: not a valid Date`);
+  if (!(d instanceof Date) || Number.isNaN(d.getTime()))
+    throw badData(`Invalid ${name} for a Pipedrive query: not a valid Date`);
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
@@ -71,7 +80,8 @@ export function clampLimit(limit: number | undefined): number {
 }
 
 function idsParam(ids: readonly number[], name: string): string {
-  if (ids.length > MAX_IDS) throw badData(`Pipedrive accepts at most ${MAX_IDS} ids per request (${name}: ${ids.length} given)`);
+  if (ids.length > MAX_IDS)
+    throw badData(`Pipedrive accepts at most ${MAX_IDS} ids per request (${name}: ${ids.length} given)`);
   const bad = ids.find((i) => !Number.isInteger(i) || i <= 0);
   if (bad !== undefined) throw badData(`Invalid id in ${name} for a Pipedrive query: ${String(bad)}`);
   return ids.join(',');
@@ -110,11 +120,14 @@ export class PipedriveClient {
     this.http = createAxios(baseUrl, { 'x-api-token': apiKey }, this.timeoutMs);
     const encoded = encodeURIComponent(apiKey);
     // (a very short test key would mangle every message; real tokens are 40 hex characters)
-    this.redact = apiKey.length < 6 ? (text) => text : (text) => {
-      let out = text.split(apiKey).join('[redacted]');
-      if (encoded !== apiKey) out = out.split(encoded).join('[redacted]');
-      return out;
-    };
+    this.redact =
+      apiKey.length < 6
+        ? (text) => text
+        : (text) => {
+            let out = text.split(apiKey).join('[redacted]');
+            if (encoded !== apiKey) out = out.split(encoded).join('[redacted]');
+            return out;
+          };
   }
 
   // ---------- organizations ----------
@@ -140,7 +153,10 @@ export class PipedriveClient {
    * pages already yielded): the caller can tell a partial listing from a complete one.
    */
   async *organizationPages(p: Omit<ListOrganizationsParams, 'cursor'> = {}): AsyncGenerator<PdOrganization[]> {
-    yield* this.pages((cursor) => this.listOrganizations(cursor ? { ...p, cursor } : { ...p }), '/api/v2/organizations');
+    yield* this.pages(
+      (cursor) => this.listOrganizations(cursor ? { ...p, cursor } : { ...p }),
+      '/api/v2/organizations',
+    );
   }
 
   /** GET /api/v2/organizations/{id}; 404 → null; a soft-deleted org is returned with isDeleted true. */
@@ -158,9 +174,11 @@ export class PipedriveClient {
     }
     const ctx = { method: 'GET', path };
     const env = itemEnvelope.safeParse(body);
-    if (!env.success) throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
+    if (!env.success)
+      throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
     const org = organizationSchema.safeParse(env.data.data);
-    if (!org.success) throw badData(`Pipedrive GET ${path} returned a malformed organization: ${describeIssues(org.error)}`, ctx);
+    if (!org.success)
+      throw badData(`Pipedrive GET ${path} returned a malformed organization: ${describeIssues(org.error)}`, ctx);
     return org.data;
   }
 
@@ -173,7 +191,8 @@ export class PipedriveClient {
     const q: Query = { limit };
     if (p.cursor) q.cursor = p.cursor;
     if (p.orgId !== undefined) {
-      if (!Number.isInteger(p.orgId) || p.orgId <= 0) throw badData(`Invalid Pipedrive organization id: ${String(p.orgId)}`);
+      if (!Number.isInteger(p.orgId) || p.orgId <= 0)
+        throw badData(`Invalid Pipedrive organization id: ${String(p.orgId)}`);
       q.org_id = p.orgId;
     }
     if (p.ids) q.ids = idsParam(p.ids, 'ids');
@@ -196,13 +215,19 @@ export class PipedriveClient {
     const out: PdField[] = [];
     let start = 0;
     for (let page = 0; ; page++) {
-      if (page >= MAX_FIELD_PAGES) throw badData(`Pipedrive GET ${path} kept paging past ${MAX_FIELD_PAGES} pages`, ctx);
+      if (page >= MAX_FIELD_PAGES)
+        throw badData(`Pipedrive GET ${path} kept paging past ${MAX_FIELD_PAGES} pages`, ctx);
       const body = await this.get(path, path, { start, limit: FIELDS_PAGE_SIZE });
       const env = fieldsEnvelope.safeParse(body);
-      if (!env.success) throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
+      if (!env.success)
+        throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
       env.data.data.forEach((raw, i) => {
         const f = fieldSchema.safeParse(raw);
-        if (!f.success) throw badData(`Pipedrive GET ${path} returned a malformed field (item ${start + i}): ${describeIssues(f.error)}`, ctx);
+        if (!f.success)
+          throw badData(
+            `Pipedrive GET ${path} returned a malformed field (item ${start + i}): ${describeIssues(f.error)}`,
+            ctx,
+          );
         out.push(f.data);
       });
       const ad = env.data.additional_data;
@@ -221,32 +246,54 @@ export class PipedriveClient {
     const path = '/v1/users/me';
     const body = await this.get(path, path);
     const env = itemEnvelope.safeParse(body);
-    if (!env.success) throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, { method: 'GET', path });
+    if (!env.success)
+      throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, {
+        method: 'GET',
+        path,
+      });
     const u = userSchema.safeParse(env.data.data);
-    if (!u.success) throw badData(`Pipedrive GET ${path} returned a malformed user: ${describeIssues(u.error)}`, { method: 'GET', path });
+    if (!u.success)
+      throw badData(`Pipedrive GET ${path} returned a malformed user: ${describeIssues(u.error)}`, {
+        method: 'GET',
+        path,
+      });
     return u.data;
   }
 
   // ---------- internals ----------
 
-  private async *pages<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, path: string): AsyncGenerator<T[]> {
+  private async *pages<T>(
+    fetchPage: (cursor: string | undefined) => Promise<Page<T>>,
+    path: string,
+  ): AsyncGenerator<T[]> {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
       const page = await fetchPage(cursor);
       yield page.items;
       if (page.nextCursor === null) return;
-      if (seen.has(page.nextCursor)) throw badData(`Pipedrive GET ${path} returned a cursor it had already returned (paging loop)`, { method: 'GET', path });
+      if (seen.has(page.nextCursor))
+        throw badData(`Pipedrive GET ${path} returned a cursor it had already returned (paging loop)`, {
+          method: 'GET',
+          path,
+        });
       seen.add(page.nextCursor);
       cursor = page.nextCursor;
     }
   }
 
-  private async listPage<S extends z.ZodType>(path: string, q: Query, limit: number, schema: S, what: string): Promise<Page<z.output<S>>> {
+  private async listPage<S extends z.ZodType>(
+    path: string,
+    q: Query,
+    limit: number,
+    schema: S,
+    what: string,
+  ): Promise<Page<z.output<S>>> {
     const ctx = { method: 'GET', path };
     const body = await this.get(path, path, q);
     const env = listEnvelope.safeParse(body);
-    if (!env.success) throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
+    if (!env.success)
+      throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
     const items: z.output<S>[] = [];
     env.data.data.forEach((raw, i) => {
       const r = schema.safeParse(raw);
@@ -259,7 +306,10 @@ export class PipedriveClient {
     });
     const rawCursor = env.data.additional_data?.next_cursor;
     if (rawCursor === undefined && items.length >= limit) {
-      throw badData(`Pipedrive GET ${path} returned a full page without additional_data.next_cursor; the listing may be incomplete`, ctx);
+      throw badData(
+        `Pipedrive GET ${path} returned a full page without additional_data.next_cursor; the listing may be incomplete`,
+        ctx,
+      );
     }
     return { items, nextCursor: rawCursor ? rawCursor : null };
   }

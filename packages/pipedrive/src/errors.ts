@@ -102,11 +102,21 @@ export function errorFromResponse(res: ResponseLike, ctx: RequestContext): ApiEr
   if (status >= 200 && status < 300) return null;
   const text = apiErrorText(data);
   const quoted = text ? ctx.redact(text) : undefined;
-  const base = { api: 'pipedrive' as const, status, method: ctx.method, path: ctx.path, body: bodyExcerpt(data, ctx.redact) };
+  const base = {
+    api: 'pipedrive' as const,
+    status,
+    method: ctx.method,
+    path: ctx.path,
+    body: bodyExcerpt(data, ctx.redact),
+  };
   const where = `${ctx.method} ${ctx.path}`;
 
   if (status === 401) {
-    return new ApiError({ ...base, type: 'auth', message: `Pipedrive rejected the API token (401 ${quoted ?? 'unauthorized access'})` });
+    return new ApiError({
+      ...base,
+      type: 'auth',
+      message: `Pipedrive rejected the API token (401 ${quoted ?? 'unauthorized access'})`,
+    });
   }
   if (status === 403) {
     if (isHtml(headers, data)) {
@@ -118,7 +128,11 @@ export function errorFromResponse(res: ResponseLike, ctx: RequestContext): ApiEr
           '(403 HTML page); stop sending and wait before trying again',
       });
     }
-    return new ApiError({ ...base, type: 'forbidden', message: `Pipedrive refused ${where} (403 ${quoted ?? 'forbidden'})` });
+    return new ApiError({
+      ...base,
+      type: 'forbidden',
+      message: `Pipedrive refused ${where} (403 ${quoted ?? 'forbidden'})`,
+    });
   }
   if (status === 402) {
     return new ApiError({
@@ -128,11 +142,16 @@ export function errorFromResponse(res: ResponseLike, ctx: RequestContext): ApiEr
     });
   }
   if (status === 404) {
-    return new ApiError({ ...base, type: 'not_found', message: `Pipedrive ${where} not found (404 ${quoted ?? 'not found'})` });
+    return new ApiError({
+      ...base,
+      type: 'not_found',
+      message: `Pipedrive ${where} not found (404 ${quoted ?? 'not found'})`,
+    });
   }
   if (status === 429) {
     const wait = retryAfterMs(headers);
-    const daily = /daily request budget/i.test(text ?? '') || header(headers, 'x-daily-ratelimit-token-remaining')?.trim() === '0';
+    const daily =
+      /daily request budget/i.test(text ?? '') || header(headers, 'x-daily-ratelimit-token-remaining')?.trim() === '0';
     const secs = Math.ceil(wait / 1000);
     const message = daily
       ? `Pipedrive daily budget exhausted (429 ${quoted ?? 'daily request budget exceeded'}); resets in ${secs} s`
@@ -140,10 +159,18 @@ export function errorFromResponse(res: ResponseLike, ctx: RequestContext): ApiEr
     return new ApiError({ ...base, type: 'rate_limit', retryAfterMs: wait, message });
   }
   if (status === 408 || status >= 500) {
-    return new ApiError({ ...base, type: 'transient', message: `Pipedrive ${where} failed (${status} ${quoted ?? 'server error'})` });
+    return new ApiError({
+      ...base,
+      type: 'transient',
+      message: `Pipedrive ${where} failed (${status} ${quoted ?? 'server error'})`,
+    });
   }
   if (status === 409) {
-    return new ApiError({ ...base, type: 'conflict', message: `Pipedrive ${where} conflict (409 ${quoted ?? 'conflict'})` });
+    return new ApiError({
+      ...base,
+      type: 'conflict',
+      message: `Pipedrive ${where} conflict (409 ${quoted ?? 'conflict'})`,
+    });
   }
   if (status >= 300 && status < 400) {
     return new ApiError({
@@ -153,7 +180,11 @@ export function errorFromResponse(res: ResponseLike, ctx: RequestContext): ApiEr
     });
   }
   // 400, 405, 410, 415, 422 and any other 4xx
-  return new ApiError({ ...base, type: 'bad_data', message: `Pipedrive rejected ${where} (${status} ${quoted ?? 'bad request'})` });
+  return new ApiError({
+    ...base,
+    type: 'bad_data',
+    message: `Pipedrive rejected ${where} (${status} ${quoted ?? 'bad request'})`,
+  });
 }
 
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
@@ -169,18 +200,43 @@ export function errorFromException(err: unknown, ctx: RequestContext): ApiError 
   const base = { api: 'pipedrive' as const, method: ctx.method, path: ctx.path, cause };
   const where = `${ctx.method} ${ctx.path}`;
   if (codeStr && TIMEOUT_CODES.has(codeStr)) {
-    return new ApiError({ ...base, type: 'transient', message: `Pipedrive ${where} timed out after ${ctx.timeoutMs} ms` });
+    return new ApiError({
+      ...base,
+      type: 'transient',
+      message: `Pipedrive ${where} timed out after ${ctx.timeoutMs} ms`,
+    });
   }
   if (codeStr === 'ERR_INVALID_URL' || codeStr === 'ERR_BAD_OPTION' || codeStr === 'ERR_BAD_OPTION_VALUE') {
-    return new ApiError({ ...base, type: 'bad_data', message: `Pipedrive ${where} could not be sent (${codeStr}: ${msg})` });
+    return new ApiError({
+      ...base,
+      type: 'bad_data',
+      message: `Pipedrive ${where} could not be sent (${codeStr}: ${msg})`,
+    });
   }
   if (isNetworkError(err) || axios.isAxiosError(err)) {
-    return new ApiError({ ...base, type: 'transient', message: `Pipedrive ${where} failed: ${codeStr ? `${codeStr} ` : ''}${msg}` });
+    return new ApiError({
+      ...base,
+      type: 'transient',
+      message: `Pipedrive ${where} failed: ${codeStr ? `${codeStr} ` : ''}${msg}`,
+    });
   }
   return new ApiError({ ...base, type: 'transient', message: `Pipedrive ${where} failed: ${msg}` });
 }
 
 /** A `bad_data` error for an answer (or a request argument) that does not have the expected shape. */
-export function badData(message: string, ctx?: Pick<RequestContext, 'method' | 'path'>, status?: number, body?: string): ApiError {
-  return new ApiError({ api: 'pipedrive', type: 'bad_data', message, method: ctx?.method, path: ctx?.path, status, body });
+export function badData(
+  message: string,
+  ctx?: Pick<RequestContext, 'method' | 'path'>,
+  status?: number,
+  body?: string,
+): ApiError {
+  return new ApiError({
+    api: 'pipedrive',
+    type: 'bad_data',
+    message,
+    method: ctx?.method,
+    path: ctx?.path,
+    status,
+    body,
+  });
 }

@@ -21,7 +21,9 @@ export function resolveCustomerLabel(fields: readonly PdField[], labelName: stri
     .map((key) => fields.find((f) => f.key === key))
     .filter((f): f is PdField => f !== undefined);
   if (!labelFields.length) {
-    throw badData('Pipedrive organization fields have no label field (neither "label_ids" nor "label"); cannot resolve the customer label');
+    throw badData(
+      'Pipedrive organization fields have no label field (neither "label_ids" nor "label"); cannot resolve the customer label',
+    );
   }
   if (!wanted) throw badData('The Pipedrive customer label name is empty');
   for (const f of labelFields) {
@@ -44,8 +46,7 @@ export function resolveCustomerLabel(fields: readonly PdField[], labelName: stri
 export function resolveFieldKey(fields: readonly PdField[], nameOrKey: string): string {
   const q = nameOrKey.trim();
   const customs = fields.filter((f) => f.isCustom);
-  const list = (): string =>
-    customs.length ? customs.map((f) => `"${f.name}" (${f.key})`).join(', ') : '(none)';
+  const list = (): string => (customs.length ? customs.map((f) => `"${f.name}" (${f.key})`).join(', ') : '(none)');
   if (!q) throw badData(`The Pipedrive field name is empty; available custom fields: ${list()}`);
   if (HEX_KEY.test(q)) {
     const f = fields.find((x) => x.key.toLowerCase() === q.toLowerCase());

@@ -92,7 +92,11 @@ export interface PdUser {
 // ---------- primitives ----------
 
 const id = z.number().int().positive();
-const nullableId = z.number().int().nullish().transform((v) => v ?? null);
+const nullableId = z
+  .number()
+  .int()
+  .nullish()
+  .transform((v) => v ?? null);
 
 /** RFC 3339 (v2) or `YYYY-MM-DD HH:MM:SS` UTC (v1). */
 export function parseApiDate(s: string): Date | null {
@@ -140,8 +144,17 @@ const addressObject = z.object({
 
 function emptyAddress(): PdAddress {
   return {
-    value: null, streetNumber: null, route: null, sublocality: null, locality: null, adminAreaLevel1: null,
-    adminAreaLevel2: null, country: null, postalCode: null, formattedAddress: null, subpremise: null,
+    value: null,
+    streetNumber: null,
+    route: null,
+    sublocality: null,
+    locality: null,
+    adminAreaLevel1: null,
+    adminAreaLevel2: null,
+    country: null,
+    postalCode: null,
+    formattedAddress: null,
+    subpremise: null,
   };
 }
 
@@ -171,28 +184,38 @@ const address = z
 export const organizationSchema = z
   .object({
     id,
-    name: z.string().nullish().transform((v) => v ?? ''),
+    name: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? ''),
     owner_id: nullableId,
     add_time: optionalDate,
     update_time: date,
-    is_deleted: z.boolean().nullish().transform((v) => v ?? false),
-    label_ids: z.array(z.number().int()).nullish().transform((v) => v ?? []),
+    is_deleted: z
+      .boolean()
+      .nullish()
+      .transform((v) => v ?? false),
+    label_ids: z
+      .array(z.number().int())
+      .nullish()
+      .transform((v) => v ?? []),
     address,
-    custom_fields: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
+    custom_fields: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .transform((v) => v ?? {}),
   })
-  .transform(
-    (o): PdOrganization => ({
-      id: o.id,
-      name: o.name,
-      updateTime: o.update_time,
-      addTime: o.add_time,
-      isDeleted: o.is_deleted,
-      labelIds: o.label_ids,
-      ownerId: o.owner_id,
-      address: o.address,
-      customFields: o.custom_fields,
-    }),
-  );
+  .transform((o): PdOrganization => ({
+    id: o.id,
+    name: o.name,
+    updateTime: o.update_time,
+    addTime: o.add_time,
+    isDeleted: o.is_deleted,
+    labelIds: o.label_ids,
+    ownerId: o.owner_id,
+    address: o.address,
+    customFields: o.custom_fields,
+  }));
 
 // ---------- persons ----------
 
@@ -216,23 +239,27 @@ export const personSchema = z
   .object({
     id,
     org_id: nullableId,
-    name: z.string().nullish().transform((v) => v ?? ''),
+    name: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? ''),
     update_time: date,
-    is_deleted: z.boolean().nullish().transform((v) => v ?? false),
+    is_deleted: z
+      .boolean()
+      .nullish()
+      .transform((v) => v ?? false),
     emails: contactItems,
     phones: contactItems,
   })
-  .transform(
-    (p): PdPerson => ({
-      id: p.id,
-      orgId: p.org_id,
-      name: p.name,
-      updateTime: p.update_time,
-      isDeleted: p.is_deleted,
-      emails: p.emails,
-      phones: p.phones,
-    }),
-  );
+  .transform((p): PdPerson => ({
+    id: p.id,
+    orgId: p.org_id,
+    name: p.name,
+    updateTime: p.update_time,
+    isDeleted: p.is_deleted,
+    emails: p.emails,
+    phones: p.phones,
+  }));
 
 // ---------- fields ----------
 
@@ -245,31 +272,42 @@ export const fieldSchema = z
   .object({
     id: z.number().int(),
     key: z.string().min(1),
-    name: z.string().nullish().transform((v) => v ?? ''),
-    field_type: z.string().nullish().transform((v) => v ?? ''),
+    name: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? ''),
+    field_type: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? ''),
     edit_flag: z.boolean().nullish(),
     options: z
       .array(z.object({ id: optionId.nullish(), label: z.union([z.string(), z.number()]).nullish() }))
       .nullish()
       .transform((opts): PdFieldOption[] =>
-        (opts ?? []).flatMap((o) => (typeof o.id === 'number' ? [{ id: o.id, label: o.label === null || o.label === undefined ? '' : String(o.label) }] : [])),
+        (opts ?? []).flatMap((o) =>
+          typeof o.id === 'number'
+            ? [{ id: o.id, label: o.label === null || o.label === undefined ? '' : String(o.label) }]
+            : [],
+        ),
       ),
   })
-  .transform(
-    (f): PdField => ({
-      id: f.id,
-      key: f.key,
-      name: f.name,
-      fieldType: f.field_type,
-      options: f.options,
-      isCustom: f.edit_flag ?? /^[0-9a-f]{40}$/i.test(f.key),
-    }),
-  );
+  .transform((f): PdField => ({
+    id: f.id,
+    key: f.key,
+    name: f.name,
+    fieldType: f.field_type,
+    options: f.options,
+    isCustom: f.edit_flag ?? /^[0-9a-f]{40}$/i.test(f.key),
+  }));
 
 export const userSchema = z
   .object({
     id,
-    name: z.string().nullish().transform((v) => v ?? ''),
+    name: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? ''),
     email: z.string().nullish(),
     company_domain: z.string().nullish(),
   })
@@ -284,7 +322,10 @@ export const userSchema = z
 
 export const listEnvelope = z.object({
   success: z.literal(true),
-  data: z.array(z.unknown()).nullable().transform((v) => v ?? []),
+  data: z
+    .array(z.unknown())
+    .nullable()
+    .transform((v) => v ?? []),
   additional_data: z.object({ next_cursor: z.string().nullish() }).nullish(),
 });
 
@@ -302,7 +343,10 @@ const pagination = z.object({
 
 export const fieldsEnvelope = z.object({
   success: z.literal(true),
-  data: z.array(z.unknown()).nullable().transform((v) => v ?? []),
+  data: z
+    .array(z.unknown())
+    .nullable()
+    .transform((v) => v ?? []),
   // the spec example nests `pagination`; the spec schema puts its fields flat in additional_data
   additional_data: pagination.extend({ pagination: pagination.nullish() }).nullish(),
 });

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@pcs/http';
 import { createSimulator, PD_FIELD_KEYS, SIM_DEFAULTS } from '../../../apps/simulator/src/index.js';
 import type { Simulator } from '../../../apps/simulator/src/index.js';
-import { customFieldText, PipedriveClient, primaryEmail, primaryPhone, resolveCustomerLabel, resolveFieldKey } from '../src/index.js';
+import {
+  customFieldText,
+  PipedriveClient,
+  primaryEmail,
+  primaryPhone,
+  resolveCustomerLabel,
+  resolveFieldKey,
+} from '../src/index.js';
 import type { PdOrganization, PdPerson } from '../src/index.js';
 
 let sim: Simulator;
@@ -18,7 +25,8 @@ beforeEach(() => {
   sim.reset();
 });
 
-const client = (): PipedriveClient => new PipedriveClient({ baseUrl: sim.pipedriveBaseUrl, apiKey: SIM_DEFAULTS.pipedriveToken });
+const client = (): PipedriveClient =>
+  new PipedriveClient({ baseUrl: sim.pipedriveBaseUrl, apiKey: SIM_DEFAULTS.pipedriveToken });
 
 async function collect<T>(gen: AsyncGenerator<T[]>): Promise<{ items: T[]; pages: number }> {
   const items: T[] = [];
@@ -74,7 +82,13 @@ describe('organizations', () => {
     expect(org?.labelIds).toEqual([17]);
     expect(org?.ownerId).toBe(1);
     expect(org?.addTime).toBeInstanceOf(Date);
-    expect(org?.address).toMatchObject({ value: 'Storgata 1, Oslo', locality: 'Oslo', country: 'Norway', postalCode: '0155', route: null });
+    expect(org?.address).toMatchObject({
+      value: 'Storgata 1, Oslo',
+      locality: 'Oslo',
+      country: 'Norway',
+      postalCode: '0155',
+      route: null,
+    });
     expect(customFieldText(org as PdOrganization, PD_FIELD_KEYS.mainPhone)).toBe('+47 22 00 00 00');
     expect(customFieldText(org as PdOrganization, PD_FIELD_KEYS.customerType)).toBe('191');
   });
@@ -101,7 +115,9 @@ describe('organizations', () => {
     expect(byIds.items.map((o) => o.id)).toEqual([2, 4, 6]);
     expect(byIds.nextCursor).toBeNull();
     const before = pd.counters.total;
-    await expect(pd.listOrganizations({ ids: Array.from({ length: 101 }, (_, i) => i + 1) })).rejects.toMatchObject({ type: 'bad_data' });
+    await expect(pd.listOrganizations({ ids: Array.from({ length: 101 }, (_, i) => i + 1) })).rejects.toMatchObject({
+      type: 'bad_data',
+    });
     expect(pd.counters.total).toBe(before);
     expect(await pd.listOrganizations({ ids: [] })).toEqual({ items: [], nextCursor: null });
     expect(pd.counters.total).toBe(before);
@@ -111,7 +127,9 @@ describe('organizations', () => {
     sim.pipedrive.seed({ orgs: 300, personsPerOrg: 0, customerRatio: 0.5 });
     const filter = sim.pipedrive.createFilter('Customers', { labelId: SIM_DEFAULTS.pipedriveCustomerLabelId });
     const { items } = await collect(client().organizationPages({ filterId: filter.id }));
-    const expected = sim.pipedrive.listOrgs().filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId));
+    const expected = sim.pipedrive
+      .listOrgs()
+      .filter((o) => !o.is_deleted && o.label_ids.includes(SIM_DEFAULTS.pipedriveCustomerLabelId));
     expect(expected.length).toBeGreaterThan(50);
     expect(expected.length).toBeLessThan(300);
     expect(items.map((o) => o.id)).toEqual(expected.map((o) => o.id));
@@ -150,7 +168,9 @@ describe('persons', () => {
     expect(items).toHaveLength(all.length);
     expect(new Set(items.map((p) => p.id)).size).toBe(all.length);
     expect(pages).toBe(Math.ceil(all.length / 500));
-    expect(items.every((p) => p.emails.every((e) => e.value.trim() !== '') && p.phones.every((e) => e.value.trim() !== ''))).toBe(true);
+    expect(
+      items.every((p) => p.emails.every((e) => e.value.trim() !== '') && p.phones.every((e) => e.value.trim() !== '')),
+    ).toBe(true);
   });
 });
 

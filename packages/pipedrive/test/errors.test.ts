@@ -25,7 +25,12 @@ beforeEach(() => {
 const FAST: Partial<RetryPolicy> = { transientRetries: 2, minBackoffMs: 5, maxBackoffMs: 20 };
 
 function client(extra: Partial<PipedriveClientOptions> = {}): PipedriveClient {
-  return new PipedriveClient({ baseUrl: sim.pipedriveBaseUrl, apiKey: SIM_DEFAULTS.pipedriveToken, retry: FAST, ...extra });
+  return new PipedriveClient({
+    baseUrl: sim.pipedriveBaseUrl,
+    apiKey: SIM_DEFAULTS.pipedriveToken,
+    retry: FAST,
+    ...extra,
+  });
 }
 
 async function failure(p: Promise<unknown>): Promise<ApiError> {
@@ -64,7 +69,12 @@ describe('auth and abuse block', () => {
   it('a wrong token never appears in the error (message, toJSON, path, body)', async () => {
     const secret = 'pd-live-SECRET-0123456789abcdef';
     const pd = client({ apiKey: secret });
-    for (const call of [pd.listOrganizations({ updatedSince: new Date() }), pd.getOrganization(1), pd.me(), pd.organizationFields()]) {
+    for (const call of [
+      pd.listOrganizations({ updatedSince: new Date() }),
+      pd.getOrganization(1),
+      pd.me(),
+      pd.organizationFields(),
+    ]) {
       const err = await failure(call);
       expect(err.type).toBe('auth');
       expectNoSecret(err, secret);
@@ -80,7 +90,12 @@ describe('auth and abuse block', () => {
     });
     try {
       const pd = new PipedriveClient({ baseUrl: server.url, apiKey: 'tok-ABC' });
-      await pd.listOrganizations({ updatedSince: new Date('2026-01-01T10:20:00.500Z'), ids: [1, 2, 3], limit: 9999, filterId: 4 });
+      await pd.listOrganizations({
+        updatedSince: new Date('2026-01-01T10:20:00.500Z'),
+        ids: [1, 2, 3],
+        limit: 9999,
+        filterId: 4,
+      });
       expect(seen).toHaveLength(1);
       const [url, tok] = (seen[0] as string).split(' ');
       expect(tok).toBe('tok-ABC');
@@ -190,7 +205,11 @@ describe('transient failures', () => {
     const server = await tinyServer((_req, res) => json(res, 200, {}));
     const url = server.url;
     await server.close();
-    const pd = new PipedriveClient({ baseUrl: url, apiKey: 'x', retry: { transientRetries: 1, minBackoffMs: 5, maxBackoffMs: 10 } });
+    const pd = new PipedriveClient({
+      baseUrl: url,
+      apiKey: 'x',
+      retry: { transientRetries: 1, minBackoffMs: 5, maxBackoffMs: 10 },
+    });
     const err = await failure(pd.me());
     expect(err.type).toBe('transient');
     expect(err.message).toMatch(/ECONNREFUSED/);
@@ -241,20 +260,36 @@ describe('unexpected answers', () => {
   });
 
   it('a full page without next_cursor is refused (could be a truncated listing)', async () => {
-    handler = (_req, res) => json(res, 200, { success: true, data: [{ id: 1, name: 'a', update_time: '2026-01-01T00:00:00Z' }] });
+    handler = (_req, res) =>
+      json(res, 200, { success: true, data: [{ id: 1, name: 'a', update_time: '2026-01-01T00:00:00Z' }] });
     expect((await failure(pd().listOrganizations({ limit: 1 }))).type).toBe('bad_data');
     const page = await pd().listOrganizations({ limit: 5 });
     expect(page).toMatchObject({ nextCursor: null, items: [{ id: 1 }] });
   });
 
   it('organizationFields follows offset paging in the flat additional_data form', async () => {
-    const all = Array.from({ length: 7 }, (_, i) => ({ id: i + 1, key: `k${i + 1}`, name: `F${i + 1}`, field_type: 'varchar', options: null }));
+    const all = Array.from({ length: 7 }, (_, i) => ({
+      id: i + 1,
+      key: `k${i + 1}`,
+      name: `F${i + 1}`,
+      field_type: 'varchar',
+      options: null,
+    }));
     handler = (req, res) => {
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       const start = Number(q.get('start') ?? 0);
       const data = all.slice(start, start + 3);
       const more = start + 3 < all.length;
-      json(res, 200, { success: true, data, additional_data: { start, limit: 3, more_items_in_collection: more, ...(more ? { next_start: start + 3 } : {}) } });
+      json(res, 200, {
+        success: true,
+        data,
+        additional_data: {
+          start,
+          limit: 3,
+          more_items_in_collection: more,
+          ...(more ? { next_start: start + 3 } : {}),
+        },
+      });
     };
     const c = pd();
     const fields = await c.organizationFields();
@@ -263,7 +298,13 @@ describe('unexpected answers', () => {
   });
 
   it('getOrganization: only a Pipedrive JSON 404 means null; a proxy or misrouted 404 is thrown', async () => {
-    handler = (_req, res) => json(res, 404, { success: false, error: 'Entity was not found', error_info: 'Object was not found.', data: null });
+    handler = (_req, res) =>
+      json(res, 404, {
+        success: false,
+        error: 'Entity was not found',
+        error_info: 'Object was not found.',
+        data: null,
+      });
     expect(await pd().getOrganization(3)).toBeNull();
     handler = (_req, res) => json(res, 404, { success: false, error: 'Unknown method .' });
     expect((await failure(pd().getOrganization(3))).type).toBe('not_found');

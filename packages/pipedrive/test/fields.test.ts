@@ -25,8 +25,22 @@ const fields: PdField[] = [
   { id: 1, key: 'name', name: 'Name', fieldType: 'varchar', options: [], isCustom: false },
   { id: 2, key: 'label', name: 'Label', fieldType: 'enum', options: labelOptions, isCustom: false },
   { id: 3, key: 'label_ids', name: 'Labels', fieldType: 'set', options: labelOptions, isCustom: false },
-  { id: 4001, key: HEX, name: 'Customer Type', fieldType: 'enum', options: [{ id: 190, label: 'Private person' }], isCustom: true },
-  { id: 4002, key: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678', name: 'Main phone', fieldType: 'phone', options: [], isCustom: true },
+  {
+    id: 4001,
+    key: HEX,
+    name: 'Customer Type',
+    fieldType: 'enum',
+    options: [{ id: 190, label: 'Private person' }],
+    isCustom: true,
+  },
+  {
+    id: 4002,
+    key: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+    name: 'Main phone',
+    fieldType: 'phone',
+    options: [],
+    isCustom: true,
+  },
 ];
 
 function catchErr(fn: () => unknown): ApiError {
@@ -43,7 +57,9 @@ describe('resolveCustomerLabel', () => {
   it('finds the option by name, case-insensitive and trimmed, preferring label_ids', () => {
     expect(resolveCustomerLabel(fields, 'Customer')).toBe(17);
     expect(resolveCustomerLabel(fields, '  cUsToMeR ')).toBe(17);
-    const onlyLegacy = fields.filter((f) => f.key !== 'label_ids').map((f) => (f.key === 'label' ? { ...f, options: [{ id: 23, label: 'Customer' }] } : f));
+    const onlyLegacy = fields
+      .filter((f) => f.key !== 'label_ids')
+      .map((f) => (f.key === 'label' ? { ...f, options: [{ id: 23, label: 'Customer' }] } : f));
     expect(resolveCustomerLabel(onlyLegacy, 'customer')).toBe(23);
     const both = fields.map((f) => (f.key === 'label' ? { ...f, options: [{ id: 99, label: 'Customer' }] } : f));
     expect(resolveCustomerLabel(both, 'Customer')).toBe(17);
@@ -164,12 +180,23 @@ describe('schemas', () => {
   });
 
   it('rejects an organization without a usable id or update_time', () => {
-    expect(organizationSchema.safeParse({ id: '1', name: 'x', update_time: '2021-01-01T00:00:00Z' }).success).toBe(false);
+    expect(organizationSchema.safeParse({ id: '1', name: 'x', update_time: '2021-01-01T00:00:00Z' }).success).toBe(
+      false,
+    );
     expect(organizationSchema.safeParse({ id: 1, name: 'x', update_time: 'yesterday' }).success).toBe(false);
   });
 
   it('parses field options with numeric-string ids and skips non-numeric ones', () => {
-    const f = fieldSchema.parse({ id: 6, key: 'visible_to', name: 'Visible to', field_type: 'visible_to', options: [{ id: '3', label: 'Owner' }, { id: 'x', label: 'X' }] });
+    const f = fieldSchema.parse({
+      id: 6,
+      key: 'visible_to',
+      name: 'Visible to',
+      field_type: 'visible_to',
+      options: [
+        { id: '3', label: 'Owner' },
+        { id: 'x', label: 'X' },
+      ],
+    });
     expect(f.options).toEqual([{ id: 3, label: 'Owner' }]);
   });
 });
@@ -185,12 +212,20 @@ describe('query helpers', () => {
 });
 
 describe('errorFromResponse', () => {
-  const ctx: RequestContext = { method: 'GET', path: '/api/v2/organizations', redact: (s) => s.split('tok123').join('[redacted]'), timeoutMs: 1000 };
-  const map = (status: number, data: unknown, headers: Record<string, string> = {}) => errorFromResponse({ status, headers, data }, ctx);
+  const ctx: RequestContext = {
+    method: 'GET',
+    path: '/api/v2/organizations',
+    redact: (s) => s.split('tok123').join('[redacted]'),
+    timeoutMs: 1000,
+  };
+  const map = (status: number, data: unknown, headers: Record<string, string> = {}) =>
+    errorFromResponse({ status, headers, data }, ctx);
 
   it('maps statuses to types', () => {
     expect(map(200, { success: true })).toBeNull();
-    expect(map(401, { success: false, error: 'unauthorized access' })?.message).toBe('Pipedrive rejected the API token (401 unauthorized access)');
+    expect(map(401, { success: false, error: 'unauthorized access' })?.message).toBe(
+      'Pipedrive rejected the API token (401 unauthorized access)',
+    );
     expect(map(402, { success: false, error: 'x' })?.type).toBe('forbidden');
     const f = map(403, { success: false, error: 'You do not have permissions to do this.' });
     expect(f?.type).toBe('forbidden');
@@ -213,7 +248,9 @@ describe('errorFromResponse', () => {
     expect(burst?.message).not.toMatch(/daily/);
     expect(map(429, {}, { 'x-ratelimit-reset': '2' })?.retryAfterMs).toBe(2000);
     expect(map(429, {})?.retryAfterMs).toBe(2000);
-    expect(map(429, { error: 'daily request budget exceeded' }, { 'retry-after': '3939' })?.message).toMatch(/daily budget exhausted/);
+    expect(map(429, { error: 'daily request budget exceeded' }, { 'retry-after': '3939' })?.message).toMatch(
+      /daily budget exhausted/,
+    );
     expect(map(429, {}, { 'x-daily-ratelimit-token-remaining': '0' })?.message).toMatch(/daily budget exhausted/);
     expect(retryAfterMs({ 'retry-after': new Date(Date.now() + 5000).toUTCString() })).toBeGreaterThan(3000);
   });

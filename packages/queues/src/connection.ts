@@ -11,7 +11,12 @@ export function createRedis(url: string, role: ConnectionRole, extra: RedisOptio
   const base: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : { maxRetriesPerRequest: 1, connectTimeout: 5_000, enableOfflineQueue: true, retryStrategy: (times) => Math.min(times * 200, 2_000) };
+      : {
+          maxRetriesPerRequest: 1,
+          connectTimeout: 5_000,
+          enableOfflineQueue: true,
+          retryStrategy: (times) => Math.min(times * 200, 2_000),
+        };
   return new Redis(url, { ...base, ...extra });
 }
 

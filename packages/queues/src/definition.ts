@@ -31,7 +31,9 @@ export interface JobDefinition<Schema extends z.ZodType = z.ZodType, Name extend
 export type PayloadOf<D> = D extends JobDefinition<infer S> ? z.output<S> : never;
 export type InputOf<D> = D extends JobDefinition<infer S> ? z.input<S> : never;
 
-export function defineJob<Schema extends z.ZodType, Name extends string>(def: JobDefinition<Schema, Name>): JobDefinition<Schema, Name> {
+export function defineJob<Schema extends z.ZodType, Name extends string>(
+  def: JobDefinition<Schema, Name>,
+): JobDefinition<Schema, Name> {
   return def;
 }
 

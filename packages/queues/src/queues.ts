@@ -44,11 +44,21 @@ export function parsePayload<S extends z.ZodType>(def: JobDefinition<S>, data: u
 
 /** The job options a definition implies (retries, backoff, retention). */
 export function jobOptionsOf(def: JobDefinition): JobsOptions {
-  return { attempts: def.attempts, backoff: def.backoff, removeOnComplete: def.removeOnComplete, removeOnFail: def.removeOnFail };
+  return {
+    attempts: def.attempts,
+    backoff: def.backoff,
+    removeOnComplete: def.removeOnComplete,
+    removeOnFail: def.removeOnFail,
+  };
 }
 
 /** Adds a job after validating its payload at the producer's edge. */
-export async function enqueue<S extends z.ZodType>(queues: Partial<Queues>, def: JobDefinition<S>, data: z.input<S>, opts: JobsOptions = {}) {
+export async function enqueue<S extends z.ZodType>(
+  queues: Partial<Queues>,
+  def: JobDefinition<S>,
+  data: z.input<S>,
+  opts: JobsOptions = {},
+) {
   const queue = queues[def.queue];
   if (!queue) throw new Error(`queue ${def.queue} is not open in this process`);
   const payload = parsePayload(def, data);

@@ -6,7 +6,14 @@ import { syncBatchJob, syncOrgJob, syncRunJob } from './jobs/sync.js';
 import type { QueueName } from './names.js';
 
 /** Every job the system knows, in one typed list: the single source for workers, schedulers, CLI and dashboard. */
-export const JOB_DEFINITIONS: readonly JobDefinition[] = [syncRunJob, syncBatchJob, syncOrgJob, cleanupRunJob, ...checkJobs, alertJob];
+export const JOB_DEFINITIONS: readonly JobDefinition[] = [
+  syncRunJob,
+  syncBatchJob,
+  syncOrgJob,
+  cleanupRunJob,
+  ...checkJobs,
+  alertJob,
+];
 
 const byKey = new Map(JOB_DEFINITIONS.map((d) => [`${d.queue}/${d.name}`, d]));
 

@@ -18,7 +18,12 @@ export interface SchedulerChange {
  * and a changed interval or cron replaces the old one. Schedulers of these queues that no
  * definition asks for any more are removed.
  */
-export async function syncSchedulers(queues: Partial<Queues>, definitions: readonly JobDefinition[], config: Config, served: readonly QueueName[]): Promise<SchedulerChange[]> {
+export async function syncSchedulers(
+  queues: Partial<Queues>,
+  definitions: readonly JobDefinition[],
+  config: Config,
+  served: readonly QueueName[],
+): Promise<SchedulerChange[]> {
   const changes: SchedulerChange[] = [];
   for (const queueName of served) {
     const queue = queues[queueName];
@@ -32,7 +37,12 @@ export async function syncSchedulers(queues: Partial<Queues>, definitions: reado
       const repeat = spec.pattern ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.every! };
       const data = parsePayload(def, spec.data);
       await queue.upsertJobScheduler(id, repeat, { name: def.name, data, opts: jobOptionsOf(def) });
-      changes.push({ queue: queueName, id, action: 'upserted', ...(spec.pattern ? { pattern: spec.pattern } : { every: spec.every }) });
+      changes.push({
+        queue: queueName,
+        id,
+        action: 'upserted',
+        ...(spec.pattern ? { pattern: spec.pattern } : { every: spec.every }),
+      });
     }
     for (const existing of await queue.getJobSchedulers()) {
       if (existing.key && !wanted.has(existing.key)) {

@@ -7,7 +7,11 @@ import { InvalidPayloadError, parsePayload } from './queues.js';
 import type { QueueName } from './names.js';
 
 /** A handler receives the payload already parsed by its definition's schema. */
-export type JobHandler<S extends z.ZodType = z.ZodType> = (payload: z.output<S>, job: Job, signal?: AbortSignal) => Promise<unknown>;
+export type JobHandler<S extends z.ZodType = z.ZodType> = (
+  payload: z.output<S>,
+  job: Job,
+  signal?: AbortSignal,
+) => Promise<unknown>;
 
 export interface HandlerEntry {
   definition: JobDefinition;
@@ -19,7 +23,12 @@ export function handle<S extends z.ZodType>(definition: JobDefinition<S>, handle
 }
 
 /** 2 s, 4 s, 8 s … capped at 64 s, with ±25 % jitter (INTERFACE.md §6a for deliveries). */
-export function cappedExponentialDelay(attemptsMade: number, baseMs = 2_000, capMs = 64_000, random = Math.random): number {
+export function cappedExponentialDelay(
+  attemptsMade: number,
+  baseMs = 2_000,
+  capMs = 64_000,
+  random = Math.random,
+): number {
   const raw = Math.min(capMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
   const jittered = raw * (0.75 + random() * 0.5);
   return Math.round(Math.min(capMs, jittered));
@@ -34,7 +43,13 @@ export function workerName(queue: QueueName): string {
  * validates every payload before its handler runs. A job with an unknown name or an invalid
  * payload fails at once (no retry can fix it) and stays visible in Bull Board.
  */
-export function createDispatchingWorker(queue: QueueName, entries: readonly HandlerEntry[], connection: Redis, prefix: string, opts: Partial<WorkerOptions> = {}): Worker {
+export function createDispatchingWorker(
+  queue: QueueName,
+  entries: readonly HandlerEntry[],
+  connection: Redis,
+  prefix: string,
+  opts: Partial<WorkerOptions> = {},
+): Worker {
   const table = new Map(entries.filter((e) => e.definition.queue === queue).map((e) => [e.definition.name, e]));
   return new Worker(
     queue,

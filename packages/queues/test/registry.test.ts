@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@pcs/config';
-import { alertJob, cappedExponentialDelay, checkJobs, findJobDefinition, InvalidPayloadError, JOB_DEFINITIONS, MONITOR_CHECKS, parsePayload, schedulerId, syncBatchJob, syncRunJob } from '../src/index.js';
+import {
+  alertJob,
+  cappedExponentialDelay,
+  checkJobs,
+  findJobDefinition,
+  InvalidPayloadError,
+  JOB_DEFINITIONS,
+  MONITOR_CHECKS,
+  parsePayload,
+  schedulerId,
+  syncBatchJob,
+  syncRunJob,
+} from '../src/index.js';
 
 describe('job registry', () => {
   it('has one definition per queue/name, each monitor check its own job', () => {

@@ -4,7 +4,15 @@ import { isApiError } from '@pcs/http';
 import { isOnlineConflict } from '@pcs/chatwoot';
 import { IDENTIFIER_PREFIX, identifierOf, orgIdOfIdentifier, STATUS_FORMER } from './contact.js';
 import { beginExclusiveRun } from './exclusive.js';
-import { alertErrorType, ensureDefinitions, isCustomerOrg, notifyEnded, resolveRunDetails, RunFailedError, type SyncDeps } from './run.js';
+import {
+  alertErrorType,
+  ensureDefinitions,
+  isCustomerOrg,
+  notifyEnded,
+  resolveRunDetails,
+  RunFailedError,
+  type SyncDeps,
+} from './run.js';
 import { markUnseenOrganizations, upsertOrganizations } from './mirror.js';
 import { ensureTarget } from './target.js';
 
@@ -59,7 +67,18 @@ export type CleanupStart = { state: 'started' | 'resumed'; run: Run } | { state:
 
 export async function beginCleanup(deps: SyncDeps, opts: CleanupOptions): Promise<CleanupStart> {
   const mode = opts.dryRun ? 'dry-run' : deps.config.cleanupAction;
-  return beginExclusiveRun(deps.ds, deps.config.database.database, { type: 'cleanup', mode, trigger: opts.trigger, runId: opts.runId, details: { force: opts.force, mergeDuplicates: opts.mergeDuplicates } }, deps.now?.() ?? new Date());
+  return beginExclusiveRun(
+    deps.ds,
+    deps.config.database.database,
+    {
+      type: 'cleanup',
+      mode,
+      trigger: opts.trigger,
+      runId: opts.runId,
+      details: { force: opts.force, mergeDuplicates: opts.mergeDuplicates },
+    },
+    deps.now?.() ?? new Date(),
+  );
 }
 
 /** The org a managed contact belongs to: its identifier first, else the original deployment's attribute. */
@@ -79,7 +98,23 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   await ensureTarget(ds, config, log);
   const runs = ds.getRepository(RunEntity);
   const action = config.cleanupAction;
-  const report: CleanupReport = { runId: run.id, status: 'running', dryRun: opts.dryRun, action, managed: 0, customers: 0, stale: 0, toChange: 0, marked: 0, deleted: 0, skipped: 0, failed: 0, affected: [], duplicates: [], orphans: [] };
+  const report: CleanupReport = {
+    runId: run.id,
+    status: 'running',
+    dryRun: opts.dryRun,
+    action,
+    managed: 0,
+    customers: 0,
+    stale: 0,
+    toChange: 0,
+    marked: 0,
+    deleted: 0,
+    skipped: 0,
+    failed: 0,
+    affected: [],
+    duplicates: [],
+    orphans: [],
+  };
 
   // 1. The complete customer set, listed now. Any failure: nothing changes, the run fails.
   const customers = new Set<number>();
@@ -88,15 +123,24 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     const details = await resolveRunDetails(deps, 'cleanup');
     const viaFilter = Boolean(config.pipedrive.customerFilterId);
     for await (const page of deps.pipedrive.organizationPages({ filterId: config.pipedrive.customerFilterId })) {
-      await upsertOrganizations(ds, page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) })), run.id);
+      await upsertOrganizations(
+        ds,
+        page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) })),
+        run.id,
+      );
       for (const org of page) if (isCustomerOrg(org, details, viaFilter)) customers.add(org.id);
     }
     // The mirror learns what the complete listing showed: organizations it did not list are no
     // longer customers (deleted, merged, out of the filter), so no sync brings their contact back.
     await markUnseenOrganizations(ds, run.id, !viaFilter);
-    if (!(await ensureDefinitions(deps))) throw new Error('the Chatwoot account has no pipedrive_org_id attribute definition and the token may not create it (needs an administrator)');
+    if (!(await ensureDefinitions(deps)))
+      throw new Error(
+        'the Chatwoot account has no pipedrive_org_id attribute definition and the token may not create it (needs an administrator)',
+      );
     // 2. Every managed contact: our identifier, or the original deployment's attribute.
-    managedContacts = await deps.chatwoot.filterAllContacts([{ attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 }]);
+    managedContacts = await deps.chatwoot.filterAllContacts([
+      { attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 },
+    ]);
   } catch (err) {
     const errorType = alertErrorType(err);
     const message = `listing failed, nothing changed: ${(err as Error).message}`.slice(0, 1000);
@@ -116,14 +160,26 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     byOrg.set(orgId, [...(byOrg.get(orgId) ?? []), c]);
   }
   report.managed = byOrg.size;
-  const rows = byOrg.size ? await ds.getRepository(OrganizationEntity).find({ select: { id: true, chatwootContactId: true }, where: { id: In([...byOrg.keys()]) } }) : [];
+  const rows = byOrg.size
+    ? await ds
+        .getRepository(OrganizationEntity)
+        .find({ select: { id: true, chatwootContactId: true }, where: { id: In([...byOrg.keys()]) } })
+    : [];
   const known = new Map(rows.map((r) => [r.id, r.chatwootContactId]));
   const canonical = new Map<number, CwContact>();
   for (const [orgId, list] of byOrg) {
     const sorted = [...list].sort((a, b) => a.id - b.id);
-    const main = sorted.find((c) => c.identifier === identifierOf(orgId)) ?? sorted.find((c) => c.id === known.get(orgId)) ?? sorted[0]!;
+    const main =
+      sorted.find((c) => c.identifier === identifierOf(orgId)) ??
+      sorted.find((c) => c.id === known.get(orgId)) ??
+      sorted[0]!;
     canonical.set(orgId, main);
-    if (sorted.length > 1) report.duplicates.push({ orgId, canonicalContactId: main.id, duplicateContactIds: sorted.filter((c) => c !== main).map((c) => c.id) });
+    if (sorted.length > 1)
+      report.duplicates.push({
+        orgId,
+        canonicalContactId: main.id,
+        duplicateContactIds: sorted.filter((c) => c !== main).map((c) => c.id),
+      });
     // A managed contact the database does not know (restored from an old backup, or made by hand).
     if (!known.get(orgId)) report.orphans.push({ orgId, contactId: main.id, name: main.name });
   }
@@ -136,13 +192,27 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   for (const orgId of stale.sort((a, b) => a - b)) {
     for (const c of byOrg.get(orgId)!) {
       if (action === 'mark' && c.customAttributes.status === STATUS_FORMER) continue; // already marked
-      plan.push({ orgId, contactId: c.id, name: c.name, action, reason: 'organization is no longer a Pipedrive customer (label removed, deleted, merged or out of the filter)' });
+      plan.push({
+        orgId,
+        contactId: c.id,
+        name: c.name,
+        action,
+        reason: 'organization is no longer a Pipedrive customer (label removed, deleted, merged or out of the filter)',
+      });
     }
   }
   if (opts.mergeDuplicates) {
     for (const d of report.duplicates) {
       if (!customers.has(d.orgId) && action === 'delete') continue; // deleted anyway
-      for (const id of d.duplicateContactIds) plan.push({ orgId: d.orgId, contactId: id, name: byOrg.get(d.orgId)!.find((c) => c.id === id)?.name ?? null, action: 'merge', intoContactId: d.canonicalContactId, reason: 'duplicate contact of the same organization' });
+      for (const id of d.duplicateContactIds)
+        plan.push({
+          orgId: d.orgId,
+          contactId: id,
+          name: byOrg.get(d.orgId)!.find((c) => c.id === id)?.name ?? null,
+          action: 'merge',
+          intoContactId: d.canonicalContactId,
+          reason: 'duplicate contact of the same organization',
+        });
     }
   }
   const staleToChange = new Set(plan.filter((p) => p.action !== 'merge').map((p) => p.orgId)).size;
@@ -152,15 +222,32 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     report.refused = `${staleToChange} of ${report.managed} managed contacts (${share.toFixed(1)}%) would change, above CLEANUP_MAX_PERCENT=${config.thresholds.cleanupMaxPercent}%: nothing changed; check Pipedrive, then run \`pnpm manage cleanup --force\` if this is right`;
     report.affected = plan.map((p) => ({ ...p, result: 'would' }));
     report.status = 'refused';
-    await runs.update({ id: run.id }, { status: 'refused', finishedAt: new Date(), errorType: 'cleanup refused', errorMessage: report.refused, details: detailsOf(report, opts) as never });
-    log.warn({ runId: run.id, stale: staleToChange, managed: report.managed, percent: Number(share.toFixed(1)) }, `cleanup refused: ${report.refused}`);
+    await runs.update(
+      { id: run.id },
+      {
+        status: 'refused',
+        finishedAt: new Date(),
+        errorType: 'cleanup refused',
+        errorMessage: report.refused,
+        details: detailsOf(report, opts) as never,
+      },
+    );
+    log.warn(
+      { runId: run.id, stale: staleToChange, managed: report.managed, percent: Number(share.toFixed(1)) },
+      `cleanup refused: ${report.refused}`,
+    );
     await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
     return report;
   }
 
   // 5. Apply (or, in a dry run, only list).
   const cleanupLog = log;
-  const outcomes: { orgId: number; outcome: 'marked' | 'deleted' | 'skipped' | 'failed'; errorType: string | null; message: string }[] = [];
+  const outcomes: {
+    orgId: number;
+    outcome: 'marked' | 'deleted' | 'skipped' | 'failed';
+    errorType: string | null;
+    message: string;
+  }[] = [];
   for (const p of plan) {
     if (opts.dryRun) {
       report.affected.push({ ...p, result: 'would' });
@@ -169,46 +256,101 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     try {
       if (p.action === 'mark') {
         await deps.chatwoot.updateContact(p.contactId, { custom_attributes: { status: STATUS_FORMER } });
-        await ds.getRepository(OrganizationEntity).update({ id: p.orgId }, { contactStatus: STATUS_FORMER, contentHash: null });
+        await ds
+          .getRepository(OrganizationEntity)
+          .update({ id: p.orgId }, { contactStatus: STATUS_FORMER, contentHash: null });
         report.marked += 1;
         p.result = 'marked';
       } else if (p.action === 'delete') {
         await deps.chatwoot.deleteContact(p.contactId);
-        await ds.getRepository(OrganizationEntity).update({ id: p.orgId, chatwootContactId: p.contactId }, { chatwootContactId: null, contentHash: null, contactStatus: null, syncState: 'pending' });
+        await ds
+          .getRepository(OrganizationEntity)
+          .update(
+            { id: p.orgId, chatwootContactId: p.contactId },
+            { chatwootContactId: null, contentHash: null, contactStatus: null, syncState: 'pending' },
+          );
         report.deleted += 1;
         p.result = 'deleted';
       } else {
         await deps.chatwoot.mergeContacts(p.intoContactId!, p.contactId);
         // The database follows the merge: the organization's contact is the one merged into.
-        await ds.getRepository(OrganizationEntity).update({ id: p.orgId, chatwootContactId: p.contactId }, { chatwootContactId: p.intoContactId!, contentHash: null });
+        await ds
+          .getRepository(OrganizationEntity)
+          .update(
+            { id: p.orgId, chatwootContactId: p.contactId },
+            { chatwootContactId: p.intoContactId!, contentHash: null },
+          );
         p.result = 'merged';
       }
-      cleanupLog.info({ runId: run.id, orgId: p.orgId, contactId: p.contactId, orgName: p.name, action: p.action, intoContactId: p.intoContactId, result: p.result }, `${p.result} contact ${p.contactId} of organization ${p.orgId}`);
-      if (p.action !== 'merge') outcomes.push({ orgId: p.orgId, outcome: p.result as 'marked' | 'deleted', errorType: null, message: p.reason });
+      cleanupLog.info(
+        {
+          runId: run.id,
+          orgId: p.orgId,
+          contactId: p.contactId,
+          orgName: p.name,
+          action: p.action,
+          intoContactId: p.intoContactId,
+          result: p.result,
+        },
+        `${p.result} contact ${p.contactId} of organization ${p.orgId}`,
+      );
+      if (p.action !== 'merge')
+        outcomes.push({
+          orgId: p.orgId,
+          outcome: p.result as 'marked' | 'deleted',
+          errorType: null,
+          message: p.reason,
+        });
     } catch (err) {
       if (isApiError(err, 'rate_limit') || isApiError(err, 'auth')) {
         // Stop here; what changed is recorded below; the next run carries on.
         report.failed += 1;
         p.result = 'failed';
-        outcomes.push({ orgId: p.orgId, outcome: 'failed', errorType: isApiError(err) ? err.type : 'system', message: (err as Error).message.slice(0, 1000) });
+        outcomes.push({
+          orgId: p.orgId,
+          outcome: 'failed',
+          errorType: isApiError(err) ? err.type : 'system',
+          message: (err as Error).message.slice(0, 1000),
+        });
         report.affected.push(p);
         break;
       }
       const online = isOnlineConflict(err);
       const result = online ? 'skipped' : 'failed';
       const type = isApiError(err) ? err.type : 'system';
-      const message = online ? 'contact is online in Chatwoot: deletion retried on the next run' : isApiError(err, 'forbidden') ? `the Chatwoot token may not ${p.action} contacts (an administrator's token is needed): ${(err as Error).message}` : (err as Error).message;
+      const message = online
+        ? 'contact is online in Chatwoot: deletion retried on the next run'
+        : isApiError(err, 'forbidden')
+          ? `the Chatwoot token may not ${p.action} contacts (an administrator's token is needed): ${(err as Error).message}`
+          : (err as Error).message;
       p.result = result;
       if (result === 'skipped') report.skipped += 1;
       else report.failed += 1;
-      outcomes.push({ orgId: p.orgId, outcome: result, errorType: online ? null : type, message: message.slice(0, 1000) });
-      cleanupLog.warn({ runId: run.id, orgId: p.orgId, contactId: p.contactId, action: p.action, result, errorType: type }, message);
+      outcomes.push({
+        orgId: p.orgId,
+        outcome: result,
+        errorType: online ? null : type,
+        message: message.slice(0, 1000),
+      });
+      cleanupLog.warn(
+        { runId: run.id, orgId: p.orgId, contactId: p.contactId, action: p.action, result, errorType: type },
+        message,
+      );
     }
     report.affected.push(p);
   }
 
   if (outcomes.length) {
-    await ds.getRepository(RecordOutcomeEntity).insert(outcomes.map((o) => ({ runId: run.id, orgId: o.orgId, outcome: o.outcome, errorType: o.errorType, message: o.message, createdAt: new Date() })));
+    await ds.getRepository(RecordOutcomeEntity).insert(
+      outcomes.map((o) => ({
+        runId: run.id,
+        orgId: o.orgId,
+        outcome: o.outcome,
+        errorType: o.errorType,
+        message: o.message,
+        createdAt: new Date(),
+      })),
+    );
   }
   report.status = report.failed ? 'partial' : 'succeeded';
   await runs.update(
@@ -227,7 +369,22 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     },
   );
   if (!opts.dryRun) await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
-  log.info({ runId: run.id, dryRun: opts.dryRun, action, managed: report.managed, stale: report.stale, marked: report.marked, deleted: report.deleted, skipped: report.skipped, failed: report.failed, duplicates: report.duplicates.length, orphans: report.orphans.length }, `cleanup ${report.status}`);
+  log.info(
+    {
+      runId: run.id,
+      dryRun: opts.dryRun,
+      action,
+      managed: report.managed,
+      stale: report.stale,
+      marked: report.marked,
+      deleted: report.deleted,
+      skipped: report.skipped,
+      failed: report.failed,
+      duplicates: report.duplicates.length,
+      orphans: report.orphans.length,
+    },
+    `cleanup ${report.status}`,
+  );
   return report;
 }
 

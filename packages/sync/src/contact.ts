@@ -50,7 +50,13 @@ export interface ContactPayload {
   email: string | null;
   phone_number: string | null;
   additional_attributes: { company_name: string; city: string | null; country: string | null };
-  custom_attributes: { pipedrive_org_id: number; status: string; type: 'organization'; pipedrive_url: string; support_link?: string };
+  custom_attributes: {
+    pipedrive_org_id: number;
+    status: string;
+    type: 'organization';
+    pipedrive_url: string;
+    support_link?: string;
+  };
 }
 
 export type ValueField = 'email' | 'phone_number';
@@ -73,7 +79,10 @@ function firstPrimary(items: { value: string; primary: boolean }[]): string | un
 }
 
 /** The primary value of the first person (lowest id) that has one. */
-function fromPersons(persons: PersonSource[], pick: (p: PersonSource) => { value: string; primary: boolean }[]): string | undefined {
+function fromPersons(
+  persons: PersonSource[],
+  pick: (p: PersonSource) => { value: string; primary: boolean }[],
+): string | undefined {
   for (const p of [...persons].sort((a, b) => a.id - b.id)) {
     const v = firstPrimary(pick(p));
     if (v) return v;
@@ -119,7 +128,12 @@ export function pipedriveWebOrigin(baseUrl: string): string {
  * Builds the contact for one organization. `rejected` holds source values Chatwoot refused
  * earlier: while the Pipedrive value is the same, it is left off instead of being sent again.
  */
-export function buildContact(org: OrgSource, persons: PersonSource[], ctx: MappingContext, rejected: Partial<Record<ValueField, string>> | null = null): DesiredContact {
+export function buildContact(
+  org: OrgSource,
+  persons: PersonSource[],
+  ctx: MappingContext,
+  rejected: Partial<Record<ValueField, string>> | null = null,
+): DesiredContact {
   const warnings: string[] = [];
   const sources: DesiredContact['sources'] = {};
   const name = org.name.trim() || `Organization ${org.id}`;
@@ -128,7 +142,8 @@ export function buildContact(org: OrgSource, persons: PersonSource[], ctx: Mappi
   let phone: string | null = null;
   if (rawPhone) {
     sources.phone_number = rawPhone;
-    if (rejected?.phone_number === rawPhone) warnings.push(`phone_number left off: Chatwoot rejected ${JSON.stringify(rawPhone)} earlier`);
+    if (rejected?.phone_number === rawPhone)
+      warnings.push(`phone_number left off: Chatwoot rejected ${JSON.stringify(rawPhone)} earlier`);
     else {
       phone = normalizePhone(rawPhone, ctx.defaultCountry) ?? null;
       if (!phone) warnings.push(`phone_number left off: ${JSON.stringify(rawPhone)} is not a valid phone number`);
@@ -139,7 +154,8 @@ export function buildContact(org: OrgSource, persons: PersonSource[], ctx: Mappi
   let email: string | null = null;
   if (rawEmail) {
     sources.email = rawEmail;
-    if (rejected?.email === rawEmail) warnings.push(`email left off: Chatwoot rejected ${JSON.stringify(rawEmail)} earlier`);
+    if (rejected?.email === rawEmail)
+      warnings.push(`email left off: Chatwoot rejected ${JSON.stringify(rawEmail)} earlier`);
     else {
       email = normalizeEmail(rawEmail) ?? null;
       if (!email) warnings.push(`email left off: ${JSON.stringify(rawEmail)} is not a valid email address`);

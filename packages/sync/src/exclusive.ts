@@ -40,10 +40,16 @@ const OTHER: Record<RunType, RunType> = { sync: 'cleanup', cleanup: 'sync' };
 /** Runs that count for exclusion: webhook upserts (one organization each) do not. */
 async function activeRun(ds: DataSource, type: RunType, now: Date): Promise<Run | undefined> {
   const runs = ds.getRepository(RunEntity);
-  const active = await runs.findOne({ where: { type, status: 'running', mode: Not('webhook') }, order: { startedAt: 'DESC' } });
+  const active = await runs.findOne({
+    where: { type, status: 'running', mode: Not('webhook') },
+    order: { startedAt: 'DESC' },
+  });
   if (!active) return undefined;
   if (now.getTime() - active.startedAt.getTime() < STALE_RUN_MS) return active;
-  await runs.update({ id: active.id, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'system error', errorMessage: 'abandoned: no end after 6 hours' });
+  await runs.update(
+    { id: active.id, status: 'running' },
+    { status: 'failed', finishedAt: now, errorType: 'system error', errorMessage: 'abandoned: no end after 6 hours' },
+  );
   return undefined;
 }
 
@@ -63,7 +69,15 @@ export async function beginExclusiveRun(
     if (sameType) return { state: 'duplicate', run: sameType };
     const other = await activeRun(ds, OTHER[init.type], now);
     if (other) return { state: 'blocked', run: other };
-    const run = runs.create({ id: init.runId ?? randomUUID(), type: init.type, mode: init.mode, trigger: init.trigger, status: 'running', startedAt: now, details: init.details ?? null });
+    const run = runs.create({
+      id: init.runId ?? randomUUID(),
+      type: init.type,
+      mode: init.mode,
+      trigger: init.trigger,
+      status: 'running',
+      startedAt: now,
+      details: init.details ?? null,
+    });
     await runs.save(run);
     return { state: 'started', run };
   });

@@ -20,7 +20,11 @@ export interface OrgMirrorInput {
 }
 
 /** Upserts a page of organizations; returns the ids whose customer flag changed. */
-export async function upsertOrganizations(ds: DataSource, rows: OrgMirrorInput[], seenRunId: string | null): Promise<void> {
+export async function upsertOrganizations(
+  ds: DataSource,
+  rows: OrgMirrorInput[],
+  seenRunId: string | null,
+): Promise<void> {
   for (const part of chunks(rows)) {
     if (!part.length) continue;
     const values: unknown[] = [];
@@ -54,11 +58,17 @@ export async function upsertOrganizations(ds: DataSource, rows: OrgMirrorInput[]
  * Upserts a page of persons; returns the organization ids they touch, including the one a person
  * moved away from (both organizations' contacts may change).
  */
-export async function upsertPersons(ds: DataSource, persons: PdPerson[], seenRunId: string | null): Promise<Set<number>> {
+export async function upsertPersons(
+  ds: DataSource,
+  persons: PdPerson[],
+  seenRunId: string | null,
+): Promise<Set<number>> {
   const touched = new Set<number>();
   for (const part of chunks(persons)) {
     if (!part.length) continue;
-    const before = await ds.getRepository(PersonEntity).find({ select: { id: true, orgId: true }, where: { id: In(part.map((p) => p.id)) } });
+    const before = await ds
+      .getRepository(PersonEntity)
+      .find({ select: { id: true, orgId: true }, where: { id: In(part.map((p) => p.id)) } });
     for (const b of before) if (b.orgId) touched.add(b.orgId);
     const values: unknown[] = [];
     const tuples = part.map((p) => {
@@ -86,9 +96,12 @@ export async function upsertPersons(ds: DataSource, persons: PdPerson[], seenRun
 
 /** After a complete persons listing: persons it did not see are gone; returns their organizations. */
 export async function removeUnseenPersons(ds: DataSource, runId: string): Promise<Set<number>> {
-  const gone = (await ds.query('SELECT id, org_id FROM persons WHERE seen_run_id IS NULL OR seen_run_id <> ?', [runId])) as { id: string; org_id: string | null }[];
+  const gone = (await ds.query('SELECT id, org_id FROM persons WHERE seen_run_id IS NULL OR seen_run_id <> ?', [
+    runId,
+  ])) as { id: string; org_id: string | null }[];
   const orgs = new Set(gone.filter((g) => g.org_id !== null).map((g) => Number(g.org_id)));
-  for (const part of chunks(gone.map((g) => Number(g.id)))) await ds.query(`DELETE FROM persons WHERE id IN (${part.map(() => '?').join(',')})`, part);
+  for (const part of chunks(gone.map((g) => Number(g.id))))
+    await ds.query(`DELETE FROM persons WHERE id IN (${part.map(() => '?').join(',')})`, part);
   return orgs;
 }
 
@@ -96,7 +109,10 @@ export async function removeUnseenPersons(ds: DataSource, runId: string): Promis
 export async function replacePersonsOfOrg(ds: DataSource, orgId: number, persons: PdPerson[]): Promise<void> {
   await upsertPersons(ds, persons, null);
   const keep = persons.map((p) => p.id);
-  await ds.query(`DELETE FROM persons WHERE org_id = ?${keep.length ? ` AND id NOT IN (${keep.map(() => '?').join(',')})` : ''}`, [orgId, ...keep]);
+  await ds.query(
+    `DELETE FROM persons WHERE org_id = ?${keep.length ? ` AND id NOT IN (${keep.map(() => '?').join(',')})` : ''}`,
+    [orgId, ...keep],
+  );
 }
 
 /**
@@ -119,7 +135,9 @@ export async function loadOrganizations(ds: DataSource, ids: number[]): Promise<
 export async function loadPersonsByOrg(ds: DataSource, orgIds: number[]): Promise<Map<number, Person[]>> {
   const byOrg = new Map<number, Person[]>();
   if (!orgIds.length) return byOrg;
-  const rows = await ds.getRepository(PersonEntity).find({ where: { orgId: In(orgIds), isDeleted: false }, order: { id: 'ASC' } });
+  const rows = await ds
+    .getRepository(PersonEntity)
+    .find({ where: { orgId: In(orgIds), isDeleted: false }, order: { id: 'ASC' } });
   for (const p of rows) {
     const list = byOrg.get(p.orgId!) ?? [];
     list.push(p);
@@ -129,7 +147,17 @@ export async function loadPersonsByOrg(ds: DataSource, orgIds: number[]): Promis
 }
 
 /** Ids among `ids` that the mirror knows as customers (not deleted). */
-export async function knownCustomers(ds: DataSource, ids: number[]): Promise<{ known: Set<number>; customers: number[] }> {
-  const rows = ids.length ? await ds.getRepository(OrganizationEntity).find({ select: { id: true, isCustomer: true, isDeleted: true }, where: { id: In(ids) } }) : [];
-  return { known: new Set(rows.map((r) => r.id)), customers: rows.filter((r) => r.isCustomer && !r.isDeleted).map((r) => r.id) };
+export async function knownCustomers(
+  ds: DataSource,
+  ids: number[],
+): Promise<{ known: Set<number>; customers: number[] }> {
+  const rows = ids.length
+    ? await ds
+        .getRepository(OrganizationEntity)
+        .find({ select: { id: true, isCustomer: true, isDeleted: true }, where: { id: In(ids) } })
+    : [];
+  return {
+    known: new Set(rows.map((r) => r.id)),
+    customers: rows.filter((r) => r.isCustomer && !r.isDeleted).map((r) => r.id),
+  };
 }

@@ -1,13 +1,31 @@
 import type { Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
-import { In, MoreThanOrEqual, OrganizationEntity, RecordOutcomeEntity, RunEntity, type DataSource, type Organization, type Run } from '@pcs/db';
+import {
+  In,
+  MoreThanOrEqual,
+  OrganizationEntity,
+  RecordOutcomeEntity,
+  RunEntity,
+  type DataSource,
+  type Organization,
+  type Run,
+} from '@pcs/db';
 import { isApiError } from '@pcs/http';
 import type { Logger } from '@pcs/logger';
 import { resolveCustomerLabel, resolveFieldKey, type PdOrganization, type PipedriveClient } from '@pcs/pipedrive';
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { beginExclusiveRun } from './exclusive.js';
-import { knownCustomers, loadOrganizations, loadPersonsByOrg, markUnseenOrganizations, removeUnseenPersons, replacePersonsOfOrg, upsertOrganizations, upsertPersons } from './mirror.js';
+import {
+  knownCustomers,
+  loadOrganizations,
+  loadPersonsByOrg,
+  markUnseenOrganizations,
+  removeUnseenPersons,
+  replacePersonsOfOrg,
+  upsertOrganizations,
+  upsertPersons,
+} from './mirror.js';
 import { ensureTarget, targetKey, targetOf } from './target.js';
 import { upsertOrganization, type KnownContact, type UpsertResult } from './upsert.js';
 
@@ -78,38 +96,104 @@ export function alertErrorType(err: unknown): string {
   return 'system error';
 }
 
-export type StartResult = { run: Run; skipped: false; blocked?: undefined } | { run: Run; skipped: true; blocked?: boolean };
+export type StartResult =
+  { run: Run; skipped: false; blocked?: undefined } | { run: Run; skipped: true; blocked?: boolean };
 
 /**
  * Creates the run row, unless another sync run of this deployment is still running (that run
  * is returned with `skipped: true`; a CLI `--wait` follows it instead) or a cleanup run is
  * (`blocked: true`: the job tries again later). A retried job resumes its own run.
  */
-export async function beginRun(deps: SyncDeps, opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string }): Promise<StartResult> {
-  const r = await beginExclusiveRun(deps.ds, deps.config.database.database, { type: 'sync', mode: opts.mode, trigger: opts.trigger, runId: opts.runId, details: { requestedMode: opts.mode, legacyLookup: true } }, deps.now?.() ?? new Date());
+export async function beginRun(
+  deps: SyncDeps,
+  opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string },
+): Promise<StartResult> {
+  const r = await beginExclusiveRun(
+    deps.ds,
+    deps.config.database.database,
+    {
+      type: 'sync',
+      mode: opts.mode,
+      trigger: opts.trigger,
+      runId: opts.runId,
+      details: { requestedMode: opts.mode, legacyLookup: true },
+    },
+    deps.now?.() ?? new Date(),
+  );
   if (r.state === 'started') return { run: r.run, skipped: false };
-  if (r.state === 'resumed') return r.run.status === 'running' && !r.run.listingComplete ? { run: r.run, skipped: false } : { run: r.run, skipped: true };
+  if (r.state === 'resumed')
+    return r.run.status === 'running' && !r.run.listingComplete
+      ? { run: r.run, skipped: false }
+      : { run: r.run, skipped: true };
   return { run: r.run, skipped: true, blocked: r.state === 'blocked' };
 }
 
 /** The mode a run really takes: full on the first run ever, when asked, or when the last full listing is too old. */
-async function decideMode(deps: SyncDeps, requested: 'full' | 'incremental', now: Date, targetSince: Date): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
+async function decideMode(
+  deps: SyncDeps,
+  requested: 'full' | 'incremental',
+  now: Date,
+  targetSince: Date,
+): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
   if (requested === 'full') return { mode: 'full' };
   const runs = deps.ds.getRepository(RunEntity);
   // Only real listings count (a webhook upsert of one organization says nothing about the
   // others), and only listings of the current target (see ensureTarget).
-  const lastComplete = await runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, listingStartedAt: MoreThanOrEqual(targetSince), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
-  const lastFull = await runs.findOne({ where: { type: 'sync', mode: 'full', listingComplete: true, listingStartedAt: MoreThanOrEqual(targetSince), status: In(['succeeded', 'partial']) }, order: { listingStartedAt: 'DESC' } });
-  if (!lastComplete?.listingStartedAt || !lastFull?.listingStartedAt || now.getTime() - lastFull.listingStartedAt.getTime() > FULL_LISTING_MAX_AGE_MS) return { mode: 'full' };
+  const lastComplete = await runs.findOne({
+    where: {
+      type: 'sync',
+      mode: In(['full', 'incremental']),
+      listingComplete: true,
+      listingStartedAt: MoreThanOrEqual(targetSince),
+      status: In(['succeeded', 'partial']),
+    },
+    order: { listingStartedAt: 'DESC' },
+  });
+  const lastFull = await runs.findOne({
+    where: {
+      type: 'sync',
+      mode: 'full',
+      listingComplete: true,
+      listingStartedAt: MoreThanOrEqual(targetSince),
+      status: In(['succeeded', 'partial']),
+    },
+    order: { listingStartedAt: 'DESC' },
+  });
+  if (
+    !lastComplete?.listingStartedAt ||
+    !lastFull?.listingStartedAt ||
+    now.getTime() - lastFull.listingStartedAt.getTime() > FULL_LISTING_MAX_AGE_MS
+  )
+    return { mode: 'full' };
   return { mode: 'incremental', since: new Date(lastComplete.listingStartedAt.getTime() - INCREMENTAL_OVERLAP_MS) };
 }
 
 const DEFINITIONS = [
-  { key: 'pipedrive_org_id', displayName: 'Pipedrive Org ID', displayType: 'number' as const, description: 'Synced from Pipedrive' },
-  { key: 'status', displayName: 'Status', displayType: 'text' as const, description: 'Customer or Former customer (Pipedrive sync)' },
+  {
+    key: 'pipedrive_org_id',
+    displayName: 'Pipedrive Org ID',
+    displayType: 'number' as const,
+    description: 'Synced from Pipedrive',
+  },
+  {
+    key: 'status',
+    displayName: 'Status',
+    displayType: 'text' as const,
+    description: 'Customer or Former customer (Pipedrive sync)',
+  },
   { key: 'type', displayName: 'Type', displayType: 'text' as const, description: 'Synced from Pipedrive' },
-  { key: 'pipedrive_url', displayName: 'Pipedrive', displayType: 'link' as const, description: 'The organization in Pipedrive' },
-  { key: 'support_link', displayName: 'Support link', displayType: 'link' as const, description: 'Synced from Pipedrive' },
+  {
+    key: 'pipedrive_url',
+    displayName: 'Pipedrive',
+    displayType: 'link' as const,
+    description: 'The organization in Pipedrive',
+  },
+  {
+    key: 'support_link',
+    displayName: 'Support link',
+    displayType: 'link' as const,
+    description: 'Synced from Pipedrive',
+  },
 ];
 
 /**
@@ -117,7 +201,9 @@ const DEFINITIONS = [
  * definitions once per account (remembered in Redis), not on every run. Returns whether the
  * lookup of the original deployment's contacts (by pipedrive_org_id) is possible.
  */
-export async function ensureDefinitions(deps: Pick<SyncDeps, 'config' | 'redis' | 'chatwoot' | 'log'>): Promise<boolean> {
+export async function ensureDefinitions(
+  deps: Pick<SyncDeps, 'config' | 'redis' | 'chatwoot' | 'log'>,
+): Promise<boolean> {
   const key = `${deps.config.redis.prefix}:chatwoot:definitions:${targetOf(deps.config).chatwoot}`;
   const known = await deps.redis.get(key);
   if (known === 'ok') return true;
@@ -131,7 +217,12 @@ export async function ensureDefinitions(deps: Pick<SyncDeps, 'config' | 'redis' 
     if (!isApiError(err, 'forbidden')) throw err;
     const defs = await deps.chatwoot.listAttributeDefinitions().catch(() => []);
     const ok = defs.some((d) => d.key === 'pipedrive_org_id');
-    deps.log.warn({ err }, ok ? 'Chatwoot token may not create attribute definitions; pipedrive_org_id exists already' : 'Chatwoot token may not create attribute definitions (needs an administrator): contacts of the original deployment cannot be found by pipedrive_org_id and will not be adopted');
+    deps.log.warn(
+      { err },
+      ok
+        ? 'Chatwoot token may not create attribute definitions; pipedrive_org_id exists already'
+        : 'Chatwoot token may not create attribute definitions (needs an administrator): contacts of the original deployment cannot be found by pipedrive_org_id and will not be adopted',
+    );
     await deps.redis.set(key, ok ? 'ok' : 'missing', 'EX', 3600);
     return ok;
   }
@@ -150,9 +241,12 @@ export async function resolveRunDetails(deps: SyncDeps, requestedMode: string): 
 }
 
 async function choosePersonsMode(deps: SyncDeps): Promise<'listing' | 'per-org'> {
-  const last = await deps.ds.getRepository(RunEntity).findOne({ where: { type: 'sync', mode: 'full', listingComplete: true }, order: { listingStartedAt: 'DESC' } });
+  const last = await deps.ds
+    .getRepository(RunEntity)
+    .findOne({ where: { type: 'sync', mode: 'full', listingComplete: true }, order: { listingStartedAt: 'DESC' } });
   const d = (last?.details ?? {}) as RunDetails;
-  if (typeof d.personPages === 'number' && typeof d.customers === 'number' && d.customers < d.personPages) return 'per-org';
+  if (typeof d.personPages === 'number' && typeof d.customers === 'number' && d.customers < d.personPages)
+    return 'per-org';
   return 'listing';
 }
 
@@ -192,7 +286,10 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     // Another Pipedrive or Chatwoot than the stored data belongs to: forget it, list everything.
     const target = await ensureTarget(ds, config, log, now);
     const listedFor = (run.details as RunDetails | null)?.target;
-    if (listedFor && listedFor !== target.key) throw new Error(`the sync target changed since this run began listing (${listedFor} → ${target.key}); the next run lists the new account`);
+    if (listedFor && listedFor !== target.key)
+      throw new Error(
+        `the sync target changed since this run began listing (${listedFor} → ${target.key}); the next run lists the new account`,
+      );
     const { mode, since } = await decideMode(deps, run.mode === 'full' ? 'full' : 'incremental', now, target.since);
     const details = await resolveRunDetails(deps, run.mode);
     details.target = target.key;
@@ -223,7 +320,10 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
 
     // 2. Organizations, streamed; customers go out in batches.
     const seenOrgs = new Set<number>();
-    for await (const page of deps.pipedrive.organizationPages({ updatedSince: full ? undefined : since, filterId: config.pipedrive.customerFilterId })) {
+    for await (const page of deps.pipedrive.organizationPages({
+      updatedSince: full ? undefined : since,
+      filterId: config.pipedrive.customerFilterId,
+    })) {
       await upsertOrganizations(
         ds,
         page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) })),
@@ -245,29 +345,54 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       const unknown = viaFilter ? [] : extra.filter((id) => !known.has(id));
       for (let i = 0; i < unknown.length; i += 100) {
         const { items } = await deps.pipedrive.listOrganizations({ ids: unknown.slice(i, i + 100) });
-        await upsertOrganizations(ds, items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, false) })), null);
+        await upsertOrganizations(
+          ds,
+          items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, false) })),
+          null,
+        );
         customers.push(...items.filter((org) => isCustomerOrg(org, details, false)).map((o) => o.id));
       }
       await add(customers);
       // Customers that failed (or were never written) in earlier runs are tried again now, not
       // only when Pipedrive lists them as changed.
-      const retry = (await ds.query("SELECT id FROM organizations WHERE is_customer = 1 AND is_deleted = 0 AND sync_state IN ('failed', 'pending')")) as { id: string }[];
+      const retry = (await ds.query(
+        "SELECT id FROM organizations WHERE is_customer = 1 AND is_deleted = 0 AND sync_state IN ('failed', 'pending')",
+      )) as { id: string }[];
       await add(retry.map((r) => Number(r.id)));
     }
     if (full) {
       // Customers whose contact content may have changed through a removed person.
-      const { customers } = await knownCustomers(ds, [...touched].filter((id) => !queued.has(id)));
+      const { customers } = await knownCustomers(
+        ds,
+        [...touched].filter((id) => !queued.has(id)),
+      );
       await add(customers);
     }
     await flush(true);
-    if (full) Object.assign(details, { personPages: details.personsMode === 'listing' ? personPages : undefined, customers: queued.size });
+    if (full)
+      Object.assign(details, {
+        personPages: details.personsMode === 'listing' ? personPages : undefined,
+        customers: queued.size,
+      });
     await runs.update({ id: run.id }, { batchesTotal: batch, listingComplete: true, details: details as never });
     log.info({ runId: run.id, batches: batch, organizations: queued.size }, 'sync run listing complete');
   } catch (err) {
     const errorType = alertErrorType(err);
     const message = `listing failed: ${(err as Error).message}`.slice(0, 1000);
-    await runs.update({ id: run.id, status: 'running' }, { status: 'failed', finishedAt: deps.now?.() ?? new Date(), errorType, errorMessage: message, batchesTotal: batch });
-    log.error({ runId: run.id, err, errorType }, 'sync run failed: the Pipedrive listing broke, nothing is reported as synced');
+    await runs.update(
+      { id: run.id, status: 'running' },
+      {
+        status: 'failed',
+        finishedAt: deps.now?.() ?? new Date(),
+        errorType,
+        errorMessage: message,
+        batchesTotal: batch,
+      },
+    );
+    log.error(
+      { runId: run.id, err, errorType },
+      'sync run failed: the Pipedrive listing broke, nothing is reported as synced',
+    );
     await notifyEnded(deps, await runs.findOneBy({ id: run.id }));
     throw new RunFailedError(message, errorType, run.id);
   }
@@ -286,12 +411,19 @@ export interface BatchResult {
  * One upsert batch. Idempotent: organizations that already have an outcome in this run (a batch
  * interrupted by a crash or a rate limit and run again) are not done twice.
  */
-export async function processBatch(deps: SyncDeps, data: { runId: string; batch: number; orgIds: number[] }): Promise<BatchResult> {
+export async function processBatch(
+  deps: SyncDeps,
+  data: { runId: string; batch: number; orgIds: number[] },
+): Promise<BatchResult> {
   const { ds } = deps;
   const run = await ds.getRepository(RunEntity).findOneBy({ id: data.runId });
   if (!run) throw new Error(`run ${data.runId} does not exist`);
   const done = new Set(
-    (await ds.getRepository(RecordOutcomeEntity).find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })).map((o) => o.orgId),
+    (
+      await ds
+        .getRepository(RecordOutcomeEntity)
+        .find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })
+    ).map((o) => o.orgId),
   );
   const todo = data.orgIds.filter((id) => !done.has(id));
   const details = (run.details ?? { legacyLookup: true }) as RunDetails;
@@ -299,7 +431,16 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   // configuration changed while it ran): its stored contact ids mean nothing here, so it ends
   // without another write. A comparison with the configuration: no database work per batch.
   if (details.target && details.target !== targetKey(deps.config)) {
-    const res = await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'system error', errorMessage: 'the sync target (Pipedrive or Chatwoot account) changed while this run was in progress: its remaining batches were dropped; the next run lists the new account' });
+    const res = await ds.getRepository(RunEntity).update(
+      { id: data.runId, status: 'running' },
+      {
+        status: 'failed',
+        finishedAt: new Date(),
+        errorType: 'system error',
+        errorMessage:
+          'the sync target (Pipedrive or Chatwoot account) changed while this run was in progress: its remaining batches were dropped; the next run lists the new account',
+      },
+    );
     if (res.affected) await notifyEnded(deps, await ds.getRepository(RunEntity).findOneBy({ id: data.runId }));
     deps.log.warn({ runId: data.runId, batch: data.batch }, 'batch of a run for another sync target dropped');
     return { runId: data.runId, batch: data.batch, processed: 0, skipped: done.size, counts: {} };
@@ -328,7 +469,12 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   let stop: unknown;
   let known = new Map<number, KnownContact>();
   try {
-    known = await lookupContacts(deps, data.runId, orgs.filter((o) => o.isCustomer && !o.isDeleted && !o.chatwootContactId), ctx.legacyLookup);
+    known = await lookupContacts(
+      deps,
+      data.runId,
+      orgs.filter((o) => o.isCustomer && !o.isDeleted && !o.chatwootContactId),
+      ctx.legacyLookup,
+    );
   } catch (err) {
     if (isApiError(err, 'rate_limit') || isApiError(err, 'auth')) throw err;
     // Looked up one by one below instead.
@@ -336,12 +482,20 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   for (const org of orgs.sort((a, b) => a.id - b.id)) {
     if (!org.isCustomer || org.isDeleted) continue;
     try {
-      results.push(await upsertOrganization(ctx, org, persons.get(org.id) ?? [], deps.now?.() ?? new Date(), known.get(org.id)));
+      results.push(
+        await upsertOrganization(ctx, org, persons.get(org.id) ?? [], deps.now?.() ?? new Date(), known.get(org.id)),
+      );
     } catch (err) {
       // Rate limits and auth failures stop the batch (after saving what was done).
       stop = err;
       if (isApiError(err, 'auth')) {
-        results.push({ orgId: org.id, action: 'failed', errorType: 'auth', message: (err as Error).message, row: { syncState: 'failed', lastErrorType: 'auth', lastError: (err as Error).message } });
+        results.push({
+          orgId: org.id,
+          action: 'failed',
+          errorType: 'auth',
+          message: (err as Error).message,
+          row: { syncState: 'failed', lastErrorType: 'auth', lastError: (err as Error).message },
+        });
       }
       break;
     }
@@ -350,12 +504,28 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
   // either all of this batch's progress or none of it, and a re-run skips what was saved.
   const counts = await commitResults(deps, data.runId, results, stop ? false : data.batch);
   for (const r of results) {
-    if (r.action === 'failed') deps.log.warn({ runId: data.runId, orgId: r.orgId, errorType: r.errorType }, `organization ${r.orgId} failed: ${r.message}`);
-    else if (r.warning) deps.log.warn({ runId: data.runId, orgId: r.orgId, action: r.action }, `organization ${r.orgId} ${r.action} with a value left off: ${r.warning}`);
+    if (r.action === 'failed')
+      deps.log.warn(
+        { runId: data.runId, orgId: r.orgId, errorType: r.errorType },
+        `organization ${r.orgId} failed: ${r.message}`,
+      );
+    else if (r.warning)
+      deps.log.warn(
+        { runId: data.runId, orgId: r.orgId, action: r.action },
+        `organization ${r.orgId} ${r.action} with a value left off: ${r.warning}`,
+      );
   }
   if (stop) {
     if (isApiError(stop, 'auth')) {
-      await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: 'auth issue', errorMessage: (stop as Error).message.slice(0, 1000) });
+      await ds.getRepository(RunEntity).update(
+        { id: data.runId, status: 'running' },
+        {
+          status: 'failed',
+          finishedAt: new Date(),
+          errorType: 'auth issue',
+          errorMessage: (stop as Error).message.slice(0, 1000),
+        },
+      );
     }
     throw stop;
   }
@@ -368,21 +538,48 @@ export async function processBatch(deps: SyncDeps, data: { runId: string; batch:
  * yet are recorded as failed, the batch counts as ended, and an auth failure fails the run, so
  * the run ends instead of blocking every later run.
  */
-export async function abandonBatch(deps: SyncDeps, data: { runId: string; batch: number; orgIds: number[] }, err: unknown): Promise<void> {
+export async function abandonBatch(
+  deps: SyncDeps,
+  data: { runId: string; batch: number; orgIds: number[] },
+  err: unknown,
+): Promise<void> {
   const { ds } = deps;
-  const done = new Set((await ds.getRepository(RecordOutcomeEntity).find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })).map((o) => o.orgId));
+  const done = new Set(
+    (
+      await ds
+        .getRepository(RecordOutcomeEntity)
+        .find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } })
+    ).map((o) => o.orgId),
+  );
   const type = isApiError(err) ? err.type : 'system';
   const message = `batch failed: ${(err as Error).message}`.slice(0, 1000);
   const now = deps.now?.() ?? new Date();
   const results: UpsertResult[] = data.orgIds
     .filter((id) => !done.has(id))
-    .map((orgId) => ({ orgId, action: 'failed', errorType: type, message, row: { syncState: 'failed', lastAttemptAt: now, lastErrorType: type, lastError: message } }));
+    .map((orgId) => ({
+      orgId,
+      action: 'failed',
+      errorType: type,
+      message,
+      row: { syncState: 'failed', lastAttemptAt: now, lastErrorType: type, lastError: message },
+    }));
   await commitResults(deps, data.runId, results, data.batch);
   if (isApiError(err, 'auth') || isApiError(err, 'forbidden')) {
-    const res = await ds.getRepository(RunEntity).update({ id: data.runId, status: 'running' }, { status: 'failed', finishedAt: now, errorType: 'auth issue', errorMessage: (err as Error).message.slice(0, 1000) });
+    const res = await ds.getRepository(RunEntity).update(
+      { id: data.runId, status: 'running' },
+      {
+        status: 'failed',
+        finishedAt: now,
+        errorType: 'auth issue',
+        errorMessage: (err as Error).message.slice(0, 1000),
+      },
+    );
     if (res.affected) await notifyEnded(deps, await ds.getRepository(RunEntity).findOneBy({ id: data.runId }));
   }
-  deps.log.error({ runId: data.runId, batch: data.batch, orgs: results.length, errorType: type, err }, 'batch failed for good: its organizations are recorded as failed');
+  deps.log.error(
+    { runId: data.runId, batch: data.batch, orgs: results.length, errorType: type, err },
+    'batch failed for good: its organizations are recorded as failed',
+  );
   await finalizeIfDone(deps, data.runId);
 }
 
@@ -395,12 +592,24 @@ const LOOKUP_CHUNK = 50;
  * contacts the database does not know (the original deployment's), one on pipedrive_org_id.
  * Every organization looked up gets an entry: the contact, or null (create it).
  */
-export async function lookupContacts(deps: SyncDeps, runId: string, orgs: Organization[], legacyLookup: boolean): Promise<Map<number, KnownContact>> {
+export async function lookupContacts(
+  deps: SyncDeps,
+  runId: string,
+  orgs: Organization[],
+  legacyLookup: boolean,
+): Promise<Map<number, KnownContact>> {
   const known = new Map<number, KnownContact>();
   if (!orgs.length) return known;
   for (let i = 0; i < orgs.length; i += LOOKUP_CHUNK) {
     const part = orgs.slice(i, i + LOOKUP_CHUNK);
-    const found = await deps.chatwoot.filterAllContacts(part.map((o) => ({ attributeKey: 'identifier', operator: 'equal_to' as const, value: identifierOf(o.id), queryOperator: 'OR' as const })));
+    const found = await deps.chatwoot.filterAllContacts(
+      part.map((o) => ({
+        attributeKey: 'identifier',
+        operator: 'equal_to' as const,
+        value: identifierOf(o.id),
+        queryOperator: 'OR' as const,
+      })),
+    );
     const byIdentifier = new Map(found.filter((c) => c.identifier).map((c) => [c.identifier!, c]));
     for (const o of part) {
       const c = byIdentifier.get(identifierOf(o.id));
@@ -411,7 +620,14 @@ export async function lookupContacts(deps: SyncDeps, runId: string, orgs: Organi
   if (rest.length && legacyLookup && (await legacyContactsExist(deps, runId))) {
     for (let i = 0; i < rest.length; i += LOOKUP_CHUNK) {
       const part = rest.slice(i, i + LOOKUP_CHUNK);
-      const found = await deps.chatwoot.filterAllContacts(part.map((o) => ({ attributeKey: 'pipedrive_org_id', operator: 'equal_to' as const, value: o.id, queryOperator: 'OR' as const })));
+      const found = await deps.chatwoot.filterAllContacts(
+        part.map((o) => ({
+          attributeKey: 'pipedrive_org_id',
+          operator: 'equal_to' as const,
+          value: o.id,
+          queryOperator: 'OR' as const,
+        })),
+      );
       for (const c of found.sort((a, b) => a.id - b.id)) {
         const orgId = Number(c.customAttributes.pipedrive_org_id);
         // A contact that carries another organization's identifier is not this one's to adopt.
@@ -431,8 +647,13 @@ async function legacyContactsExist(deps: SyncDeps, runId: string): Promise<boole
   const key = `${deps.config.redis.prefix}:run:${runId}:legacy`;
   const cached = await deps.redis.get(key);
   if (cached !== null) return cached === '1';
-  const { count } = await deps.chatwoot.filterContacts([{ attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 }], 1);
-  const rows = (await deps.ds.query('SELECT COUNT(*) AS n FROM organizations WHERE chatwoot_contact_id IS NOT NULL')) as { n: string | number }[];
+  const { count } = await deps.chatwoot.filterContacts(
+    [{ attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 }],
+    1,
+  );
+  const rows = (await deps.ds.query(
+    'SELECT COUNT(*) AS n FROM organizations WHERE chatwoot_contact_id IS NOT NULL',
+  )) as { n: string | number }[];
   const exist = count > Number(rows[0]?.n ?? 0);
   await deps.redis.set(key, exist ? '1' : '0', 'EX', 86_400);
   return exist;
@@ -448,7 +669,12 @@ export function countResults(results: UpsertResult[]): Record<string, number> {
 }
 
 /** Saves a batch's outcomes and organization rows and adds its counts to the run, atomically. */
-export async function commitResults(deps: Pick<SyncDeps, 'ds' | 'now'>, runId: string, results: UpsertResult[], batchDone: number | false): Promise<Record<string, number>> {
+export async function commitResults(
+  deps: Pick<SyncDeps, 'ds' | 'now'>,
+  runId: string,
+  results: UpsertResult[],
+  batchDone: number | false,
+): Promise<Record<string, number>> {
   const c = countResults(results);
   const processed = c.created! + c.updated! + c.unchanged! + c.adopted! + c.failed!;
   const now = deps.now?.() ?? new Date();
@@ -465,13 +691,18 @@ export async function commitResults(deps: Pick<SyncDeps, 'ds' | 'now'>, runId: s
         })),
       );
       for (const r of results) {
-        if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as Partial<Organization> as never);
+        if (Object.keys(r.row).length)
+          await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as Partial<Organization> as never);
       }
     }
     // A batch ends once: a second end of the same batch (a re-run after a crash) adds nothing.
     let ended = 0;
     if (batchDone !== false) {
-      const res = (await m.query('INSERT IGNORE INTO run_batches (run_id, batch, ended_at) VALUES (?, ?, ?)', [runId, batchDone, now])) as { affectedRows?: number };
+      const res = (await m.query('INSERT IGNORE INTO run_batches (run_id, batch, ended_at) VALUES (?, ?, ?)', [
+        runId,
+        batchDone,
+        now,
+      ])) as { affectedRows?: number };
       ended = res.affectedRows ? 1 : 0;
     }
     await m.query(
@@ -496,7 +727,19 @@ export async function finalizeIfDone(deps: SyncDeps, runId: string): Promise<Run
   if (!res.affectedRows) return undefined;
   const run = await deps.ds.getRepository(RunEntity).findOneByOrFail({ id: runId });
   deps.log.info(
-    { runId, status: run.status, mode: run.mode, processed: run.processed, created: run.created, updated: run.updated, unchanged: run.unchanged, adopted: run.adopted, warnings: run.warnings, failed: run.failed, durationMs: run.finishedAt!.getTime() - run.startedAt.getTime() },
+    {
+      runId,
+      status: run.status,
+      mode: run.mode,
+      processed: run.processed,
+      created: run.created,
+      updated: run.updated,
+      unchanged: run.unchanged,
+      adopted: run.adopted,
+      warnings: run.warnings,
+      failed: run.failed,
+      durationMs: run.finishedAt!.getTime() - run.startedAt.getTime(),
+    },
     `sync run ${run.status}`,
   );
   await pingHealthcheck(deps, run);
@@ -505,7 +748,10 @@ export async function finalizeIfDone(deps: SyncDeps, runId: string): Promise<Run
 }
 
 /** Tells the listener a run ended; a failing listener never fails the run. */
-export async function notifyEnded(deps: Pick<SyncDeps, 'onRunEnded' | 'log'>, run: Run | null | undefined): Promise<void> {
+export async function notifyEnded(
+  deps: Pick<SyncDeps, 'onRunEnded' | 'log'>,
+  run: Run | null | undefined,
+): Promise<void> {
   if (!run || !deps.onRunEnded) return;
   try {
     await deps.onRunEnded(run);

@@ -27,7 +27,10 @@ function canonical(url: string): string {
 
 /** The accounts this deployment syncs: the Pipedrive origin, and the Chatwoot origin with its account. */
 export function targetOf(config: Pick<Config, 'pipedrive' | 'chatwoot'>): SyncTarget {
-  return { pipedrive: canonical(config.pipedrive.baseUrl), chatwoot: canonical(`${config.chatwoot.baseUrl}/api/v1/accounts/${config.chatwoot.accountId}`) };
+  return {
+    pipedrive: canonical(config.pipedrive.baseUrl),
+    chatwoot: canonical(`${config.chatwoot.baseUrl}/api/v1/accounts/${config.chatwoot.accountId}`),
+  };
 }
 
 const keyOf = (t: SyncTarget) => JSON.stringify({ pipedrive: t.pipedrive, chatwoot: t.chatwoot });
@@ -46,13 +49,23 @@ export const targetKey = (config: Pick<Config, 'pipedrive' | 'chatwoot'>): strin
  * `processBatch`). A database's first check records the current target, its data assumed to be
  * this target's.
  */
-export async function ensureTarget(ds: DataSource, config: Pick<Config, 'pipedrive' | 'chatwoot'>, log: Pick<Logger, 'warn'>, now = new Date()): Promise<TargetState> {
+export async function ensureTarget(
+  ds: DataSource,
+  config: Pick<Config, 'pipedrive' | 'chatwoot'>,
+  log: Pick<Logger, 'warn'>,
+  now = new Date(),
+): Promise<TargetState> {
   const to = targetOf(config);
   const key = targetKey(config);
   // Created outside the locking transaction: two first callers would otherwise deadlock on the gap lock.
-  await ds.query("INSERT IGNORE INTO pcs_settings (name, value, updated_at) VALUES ('sync_target', ?, '1970-01-01 00:00:01')", [key]);
+  await ds.query(
+    "INSERT IGNORE INTO pcs_settings (name, value, updated_at) VALUES ('sync_target', ?, '1970-01-01 00:00:01')",
+    [key],
+  );
   return ds.transaction(async (m) => {
-    const rows = (await m.query("SELECT value, updated_at AS since FROM pcs_settings WHERE name = 'sync_target' FOR UPDATE")) as { value: string; since: Date }[];
+    const rows = (await m.query(
+      "SELECT value, updated_at AS since FROM pcs_settings WHERE name = 'sync_target' FOR UPDATE",
+    )) as { value: string; since: Date }[];
     const row = rows[0]!;
     let from: SyncTarget;
     try {
@@ -60,18 +73,24 @@ export async function ensureTarget(ds: DataSource, config: Pick<Config, 'pipedri
     } catch {
       from = { pipedrive: '(unreadable)', chatwoot: '(unreadable)' };
     }
-    if (from.pipedrive === to.pipedrive && from.chatwoot === to.chatwoot) return { key, since: new Date(row.since), changed: false as const };
+    if (from.pipedrive === to.pipedrive && from.chatwoot === to.chatwoot)
+      return { key, since: new Date(row.since), changed: false as const };
     let forgotten: 'mirror' | 'contact ids';
     if (from.pipedrive !== to.pipedrive) {
       await m.query('DELETE FROM persons');
       await m.query('DELETE FROM organizations');
       forgotten = 'mirror';
     } else {
-      await m.query("UPDATE organizations SET chatwoot_contact_id = NULL, content_hash = NULL, rejected_values = NULL, contact_status = NULL, sync_state = 'pending'");
+      await m.query(
+        "UPDATE organizations SET chatwoot_contact_id = NULL, content_hash = NULL, rejected_values = NULL, contact_status = NULL, sync_state = 'pending'",
+      );
       forgotten = 'contact ids';
     }
     await m.query("UPDATE pcs_settings SET value = ?, updated_at = ? WHERE name = 'sync_target'", [key, now]);
-    log.warn({ from, to, forgotten }, `the sync target changed: forgot the previous account's ${forgotten}; the next listing covers everything and finds each contact again by its identifier`);
+    log.warn(
+      { from, to, forgotten },
+      `the sync target changed: forgot the previous account's ${forgotten}; the next listing covers everything and finds each contact again by its identifier`,
+    );
     return { key, since: now, changed: { from, to, forgotten } };
   });
 }

@@ -3,10 +3,17 @@ import { OrganizationEntity, RunEntity } from '@pcs/db';
 import type { PdPerson } from '@pcs/pipedrive';
 import { pipedriveWebOrigin } from './contact.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
-import { alertErrorType, commitResults, finalizeIfDone, isCustomerOrg, resolveRunDetails, type RunDetails, type SyncDeps } from './run.js';
+import {
+  alertErrorType,
+  commitResults,
+  finalizeIfDone,
+  isCustomerOrg,
+  resolveRunDetails,
+  type RunDetails,
+  type SyncDeps,
+} from './run.js';
 import { ensureTarget, targetOf } from './target.js';
 import { upsertOrganization } from './upsert.js';
-
 
 /** How long the resolved field ids (customer label, phone and link keys) are reused by targeted upserts. */
 const DETAILS_TTL_SECONDS = 600;
@@ -55,26 +62,64 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string): P
 
   const now = deps.now?.() ?? new Date();
   const runId = randomUUID();
-  await ds.getRepository(RunEntity).insert({ id: runId, type: 'sync', mode: 'webhook', trigger, status: 'running', startedAt: now, listingStartedAt: now, listingComplete: true, details: { orgId } });
+  await ds.getRepository(RunEntity).insert({
+    id: runId,
+    type: 'sync',
+    mode: 'webhook',
+    trigger,
+    status: 'running',
+    startedAt: now,
+    listingStartedAt: now,
+    listingComplete: true,
+    details: { orgId },
+  });
   try {
     return await upsertOne(deps, details, orgId, persons, runId, now);
   } catch (err) {
     // A webhook run never stays "running": it fails with the error, and the job retries or fails.
-    await ds.getRepository(RunEntity).update({ id: runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errorType: alertErrorType(err), errorMessage: (err as Error).message.slice(0, 1000) });
+    await ds.getRepository(RunEntity).update(
+      { id: runId, status: 'running' },
+      {
+        status: 'failed',
+        finishedAt: new Date(),
+        errorType: alertErrorType(err),
+        errorMessage: (err as Error).message.slice(0, 1000),
+      },
+    );
     throw err;
   }
 }
 
-async function upsertOne(deps: SyncDeps, details: RunDetails, orgId: number, persons: PdPerson[], runId: string, now: Date): Promise<TargetedResult> {
+async function upsertOne(
+  deps: SyncDeps,
+  details: RunDetails,
+  orgId: number,
+  persons: PdPerson[],
+  runId: string,
+  now: Date,
+): Promise<TargetedResult> {
   const { ds } = deps;
   const row = await ds.getRepository(OrganizationEntity).findOneByOrFail({ id: orgId });
-  const mirrored = persons.map((p) => ({ id: p.id, orgId, emails: p.emails, phones: p.phones, isDeleted: false, updateTime: p.updateTime, seenRunId: null }));
+  const mirrored = persons.map((p) => ({
+    id: p.id,
+    orgId,
+    emails: p.emails,
+    phones: p.phones,
+    isDeleted: false,
+    updateTime: p.updateTime,
+    seenRunId: null,
+  }));
   const result = await upsertOrganization(
     {
       chatwoot: deps.chatwoot,
       inboxId: deps.config.chatwoot.inboxId,
       legacyLookup: details.legacyLookup !== false,
-      mapping: { phoneFieldKey: details.phoneFieldKey, supportLinkFieldKey: details.supportLinkFieldKey, defaultCountry: deps.config.defaultCountry, pipedriveWebOrigin: pipedriveWebOrigin(deps.config.pipedrive.baseUrl) },
+      mapping: {
+        phoneFieldKey: details.phoneFieldKey,
+        supportLinkFieldKey: details.supportLinkFieldKey,
+        defaultCountry: deps.config.defaultCountry,
+        pipedriveWebOrigin: pipedriveWebOrigin(deps.config.pipedrive.baseUrl),
+      },
     },
     row,
     mirrored.sort((a, b) => a.id - b.id),

@@ -58,7 +58,13 @@ function rejectedFields(err: unknown): ValueField[] | undefined {
  */
 export type KnownContact = { contactId: number; adopted: boolean } | null | undefined;
 
-export async function upsertOrganization(ctx: UpsertContext, org: Organization, persons: Person[], now: Date, known?: KnownContact): Promise<UpsertResult> {
+export async function upsertOrganization(
+  ctx: UpsertContext,
+  org: Organization,
+  persons: Person[],
+  now: Date,
+  known?: KnownContact,
+): Promise<UpsertResult> {
   const rejected = { ...(org.rejectedValues ?? {}) } as Partial<Record<ValueField, string>>;
   const source = { id: org.id, name: org.name, city: org.city, country: org.country, customFields: org.customFields };
   const people = persons.map((p) => ({ id: p.id, emails: p.emails ?? [], phones: p.phones ?? [] }));
@@ -66,7 +72,11 @@ export async function upsertOrganization(ctx: UpsertContext, org: Organization, 
   const desired = buildContact(source, people, ctx.mapping, rejected);
   for (const f of VALUE_FIELDS) if (rejected[f] !== undefined && rejected[f] !== desired.sources[f]) delete rejected[f];
 
-  if (org.chatwootContactId && org.contentHash === desired.hash && (org.syncState === 'synced' || org.syncState === 'warning')) {
+  if (
+    org.chatwootContactId &&
+    org.contentHash === desired.hash &&
+    (org.syncState === 'synced' || org.syncState === 'warning')
+  ) {
     return { orgId: org.id, action: 'unchanged', row: { lastAttemptAt: now } };
   }
 
@@ -115,7 +125,9 @@ export async function upsertOrganization(ctx: UpsertContext, org: Organization, 
       if (existing) contact = await write((input) => ctx.chatwoot.updateContact(existing.id, input), false);
     }
     if (!contact && !lookedUp && ctx.legacyLookup) {
-      const legacy = (await ctx.chatwoot.findByCustomAttribute('pipedrive_org_id', org.id)).sort((a, b) => a.id - b.id)[0];
+      const legacy = (await ctx.chatwoot.findByCustomAttribute('pipedrive_org_id', org.id)).sort(
+        (a, b) => a.id - b.id,
+      )[0];
       if (legacy) {
         contact = await write((input) => ctx.chatwoot.updateContact(legacy.id, input), false);
         action = 'adopted';

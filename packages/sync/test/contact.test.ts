@@ -1,8 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { buildContact, fieldText, hashPayload, identifierOf, normalizeEmail, normalizePhone, orgIdOfIdentifier, pipedriveWebOrigin, type MappingContext, type OrgSource, type PersonSource } from '../src/contact.js';
+import {
+  buildContact,
+  fieldText,
+  hashPayload,
+  identifierOf,
+  normalizeEmail,
+  normalizePhone,
+  orgIdOfIdentifier,
+  pipedriveWebOrigin,
+  type MappingContext,
+  type OrgSource,
+  type PersonSource,
+} from '../src/contact.js';
 
-const ctx: MappingContext = { pipedriveWebOrigin: 'https://acme.pipedrive.com', defaultCountry: { callingCode: '+61' }, phoneFieldKey: 'f'.repeat(40), supportLinkFieldKey: 's'.repeat(40) };
-const org = (o: Partial<OrgSource> = {}): OrgSource => ({ id: 42, name: '  Acme Pty Ltd ', city: 'Sydney', country: 'Australia', customFields: {}, ...o });
+const ctx: MappingContext = {
+  pipedriveWebOrigin: 'https://acme.pipedrive.com',
+  defaultCountry: { callingCode: '+61' },
+  phoneFieldKey: 'f'.repeat(40),
+  supportLinkFieldKey: 's'.repeat(40),
+};
+const org = (o: Partial<OrgSource> = {}): OrgSource => ({
+  id: 42,
+  name: '  Acme Pty Ltd ',
+  city: 'Sydney',
+  country: 'Australia',
+  customFields: {},
+  ...o,
+});
 const person = (id: number, emails: string[] = [], phones: string[] = [], primaryIndex = 0): PersonSource => ({
   id,
   emails: emails.map((value, i) => ({ value, primary: i === primaryIndex })),
@@ -11,23 +35,41 @@ const person = (id: number, emails: string[] = [], phones: string[] = [], primar
 
 describe('contact mapping', () => {
   it('maps an organization as INTERFACE.md §5 says', () => {
-    const c = buildContact(org({ customFields: { ['s'.repeat(40)]: 'https://help.acme.example' } }), [person(7, ['Ops@Acme.example'], ['0412 345 678'])], ctx);
+    const c = buildContact(
+      org({ customFields: { ['s'.repeat(40)]: 'https://help.acme.example' } }),
+      [person(7, ['Ops@Acme.example'], ['0412 345 678'])],
+      ctx,
+    );
     expect(c.payload).toEqual({
       identifier: 'pipedrive:org:42',
       name: 'Acme Pty Ltd',
       email: 'ops@acme.example',
       phone_number: '+61412345678',
       additional_attributes: { company_name: 'Acme Pty Ltd', city: 'Sydney', country: 'Australia' },
-      custom_attributes: { pipedrive_org_id: 42, status: 'Customer', type: 'organization', pipedrive_url: 'https://acme.pipedrive.com/organization/42', support_link: 'https://help.acme.example' },
+      custom_attributes: {
+        pipedrive_org_id: 42,
+        status: 'Customer',
+        type: 'organization',
+        pipedrive_url: 'https://acme.pipedrive.com/organization/42',
+        support_link: 'https://help.acme.example',
+      },
     });
     expect(c.warnings).toEqual([]);
   });
 
   it('prefers the org phone field, else the first person (lowest id) that has a phone', () => {
-    const persons = [person(9, [], ['+61 2 9999 0000']), person(3, ['a@x.example'], []), person(5, [], ['+44 20 7946 0958'])];
+    const persons = [
+      person(9, [], ['+61 2 9999 0000']),
+      person(3, ['a@x.example'], []),
+      person(5, [], ['+44 20 7946 0958']),
+    ];
     expect(buildContact(org(), persons, ctx).payload.phone_number).toBe('+442079460958');
-    expect(buildContact(org({ customFields: { ['f'.repeat(40)]: '+1 (415) 555-2671' } }), persons, ctx).payload.phone_number).toBe('+14155552671');
-    expect(buildContact(org({ customFields: { ['f'.repeat(40)]: '   ' } }), persons, ctx).payload.phone_number).toBe('+442079460958');
+    expect(
+      buildContact(org({ customFields: { ['f'.repeat(40)]: '+1 (415) 555-2671' } }), persons, ctx).payload.phone_number,
+    ).toBe('+14155552671');
+    expect(buildContact(org({ customFields: { ['f'.repeat(40)]: '   ' } }), persons, ctx).payload.phone_number).toBe(
+      '+442079460958',
+    );
   });
 
   it('takes the primary email, skipping placeholder items, from the first person that has one', () => {
@@ -51,7 +93,10 @@ describe('contact mapping', () => {
     expect(c.payload.email).toBe('shared@x.example');
     expect(c.warnings[0]).toMatch(/rejected/);
     // the source changed: it is sent again
-    expect(buildContact(org(), [person(1, [], ['0413 000 111'])], ctx, { phone_number: '0412 345 678' }).payload.phone_number).toBe('+61413000111');
+    expect(
+      buildContact(org(), [person(1, [], ['0413 000 111'])], ctx, { phone_number: '0412 345 678' }).payload
+        .phone_number,
+    ).toBe('+61413000111');
   });
 
   it('keeps names with emoji, right-to-left text and 300 characters intact', () => {

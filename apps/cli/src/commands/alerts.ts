@@ -17,12 +17,30 @@ export function registerAlerts(program: Command): void {
         const now = new Date();
         const rows = await rt.ds!.getRepository(AlertStateEntity).find({ order: { firstFiredAt: 'ASC' } });
         const firing = rows.filter((a) => a.state === 'firing').map((a) => summarizeAlert(a, now));
-        const silenced = rows.filter((a) => a.silencedUntil && a.silencedUntil > now).map((a) => summarizeAlert(a, now));
+        const silenced = rows
+          .filter((a) => a.silencedUntil && a.silencedUntil > now)
+          .map((a) => summarizeAlert(a, now));
         out.document({ firing, silenced });
         if (!out.json) {
-          out.say(firing.length ? table(['FINGERPRINT', 'LEVEL', 'SINCE', 'SILENCED UNTIL', 'MESSAGE'], firing.map((a) => [a.fingerprint, a.level, ago(a.since), a.silencedUntil ?? '-', a.message.slice(0, 80)])) : color.green('No firing alerts.'));
+          out.say(
+            firing.length
+              ? table(
+                  ['FINGERPRINT', 'LEVEL', 'SINCE', 'SILENCED UNTIL', 'MESSAGE'],
+                  firing.map((a) => [
+                    a.fingerprint,
+                    a.level,
+                    ago(a.since),
+                    a.silencedUntil ?? '-',
+                    a.message.slice(0, 80),
+                  ]),
+                )
+              : color.green('No firing alerts.'),
+          );
           const quiet = silenced.filter((s) => s.state !== 'firing');
-          if (quiet.length) out.say(`\nSilenced (not firing): ${quiet.map((s) => `${s.fingerprint} until ${s.silencedUntil}`).join(', ')}`);
+          if (quiet.length)
+            out.say(
+              `\nSilenced (not firing): ${quiet.map((s) => `${s.fingerprint} until ${s.silencedUntil}`).join(', ')}`,
+            );
         }
       } finally {
         await rt.close();
@@ -43,7 +61,9 @@ export function registerAlerts(program: Command): void {
       try {
         const until = new Date(Date.now() + ms);
         await silence(rt.ds!, fingerprint, until, opts.reason);
-        rt.loggers.get('alerts').info({ fingerprint, until: until.toISOString(), reason: opts.reason }, 'alert silenced from the CLI');
+        rt.loggers
+          .get('alerts')
+          .info({ fingerprint, until: until.toISOString(), reason: opts.reason }, 'alert silenced from the CLI');
         out.say(`silenced ${fingerprint} until ${until.toISOString()}`);
         out.document({ fingerprint, silencedUntil: until.toISOString() });
       } finally {

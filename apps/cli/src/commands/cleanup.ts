@@ -10,33 +10,67 @@ import { waitForRun } from '../wait.js';
 export function registerCleanup(program: Command): void {
   program
     .command('cleanup')
-    .description('enqueue a cleanup of contacts whose organization is no longer a customer (CLEANUP_ACTION: mark or delete)')
+    .description(
+      'enqueue a cleanup of contacts whose organization is no longer a customer (CLEANUP_ACTION: mark or delete)',
+    )
     .option('--dry-run', 'change nothing; list exactly what would change')
     .option('--force', 'go on even when more than CLEANUP_MAX_PERCENT of managed contacts would change')
-    .option('--merge-duplicates', "merge contacts that share one organization into its canonical contact (Chatwoot's merge keeps conversations)")
+    .option(
+      '--merge-duplicates',
+      "merge contacts that share one organization into its canonical contact (Chatwoot's merge keeps conversations)",
+    )
     .option('--wait', 'wait for the run to end and print what changed (exit 1 when it failed or was refused)')
     .option('--json', 'print one JSON document')
-    .action(async (opts: { dryRun?: boolean; force?: boolean; mergeDuplicates?: boolean; wait?: boolean; json?: boolean }) => {
-      const out = createOutput(Boolean(opts.json));
-      const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
-      try {
-        const runId = randomUUID();
-        const job = await enqueue(rt.queues!, cleanupRunJob, { dryRun: Boolean(opts.dryRun), force: Boolean(opts.force), mergeDuplicates: Boolean(opts.mergeDuplicates), trigger: 'cli', runId });
-        rt.loggers.get('cleanup').info({ runId, jobId: job.id, dryRun: Boolean(opts.dryRun), force: Boolean(opts.force) }, 'cleanup run enqueued from the CLI');
-        if (!opts.wait) {
-          out.say(`queued cleanup run ${runId}${opts.dryRun ? ' (dry run)' : ''} (job ${job.id}); follow it with: pnpm manage status`);
-          out.document({ runId, jobId: job.id, queued: true });
-          return;
+    .action(
+      async (opts: {
+        dryRun?: boolean;
+        force?: boolean;
+        mergeDuplicates?: boolean;
+        wait?: boolean;
+        json?: boolean;
+      }) => {
+        const out = createOutput(Boolean(opts.json));
+        const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
+        try {
+          const runId = randomUUID();
+          const job = await enqueue(rt.queues!, cleanupRunJob, {
+            dryRun: Boolean(opts.dryRun),
+            force: Boolean(opts.force),
+            mergeDuplicates: Boolean(opts.mergeDuplicates),
+            trigger: 'cli',
+            runId,
+          });
+          rt.loggers
+            .get('cleanup')
+            .info(
+              { runId, jobId: job.id, dryRun: Boolean(opts.dryRun), force: Boolean(opts.force) },
+              'cleanup run enqueued from the CLI',
+            );
+          if (!opts.wait) {
+            out.say(
+              `queued cleanup run ${runId}${opts.dryRun ? ' (dry run)' : ''} (job ${job.id}); follow it with: pnpm manage status`,
+            );
+            out.document({ runId, jobId: job.id, queued: true });
+            return;
+          }
+          const run = await waitForRun(
+            rt.queues!.cleanup,
+            rt.ds!,
+            job.id!,
+            runId,
+            out,
+            (r) =>
+              `cleanup ${r.id.slice(0, 8)}: ${r.listingComplete ? 'changing contacts…' : 'listing Pipedrive customers and Chatwoot contacts…'}`,
+          );
+          const summary = cleanupSummary(run);
+          if (out.json) out.document(summary);
+          else out.say(renderCleanup(summary));
+          if (run.status === 'failed' || run.status === 'refused') process.exitCode = 1;
+        } finally {
+          await rt.close();
         }
-        const run = await waitForRun(rt.queues!.cleanup, rt.ds!, job.id!, runId, out, (r) => `cleanup ${r.id.slice(0, 8)}: ${r.listingComplete ? 'changing contacts…' : 'listing Pipedrive customers and Chatwoot contacts…'}`);
-        const summary = cleanupSummary(run);
-        if (out.json) out.document(summary);
-        else out.say(renderCleanup(summary));
-        if (run.status === 'failed' || run.status === 'refused') process.exitCode = 1;
-      } finally {
-        await rt.close();
-      }
-    });
+      },
+    );
 }
 
 export function cleanupSummary(run: Run) {
@@ -56,24 +90,62 @@ export function cleanupSummary(run: Run) {
     refused: d.refused ?? null,
     errorType: run.errorType,
     errorMessage: run.errorMessage,
-    affected: (d.affected ?? []).map((a: AffectedContact) => ({ orgId: a.orgId, contactId: a.contactId, name: a.name, action: a.action, result: a.result, ...(a.intoContactId ? { intoContactId: a.intoContactId } : {}) })),
+    affected: (d.affected ?? []).map((a: AffectedContact) => ({
+      orgId: a.orgId,
+      contactId: a.contactId,
+      name: a.name,
+      action: a.action,
+      result: a.result,
+      ...(a.intoContactId ? { intoContactId: a.intoContactId } : {}),
+    })),
     duplicates: d.duplicates ?? [],
     orphans: d.orphans ?? [],
   };
 }
 
 function renderCleanup(s: ReturnType<typeof cleanupSummary>): string {
-  const status = s.status === 'succeeded' ? color.green(s.status) : s.status === 'refused' || s.status === 'partial' ? color.yellow(s.status) : color.red(s.status);
-  const lines = [`cleanup run ${s.runId}${s.dryRun ? ' (DRY RUN: nothing changed)' : ''}: ${status}, action ${s.action}`];
+  const status =
+    s.status === 'succeeded'
+      ? color.green(s.status)
+      : s.status === 'refused' || s.status === 'partial'
+        ? color.yellow(s.status)
+        : color.red(s.status);
+  const lines = [
+    `cleanup run ${s.runId}${s.dryRun ? ' (DRY RUN: nothing changed)' : ''}: ${status}, action ${s.action}`,
+  ];
   if (s.errorMessage && s.status !== 'refused') lines.push(`  ${s.errorType ?? 'error'}: ${s.errorMessage}`);
   lines.push(`  ${s.managed} managed contacts, ${s.stale} whose organization is no longer a customer`);
   if (s.refused) lines.push(color.yellow(`  refused: ${s.refused}`));
-  if (!s.dryRun && !s.refused) lines.push(`  marked ${s.marked}, deleted ${s.deleted}, skipped ${s.skipped}, failed ${s.failed}`);
+  if (!s.dryRun && !s.refused)
+    lines.push(`  marked ${s.marked}, deleted ${s.deleted}, skipped ${s.skipped}, failed ${s.failed}`);
   if (s.affected.length) {
-    const verb = (a: (typeof s.affected)[number]) => (a.result === 'would' ? `would ${a.action}` : (a.result ?? a.action));
-    lines.push('', table(['ORG', 'CONTACT', 'NAME', s.dryRun || s.refused ? 'WOULD' : 'RESULT'], s.affected.map((a) => [a.orgId, a.contactId + (a.intoContactId ? ` → ${a.intoContactId}` : ''), (a.name ?? '').slice(0, 50), verb(a)])));
+    const verb = (a: (typeof s.affected)[number]) =>
+      a.result === 'would' ? `would ${a.action}` : (a.result ?? a.action);
+    lines.push(
+      '',
+      table(
+        ['ORG', 'CONTACT', 'NAME', s.dryRun || s.refused ? 'WOULD' : 'RESULT'],
+        s.affected.map((a) => [
+          a.orgId,
+          a.contactId + (a.intoContactId ? ` → ${a.intoContactId}` : ''),
+          (a.name ?? '').slice(0, 50),
+          verb(a),
+        ]),
+      ),
+    );
   } else lines.push('  nothing to change');
-  if (s.duplicates.length) lines.push('', `duplicates (contacts sharing one organization): ${s.duplicates.map((d) => `org ${d.orgId}: ${d.canonicalContactId} ← ${d.duplicateContactIds.join(', ')}`).join('; ')}${s.affected.some((a) => a.action === 'merge') ? '' : ' (merge them with --merge-duplicates)'}`);
-  if (s.orphans.length) lines.push('', `managed contacts the database does not know: ${s.orphans.map((o) => `org ${o.orgId} → contact ${o.contactId}`).slice(0, 20).join(', ')}${s.orphans.length > 20 ? ', …' : ''}`);
+  if (s.duplicates.length)
+    lines.push(
+      '',
+      `duplicates (contacts sharing one organization): ${s.duplicates.map((d) => `org ${d.orgId}: ${d.canonicalContactId} ← ${d.duplicateContactIds.join(', ')}`).join('; ')}${s.affected.some((a) => a.action === 'merge') ? '' : ' (merge them with --merge-duplicates)'}`,
+    );
+  if (s.orphans.length)
+    lines.push(
+      '',
+      `managed contacts the database does not know: ${s.orphans
+        .map((o) => `org ${o.orgId} → contact ${o.contactId}`)
+        .slice(0, 20)
+        .join(', ')}${s.orphans.length > 20 ? ', …' : ''}`,
+    );
   return lines.join('\n');
 }

@@ -6,7 +6,14 @@ import { CHANNELS, type Channel } from '@pcs/logger';
 import { CliError, EXIT } from '../runtime.js';
 import { color, createOutput } from '../output.js';
 
-const LEVEL_COLOR: Record<string, (s: string) => string> = { fatal: color.red, error: color.red, warn: color.yellow, info: color.green, debug: color.dim, trace: color.dim };
+const LEVEL_COLOR: Record<string, (s: string) => string> = {
+  fatal: color.red,
+  error: color.red,
+  warn: color.yellow,
+  info: color.green,
+  debug: color.dim,
+  trace: color.dim,
+};
 const SKIP = new Set(['time', 'level', 'msg', 'name', 'pid', 'hostname']);
 
 /** The channel's files, oldest first (pino-roll numbers them: sync.1.log, sync.2.log, …). */
@@ -34,12 +41,17 @@ export function formatLine(line: string): string {
   return `${color.dim(time)} ${(LEVEL_COLOR[level] ?? ((s: string) => s))(level.toUpperCase().padEnd(5))} ${color.bold(`[${String(e.name ?? '')}]`)} ${String(e.msg ?? '')}${extra ? color.dim(`  ${extra.slice(0, 400)}`) : ''}`;
 }
 
-async function show(channelArg: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }): Promise<void> {
+async function show(
+  channelArg: string | undefined,
+  opts: { follow?: boolean; lines: string; json?: boolean },
+): Promise<void> {
   const channel = (channelArg ?? 'worker') as Channel;
-  if (!(CHANNELS as readonly string[]).includes(channel)) throw new CliError(`unknown log channel "${channel}" (expected one of ${CHANNELS.join(', ')})`, EXIT.usage);
+  if (!(CHANNELS as readonly string[]).includes(channel))
+    throw new CliError(`unknown log channel "${channel}" (expected one of ${CHANNELS.join(', ')})`, EXIT.usage);
   const n = Number(opts.lines);
   if (!Number.isInteger(n) || n < 0) throw new CliError(`-n: "${opts.lines}" is not a number of lines`, EXIT.usage);
-  if (opts.json && opts.follow) throw new CliError('--json prints one document: it cannot be combined with -f', EXIT.usage);
+  if (opts.json && opts.follow)
+    throw new CliError('--json prints one document: it cannot be combined with -f', EXIT.usage);
   const out = createOutput(Boolean(opts.json));
   const dir = join(loadConfig().log.dir, channel);
   const all = files(dir);
@@ -52,13 +64,15 @@ async function show(channelArg: string | undefined, opts: { follow?: boolean; li
   }
   const tail = n === 0 ? [] : lines.slice(-n);
   if (opts.json) {
-    out.document(tail.map((l) => {
-      try {
-        return JSON.parse(l) as unknown;
-      } catch {
-        return { raw: l };
-      }
-    }));
+    out.document(
+      tail.map((l) => {
+        try {
+          return JSON.parse(l) as unknown;
+        } catch {
+          return { raw: l };
+        }
+      }),
+    );
     return;
   }
   for (const l of tail) process.stdout.write(`${formatLine(l)}\n`);
@@ -98,7 +112,9 @@ export function registerLogs(program: Command): void {
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --lines <n>', 'how many of the last lines', '50')
     .option('--json', 'print the lines as one JSON array')
-    .action((channel: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) => show(channel, opts));
+    .action((channel: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) =>
+      show(channel, opts),
+    );
   program
     .command('monitor-logs')
     .description('the monitor channel: `logs monitor`')

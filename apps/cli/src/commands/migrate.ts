@@ -13,7 +13,11 @@ export function registerMigrate(program: Command): void {
       try {
         const applied = rt.migrations?.applied ?? [];
         rt.loggers.get('worker').info({ applied }, 'migrations applied from the CLI');
-        out.say(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : `database ${rt.config.database.database} is up to date`);
+        out.say(
+          applied.length
+            ? `applied ${applied.length} migration(s): ${applied.join(', ')}`
+            : `database ${rt.config.database.database} is up to date`,
+        );
         out.document({ database: rt.config.database.database, applied });
       } finally {
         await rt.close();

@@ -26,7 +26,9 @@ interface CheckView {
 export function registerMonitor(program: Command): void {
   program
     .command('monitor')
-    .description('run every health check now (on the workers), print the report, send alerts as a scheduled run would; exit 0 healthy, 1 unhealthy')
+    .description(
+      'run every health check now (on the workers), print the report, send alerts as a scheduled run would; exit 0 healthy, 1 unhealthy',
+    )
     .option('--json', 'print one JSON document')
     .option('--timeout <seconds>', 'how long to wait for the checks', '120')
     .action(async (opts: { json?: boolean; timeout: string }) => {
@@ -35,9 +37,20 @@ export function registerMonitor(program: Command): void {
       const log = rt.loggers.get('monitor');
       try {
         const queue = rt.queues!.monitor;
-        if (distinctWorkers(await queue.getWorkers()).length === 0) out.say(color.yellow('no worker serves the monitor queue: start one with `pnpm run worker` (waiting anyway)'));
+        if (distinctWorkers(await queue.getWorkers()).length === 0)
+          out.say(
+            color.yellow('no worker serves the monitor queue: start one with `pnpm run worker` (waiting anyway)'),
+          );
         const jobs: [string, Job][] = [];
-        for (const name of MONITOR_CHECKS) jobs.push([name, await enqueue(rt.queues!, checkJobs.find((d) => d.name === name)!, { trigger: 'cli' })]);
+        for (const name of MONITOR_CHECKS)
+          jobs.push([
+            name,
+            await enqueue(
+              rt.queues!,
+              checkJobs.find((d) => d.name === name)!,
+              { trigger: 'cli' },
+            ),
+          ]);
         log.info({ checks: MONITOR_CHECKS }, 'health checks started from the CLI');
         const deadline = Date.now() + Number(opts.timeout) * 1000;
         const results: CheckView[] = [];
@@ -50,7 +63,8 @@ export function registerMonitor(program: Command): void {
               break;
             }
             if (state === 'failed' || Date.now() > deadline) {
-              const reason = state === 'failed' ? ((await queue.getJob(job.id!))?.failedReason ?? 'failed') : 'no result in time';
+              const reason =
+                state === 'failed' ? ((await queue.getJob(job.id!))?.failedReason ?? 'failed') : 'no result in time';
               results.push({ check: name, status: 'critical', message: `the check could not run: ${reason}` });
               break;
             }
@@ -58,12 +72,19 @@ export function registerMonitor(program: Command): void {
           }
         }
         const healthy = results.every((r) => r.status === 'ok');
-        log[healthy ? 'info' : 'warn']({ healthy, results: results.map((r) => ({ check: r.check, status: r.status })) }, `health check report: ${healthy ? 'healthy' : 'unhealthy'}`);
+        log[healthy ? 'info' : 'warn'](
+          { healthy, results: results.map((r) => ({ check: r.check, status: r.status })) },
+          `health check report: ${healthy ? 'healthy' : 'unhealthy'}`,
+        );
         out.document({ healthy, timestamp: new Date().toISOString(), checks: results });
         if (!out.json) {
           out.say(color.bold('Pipedrive-Chatwoot Sync health check'));
           for (const r of results) out.say(`${ICON[r.status]} ${TITLE[r.check] ?? r.check}: ${r.message}`);
-          out.say(healthy ? color.green('\nOverall: healthy') : color.red('\nOverall: unhealthy (alerts go to Google Chat through the notification queue)'));
+          out.say(
+            healthy
+              ? color.green('\nOverall: healthy')
+              : color.red('\nOverall: unhealthy (alerts go to Google Chat through the notification queue)'),
+          );
         }
         if (!healthy) process.exitCode = 1;
       } finally {

@@ -49,23 +49,68 @@ export function renderStatus(doc: StatusDocument): string {
         c.active,
         c.delayed,
         c.failed ? color.red(String(c.failed)) : 0,
-        doc.workers.byQueue[name as keyof typeof doc.workers.byQueue] ? String(doc.workers.byQueue[name as keyof typeof doc.workers.byQueue]) : color.red('none'),
+        doc.workers.byQueue[name as keyof typeof doc.workers.byQueue]
+          ? String(doc.workers.byQueue[name as keyof typeof doc.workers.byQueue])
+          : color.red('none'),
       ]),
     ),
   );
   lines.push('', `Workers online: ${doc.workers.total ? color.green(String(doc.workers.total)) : color.red('none')}`);
-  lines.push('', doc.schedulers.length ? table(['SCHEDULE', 'QUEUE', 'EVERY / CRON', 'NEXT RUN'], doc.schedulers.map((s) => [s.job, s.queue, s.pattern ? `${s.pattern} ${s.tz ?? ''}`.trim() : `${Math.round((s.every ?? 0) / 60_000)} min`, s.next ? `${s.next} (${ago(s.next)})` : '-'])) : color.yellow('No job schedulers: is a worker running?'));
+  lines.push(
+    '',
+    doc.schedulers.length
+      ? table(
+          ['SCHEDULE', 'QUEUE', 'EVERY / CRON', 'NEXT RUN'],
+          doc.schedulers.map((s) => [
+            s.job,
+            s.queue,
+            s.pattern ? `${s.pattern} ${s.tz ?? ''}`.trim() : `${Math.round((s.every ?? 0) / 60_000)} min`,
+            s.next ? `${s.next} (${ago(s.next)})` : '-',
+          ]),
+        )
+      : color.yellow('No job schedulers: is a worker running?'),
+  );
   lines.push('');
   if (!doc.database.ok) lines.push(color.red(`Database unreachable: ${doc.database.error}`));
   else {
     const run = (label: string, r: StatusDocument['lastRuns']['sync']) =>
-      r ? `${label}: ${r.status === 'succeeded' ? color.green(r.status) : r.status === 'running' ? r.status : color.red(r.status)} ${r.mode}, started ${ago(r.startedAt)}, ${r.processed} processed${r.errorMessage ? ` — ${r.errorMessage}` : ''}` : `${label}: never`;
-    lines.push(run('Last sync', doc.lastRuns.sync), run('Last successful sync', doc.lastRuns.lastSuccessfulSync), run('Last cleanup', doc.lastRuns.cleanup));
+      r
+        ? `${label}: ${r.status === 'succeeded' ? color.green(r.status) : r.status === 'running' ? r.status : color.red(r.status)} ${r.mode}, started ${ago(r.startedAt)}, ${r.processed} processed${r.errorMessage ? ` — ${r.errorMessage}` : ''}`
+        : `${label}: never`;
+    lines.push(
+      run('Last sync', doc.lastRuns.sync),
+      run('Last successful sync', doc.lastRuns.lastSuccessfulSync),
+      run('Last cleanup', doc.lastRuns.cleanup),
+    );
     if (doc.checks.length) {
-      lines.push('', table(['CHECK', 'STATUS', 'WHEN', 'MESSAGE'], doc.checks.map((c) => [c.check, c.status === 'ok' ? color.green('ok') : c.status === 'warning' ? color.yellow(c.status) : color.red(c.status), ago(c.checkedAt), c.message.slice(0, 100)])));
+      lines.push(
+        '',
+        table(
+          ['CHECK', 'STATUS', 'WHEN', 'MESSAGE'],
+          doc.checks.map((c) => [
+            c.check,
+            c.status === 'ok'
+              ? color.green('ok')
+              : c.status === 'warning'
+                ? color.yellow(c.status)
+                : color.red(c.status),
+            ago(c.checkedAt),
+            c.message.slice(0, 100),
+          ]),
+        ),
+      );
     }
-    lines.push('', doc.alerts.firing.length ? table(['FIRING ALERT', 'LEVEL', 'SINCE', 'MESSAGE'], doc.alerts.firing.map((a) => [a.fingerprint, a.level, ago(a.since), a.message.slice(0, 100)])) : color.green('No firing alerts.'));
-    if (doc.alerts.silenced.length) lines.push(`Silenced: ${doc.alerts.silenced.map((a) => `${a.fingerprint} until ${a.silencedUntil}`).join(', ')}`);
+    lines.push(
+      '',
+      doc.alerts.firing.length
+        ? table(
+            ['FIRING ALERT', 'LEVEL', 'SINCE', 'MESSAGE'],
+            doc.alerts.firing.map((a) => [a.fingerprint, a.level, ago(a.since), a.message.slice(0, 100)]),
+          )
+        : color.green('No firing alerts.'),
+    );
+    if (doc.alerts.silenced.length)
+      lines.push(`Silenced: ${doc.alerts.silenced.map((a) => `${a.fingerprint} until ${a.silencedUntil}`).join(', ')}`);
   }
   return lines.join('\n');
 }

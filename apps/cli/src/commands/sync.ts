@@ -19,15 +19,29 @@ export function registerSync(program: Command): void {
       const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
       try {
         const runId = randomUUID();
-        const job = await enqueue(rt.queues!, syncRunJob, { mode: opts.full ? 'full' : 'incremental', trigger: 'cli', runId });
-        rt.loggers.get('sync').info({ runId, jobId: job.id, full: Boolean(opts.full) }, 'sync run enqueued from the CLI');
+        const job = await enqueue(rt.queues!, syncRunJob, {
+          mode: opts.full ? 'full' : 'incremental',
+          trigger: 'cli',
+          runId,
+        });
+        rt.loggers
+          .get('sync')
+          .info({ runId, jobId: job.id, full: Boolean(opts.full) }, 'sync run enqueued from the CLI');
         if (!opts.wait) {
-          out.say(`queued ${opts.full ? 'full' : 'incremental'} sync run ${runId} (job ${job.id}); follow it with: pnpm manage status`);
+          out.say(
+            `queued ${opts.full ? 'full' : 'incremental'} sync run ${runId} (job ${job.id}); follow it with: pnpm manage status`,
+          );
           out.document({ runId, jobId: job.id, queued: true });
           return;
         }
         const run = await waitForRun(rt.queues!.sync, rt.ds!, job.id!, runId, out, syncProgress);
-        const summary = { ...summarizeRun(run), adopted: run.adopted, warnings: run.warnings, trigger: run.trigger, durationMs: run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null };
+        const summary = {
+          ...summarizeRun(run),
+          adopted: run.adopted,
+          warnings: run.warnings,
+          trigger: run.trigger,
+          durationMs: run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+        };
         if (out.json) out.document(summary);
         else out.say(renderSummary(summary));
         if (run.status === 'failed') process.exitCode = 1;
@@ -41,13 +55,23 @@ function syncProgress(run: Run): string {
   return `run ${run.id.slice(0, 8)} ${run.mode}: ${run.listingComplete ? `batches ${run.batchesDone}/${run.batchesTotal}` : 'listing Pipedrive…'}, ${run.processed} processed (${run.created} created, ${run.updated} updated, ${run.unchanged} unchanged, ${run.failed} failed)`;
 }
 
-function renderSummary(s: ReturnType<typeof summarizeRun> & { adopted: number; warnings: number; durationMs: number | null }): string {
-  const status = s.status === 'succeeded' ? color.green(s.status) : s.status === 'partial' ? color.yellow(s.status) : color.red(s.status);
+function renderSummary(
+  s: ReturnType<typeof summarizeRun> & { adopted: number; warnings: number; durationMs: number | null },
+): string {
+  const status =
+    s.status === 'succeeded'
+      ? color.green(s.status)
+      : s.status === 'partial'
+        ? color.yellow(s.status)
+        : color.red(s.status);
   const lines = [
     `sync run ${s.runId} (${s.mode}): ${status} in ${s.durationMs === null ? '-' : `${(s.durationMs / 1000).toFixed(1)} s`}`,
     `  processed ${s.processed}: created ${s.created}, updated ${s.updated}, adopted ${s.adopted}, unchanged ${s.unchanged}, failed ${s.failed}; ${s.warnings} written with a value left off`,
   ];
   if (s.errorMessage) lines.push(`  ${s.errorType ?? 'error'}: ${s.errorMessage}`);
-  if (s.status === 'partial') lines.push('  each organization left partly written or failed has a warning line in logs/sync (and a row in record_outcomes)');
+  if (s.status === 'partial')
+    lines.push(
+      '  each organization left partly written or failed has a warning line in logs/sync (and a row in record_outcomes)',
+    );
   return lines.join('\n');
 }

@@ -27,8 +27,11 @@ export function registerTestAlerts(program: Command): void {
           fingerprint: `test:${randomUUID()}`,
         });
         const job = await enqueue(rt.queues!, alertJob, alert, { attempts: 6 });
-        rt.loggers.get('alerts').info({ jobId: job.id, fingerprint: alert.fingerprint }, 'test alert enqueued from the CLI');
-        if (!rt.config.alerts.googleChatWebhook) out.say(color.yellow('SUPPORT_GOOGLE_CHAT is not set: the worker will only write the alert to alerts.log'));
+        rt.loggers
+          .get('alerts')
+          .info({ jobId: job.id, fingerprint: alert.fingerprint }, 'test alert enqueued from the CLI');
+        if (!rt.config.alerts.googleChatWebhook)
+          out.say(color.yellow('SUPPORT_GOOGLE_CHAT is not set: the worker will only write the alert to alerts.log'));
         if (!opts.wait) {
           out.say(`queued test alert (job ${job.id})`);
           out.document({ jobId: job.id, queued: true, fingerprint: alert.fingerprint });
@@ -43,7 +46,11 @@ export function registerTestAlerts(program: Command): void {
           const state = current ? await current.getState() : 'unknown';
           if (state === 'completed') {
             const rv = current!.returnvalue as { delivered?: boolean; reason?: string; threadName?: string };
-            out.say(rv?.delivered ? color.green(`test alert delivered to Google Chat (${rv.threadName ?? 'new thread'})`) : color.yellow(`test alert not delivered: ${rv?.reason ?? 'unknown'}`));
+            out.say(
+              rv?.delivered
+                ? color.green(`test alert delivered to Google Chat (${rv.threadName ?? 'new thread'})`)
+                : color.yellow(`test alert not delivered: ${rv?.reason ?? 'unknown'}`),
+            );
             out.document({ jobId: job.id, delivered: Boolean(rv?.delivered), ...rv });
             if (!rv?.delivered) process.exitCode = 1;
             return;
@@ -54,9 +61,12 @@ export function registerTestAlerts(program: Command): void {
             process.exitCode = 1;
             return;
           }
-          if (!warnedNoWorker && Date.now() - started > 5_000 && state === 'waiting') warnedNoWorker = await warnIfNoWorker(rt.queues!.notifications, out);
+          if (!warnedNoWorker && Date.now() - started > 5_000 && state === 'waiting')
+            warnedNoWorker = await warnIfNoWorker(rt.queues!.notifications, out);
           if (!warned && current && current.attemptsMade > 0) {
-            out.say(`delivery attempt ${current.attemptsMade} failed (${current.failedReason ?? 'retrying'}); retrying…`);
+            out.say(
+              `delivery attempt ${current.attemptsMade} failed (${current.failedReason ?? 'retrying'}); retrying…`,
+            );
             warned = true;
           }
           if (Date.now() > deadline) {

@@ -103,18 +103,27 @@ export function buildFilter(sim: ChatwootSim, body: unknown): Pred {
       if (typeof qop !== 'string' || !['and', 'or'].includes(qop.toLowerCase()))
         throw new FilterError('Query operator must be either "AND" or "OR".');
       ops.push(qop.toLowerCase());
-    } else if (qop !== undefined && qop !== null && qop !== '' && (typeof qop !== 'string' || !['and', 'or'].includes(qop.toLowerCase()))) {
+    } else if (
+      qop !== undefined &&
+      qop !== null &&
+      qop !== '' &&
+      (typeof qop !== 'string' || !['and', 'or'].includes(qop.toLowerCase()))
+    ) {
       throw new FilterError('Query operator must be either "AND" or "OR".');
     }
     const std = STANDARD[key];
     const def = std ? undefined : sim.findDefinition(key, 'contact_attribute');
     if (!std && !def)
-      throw new FilterError(`Invalid attribute key - [${key}]. The key should be one of [${allKeys}] or a custom attribute defined in the account.`);
+      throw new FilterError(
+        `Invalid attribute key - [${key}]. The key should be one of [${allKeys}] or a custom attribute defined in the account.`,
+      );
     const allowed = std ? std.ops : CUSTOM_OPS[(def as NonNullable<typeof def>).attribute_display_type];
-    if (!allowed.includes(op)) throw new FilterError(`Invalid operator. The allowed operators for ${key} are [${allowed.join(',')}].`);
+    if (!allowed.includes(op))
+      throw new FilterError(`Invalid operator. The allowed operators for ${key} are [${allowed.join(',')}].`);
     const needsValue = op !== 'is_present' && op !== 'is_not_present';
     const v0: unknown = values[0];
-    if (needsValue && (v0 === undefined || v0 === null || v0 === '')) throw new FilterError(`Invalid value. The values provided for ${key} are invalid`);
+    if (needsValue && (v0 === undefined || v0 === null || v0 === ''))
+      throw new FilterError(`Invalid value. The values provided for ${key} are invalid`);
     const sv = typeof v0 === 'string' ? v0.toLowerCase() : String(v0 ?? '').toLowerCase();
 
     if (std) {
@@ -176,8 +185,10 @@ export function buildFilter(sim: ChatwootSim, body: unknown): Pred {
           const a = dateMs(raw);
           if (op === 'days_before') return a < Date.now() - Number(sv) * 86_400_000;
           const b = dateMs(v0);
-          if (op === 'equal_to') return new Date(a).toISOString().slice(0, 10) === new Date(b).toISOString().slice(0, 10);
-          if (op === 'not_equal_to') return new Date(a).toISOString().slice(0, 10) !== new Date(b).toISOString().slice(0, 10);
+          if (op === 'equal_to')
+            return new Date(a).toISOString().slice(0, 10) === new Date(b).toISOString().slice(0, 10);
+          if (op === 'not_equal_to')
+            return new Date(a).toISOString().slice(0, 10) !== new Date(b).toISOString().slice(0, 10);
           return op === 'is_greater_than' ? a > b : a < b;
         }
         if (t === 'checkbox') {
@@ -212,7 +223,8 @@ export function fastCandidates(sim: ChatwootSim, body: unknown): CwContact[] | n
   for (const [i, raw] of conds.entries()) {
     if (!isPlainObject(raw)) return null;
     const key = raw.attribute_key;
-    if ((key !== 'identifier' && key !== 'email' && key !== 'phone_number') || raw.filter_operator !== 'equal_to') return null;
+    if ((key !== 'identifier' && key !== 'email' && key !== 'phone_number') || raw.filter_operator !== 'equal_to')
+      return null;
     if (i < conds.length - 1 && String(raw.query_operator).toLowerCase() !== 'or') return null;
     const v0: unknown = Array.isArray(raw.values) ? raw.values[0] : raw.values;
     if (typeof v0 !== 'string' && typeof v0 !== 'number') return null;

@@ -2,7 +2,15 @@ import express from 'express';
 import type { Request, Response, NextFunction, Router, ErrorRequestHandler } from 'express';
 import { escapeHtml as esc, firstQuery, isPlainObject, rfc3339, route, sleep } from '../util.js';
 import { buildFilter, fastCandidates, FilterError } from './filter.js';
-import type { AttributeModel, ChatwootSim, ContactInput, CwContact, CwDefinition, DisplayType, RecordInvalid } from './state.js';
+import type {
+  AttributeModel,
+  ChatwootSim,
+  ContactInput,
+  CwContact,
+  CwDefinition,
+  DisplayType,
+  RecordInvalid,
+} from './state.js';
 import { ATTRIBUTE_MODELS, DISPLAY_TYPES, isResolved } from './state.js';
 
 export const CW_PREFIX = '/chatwoot';
@@ -91,7 +99,18 @@ function sortContacts(list: CwContact[], sort: string | undefined): CwContact[] 
 
 function contactInput(body: Record<string, unknown>): ContactInput {
   const out: ContactInput = {};
-  const keys = ['name', 'identifier', 'email', 'phone_number', 'blocked', 'avatar_url', 'additional_attributes', 'custom_attributes', 'inbox_id', 'source_id'] as const;
+  const keys = [
+    'name',
+    'identifier',
+    'email',
+    'phone_number',
+    'blocked',
+    'avatar_url',
+    'additional_attributes',
+    'custom_attributes',
+    'inbox_id',
+    'source_id',
+  ] as const;
   for (const k of keys) if (k in body) (out as Record<string, unknown>)[k] = body[k];
   return out;
 }
@@ -143,12 +162,15 @@ function renderContactsPage(sim: ChatwootSim): string {
   parts.push(
     `<p class="counts"><span data-count="total">${total}</span> contacts · <span data-count="customer">${customers}</span> ${esc(STATUS_CUSTOMER)} · ` +
       `<span data-count="former">${former}</span> ${esc(STATUS_FORMER)}` +
-      (invisible ? ` · <span data-count="invisible">${invisible}</span> without email, phone or identifier (not listed by the API)` : '') +
+      (invisible
+        ? ` · <span data-count="invisible">${invisible}</span> without email, phone or identifier (not listed by the API)`
+        : '') +
       '</p>',
   );
   if (!total) parts.push('<p class="empty">No contacts yet.</p>');
   else {
-    if (total > CW_VIEWER_MAX_ROWS) parts.push(`<p class="note">showing ${CW_VIEWER_MAX_ROWS} of ${total} (most recently updated first)</p>`);
+    if (total > CW_VIEWER_MAX_ROWS)
+      parts.push(`<p class="note">showing ${CW_VIEWER_MAX_ROWS} of ${total} (most recently updated first)</p>`);
     parts.push(
       '<table><thead><tr><th>id</th><th>name</th><th>identifier</th><th>phone_number</th><th>email</th><th>status</th><th>pipedrive_org_id</th>' +
         '<th>pipedrive_url</th><th>support_link</th><th>company</th><th>city</th><th>country</th><th>updated (UTC)</th></tr></thead><tbody>',
@@ -168,7 +190,9 @@ function renderContactsPage(sim: ChatwootSim): string {
     }
     parts.push('</tbody></table>');
   }
-  parts.push(`<h2>Account ${esc(otherAccountId)} <small>no access</small></h2><p class="empty">The tokens are not members of this account (API answers 401).</p>`);
+  parts.push(
+    `<h2>Account ${esc(otherAccountId)} <small>no access</small></h2><p class="empty">The tokens are not members of this account (API answers 401).</p>`,
+  );
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>Chatwoot contacts (simulated)</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;background:#f5f7fb;color:#1f2d3d}h2 small{color:#8492a6;font-weight:normal;font-size:.6em}
 .counts{font-size:1.05em}.counts span{font-weight:700}.note,.empty{color:#8492a6}table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;font-size:.85em}
@@ -202,7 +226,8 @@ export function chatwootRouter(sim: ChatwootSim): Router {
       if (f.count <= 0) sim.faults.burst429 = null;
       return sendRetryLater(res);
     }
-    if (sim.faults.perMinuteLimit !== null && sim.hitWindow('req/ip', sim.faults.perMinuteLimit)) return sendRetryLater(res);
+    if (sim.faults.perMinuteLimit !== null && sim.hitWindow('req/ip', sim.faults.perMinuteLimit))
+      return sendRetryLater(res);
     const m = /^\/api\/v1\/accounts\/([^/]+)\/contacts\/search\/?$/.exec(req.path);
     if (m && sim.hitWindow(`search:${m[1]}`, sim.config.searchLimitPerMinute)) return sendRetryLater(res);
     next();
@@ -218,7 +243,13 @@ export function chatwootRouter(sim: ChatwootSim): Router {
       return;
     }
     const { adminToken, agentToken, accountId, otherAccountId } = sim.config;
-    const role = sim.faults.badToken ? null : tok === adminToken ? 'administrator' : tok === agentToken ? 'agent' : null;
+    const role = sim.faults.badToken
+      ? null
+      : tok === adminToken
+        ? 'administrator'
+        : tok === agentToken
+          ? 'agent'
+          : null;
     if (!role) {
       res.status(401).json(CW_BODIES.invalidToken);
       return;
@@ -277,7 +308,10 @@ export function chatwootRouter(sim: ChatwootSim): Router {
     const sorted = sortContacts(all, firstQuery(req.query.sort)) ?? sim.rng.shuffle([...all]);
     const rows = sorted.slice((page - 1) * PER_PAGE, page * PER_PAGE);
     const wi = withInboxes(req);
-    res.json({ meta: { count: all.length, current_page: currentPage }, payload: rows.map((c) => contactJson(sim, c, wi)) });
+    res.json({
+      meta: { count: all.length, current_page: currentPage },
+      payload: rows.map((c) => contactJson(sim, c, wi)),
+    });
   });
 
   route(acct, P, 'get', '/contacts/search', (req, res) => {
@@ -288,20 +322,22 @@ export function chatwootRouter(sim: ChatwootSim): Router {
     }
     const { page, currentPage } = pageOf(req);
     const ql = q.toLowerCase();
-    const hits = (sim.config.searchIncludesUnresolved ? sim.listAllContacts() : sim.resolvedContacts())
-      .filter(
-        (c) =>
-          (c.name ?? '').toLowerCase().includes(ql) ||
-          (c.email ?? '').toLowerCase().includes(ql) ||
-          (c.phone_number ?? '').toLowerCase().includes(ql) ||
-          (c.identifier ?? '').includes(q),
-      );
+    const hits = (sim.config.searchIncludesUnresolved ? sim.listAllContacts() : sim.resolvedContacts()).filter(
+      (c) =>
+        (c.name ?? '').toLowerCase().includes(ql) ||
+        (c.email ?? '').toLowerCase().includes(ql) ||
+        (c.phone_number ?? '').toLowerCase().includes(ql) ||
+        (c.identifier ?? '').includes(q),
+    );
     const sorted = sortContacts(hits, firstQuery(req.query.sort)) ?? hits;
     const rows = sorted.slice((page - 1) * PER_PAGE, (page - 1) * PER_PAGE + PER_PAGE + 1);
     const hasMore = rows.length > PER_PAGE;
     const pageRows = rows.slice(0, PER_PAGE);
     const wi = withInboxes(req);
-    res.json({ meta: { count: pageRows.length, current_page: currentPage, has_more: hasMore }, payload: pageRows.map((c) => contactJson(sim, c, wi)) });
+    res.json({
+      meta: { count: pageRows.length, current_page: currentPage, has_more: hasMore },
+      payload: pageRows.map((c) => contactJson(sim, c, wi)),
+    });
   });
 
   route(acct, P, 'post', '/contacts/filter', (req, res) => {
@@ -321,7 +357,10 @@ export function chatwootRouter(sim: ChatwootSim): Router {
     const sorted = sortContacts(hits, firstQuery(req.query.sort)) ?? hits;
     const rows = sorted.slice((page - 1) * PER_PAGE, page * PER_PAGE);
     const wi = withInboxes(req);
-    res.json({ meta: { count: hits.length, current_page: currentPage }, payload: rows.map((c) => contactJson(sim, c, wi)) });
+    res.json({
+      meta: { count: hits.length, current_page: currentPage },
+      payload: rows.map((c) => contactJson(sim, c, wi)),
+    });
   });
 
   route(acct, P, 'post', '/contacts', (req, res) => {
@@ -335,7 +374,10 @@ export function chatwootRouter(sim: ChatwootSim): Router {
       payload: {
         contact: contactJson(sim, result, true),
         contact_inbox: ci
-          ? { inbox: { id: ci.inbox_id, name: `Inbox ${ci.inbox_id}`, channel_type: 'Channel::Api' }, source_id: ci.source_id }
+          ? {
+              inbox: { id: ci.inbox_id, name: `Inbox ${ci.inbox_id}`, channel_type: 'Channel::Api' },
+              source_id: ci.source_id,
+            }
           : { inbox: null, source_id: null },
       },
     });
@@ -389,7 +431,13 @@ export function chatwootRouter(sim: ChatwootSim): Router {
     const c = contactOr404(req, res);
     if (!c) return;
     res.json({
-      payload: sim.conversations(c.id).map((v) => ({ id: v.id, contact_id: v.contact_id, status: v.status, inbox_id: v.inbox_id, account_id: sim.config.accountId })),
+      payload: sim.conversations(c.id).map((v) => ({
+        id: v.id,
+        contact_id: v.contact_id,
+        status: v.status,
+        inbox_id: v.inbox_id,
+        account_id: sim.config.accountId,
+      })),
     });
   });
 
@@ -434,7 +482,9 @@ export function chatwootRouter(sim: ChatwootSim): Router {
     const model = modelOf(w.attribute_model);
     const type = displayTypeOf(w.attribute_display_type);
     if (model === null || type === null) {
-      res.status(422).json({ error: `'${String(model === null ? w.attribute_model : w.attribute_display_type)}' is not a valid ${model === null ? 'attribute_model' : 'attribute_display_type'}` });
+      res.status(422).json({
+        error: `'${String(model === null ? w.attribute_model : w.attribute_display_type)}' is not a valid ${model === null ? 'attribute_model' : 'attribute_display_type'}`,
+      });
       return;
     }
     const result = sim.createDefinition({
@@ -462,7 +512,14 @@ export function chatwootRouter(sim: ChatwootSim): Router {
       return;
     }
     const patch: Record<string, unknown> = {};
-    for (const k of ['attribute_display_name', 'attribute_description', 'attribute_values', 'regex_pattern', 'regex_cue', 'default_value']) {
+    for (const k of [
+      'attribute_display_name',
+      'attribute_description',
+      'attribute_values',
+      'regex_pattern',
+      'regex_cue',
+      'default_value',
+    ]) {
       if (k in w) patch[k] = w[k];
     }
     const d = sim.updateDefinition(Number(req.params.id), patch);
@@ -503,4 +560,3 @@ export function chatwootRouter(sim: ChatwootSim): Router {
   r.use(onError);
   return r;
 }
-

@@ -120,7 +120,16 @@ const EMAIL_RE = /^[^@\s]+@[^@\s]+$/;
 const E164_RE = /^\+[1-9]\d{1,14}$/;
 
 export const STANDARD_CONTACT_KEYS = [
-  'name', 'email', 'phone_number', 'identifier', 'country_code', 'city', 'created_at', 'last_activity_at', 'referer', 'blocked',
+  'name',
+  'email',
+  'phone_number',
+  'identifier',
+  'country_code',
+  'city',
+  'created_at',
+  'last_activity_at',
+  'referer',
+  'blocked',
 ];
 
 function str(v: unknown): string | null {
@@ -139,7 +148,11 @@ export class ChatwootSim {
   rng: Rng;
   private contacts = new Map<number, CwContact>();
   /** lower-cased email / identifier / phone → contact ids (uniqueness checks and exact filter lookups) */
-  private idx = { email: new Map<string, Set<number>>(), identifier: new Map<string, Set<number>>(), phone: new Map<string, Set<number>>() };
+  private idx = {
+    email: new Map<string, Set<number>>(),
+    identifier: new Map<string, Set<number>>(),
+    phone: new Map<string, Set<number>>(),
+  };
   private sortedCache: CwContact[] | null = null;
   private convs = new Map<number, CwConversation>();
   private defs: CwDefinition[] = [];
@@ -273,7 +286,9 @@ export class ChatwootSim {
   /** Contacts whose lower-cased field equals `value` lower-cased (index lookup). */
   lookup(field: 'email' | 'identifier' | 'phone_number', value: string): CwContact[] {
     const m = field === 'email' ? this.idx.email : field === 'identifier' ? this.idx.identifier : this.idx.phone;
-    return [...(m.get(value.toLowerCase()) ?? [])].map((id) => this.contacts.get(id)).filter((c): c is CwContact => c !== undefined);
+    return [...(m.get(value.toLowerCase()) ?? [])]
+      .map((id) => this.contacts.get(id))
+      .filter((c): c is CwContact => c !== undefined);
   }
 
   resolvedContacts(): CwContact[] {
@@ -313,7 +328,8 @@ export class ChatwootSim {
       avatar_url: input.avatar_url ?? null,
       contact_inboxes: [],
     };
-    if (input.inbox_id) c.contact_inboxes.push({ inbox_id: input.inbox_id, source_id: input.source_id ?? randomUUID() });
+    if (input.inbox_id)
+      c.contact_inboxes.push({ inbox_id: input.inbox_id, source_id: input.source_id ?? randomUUID() });
     this.put(c);
     if (id >= this.nextContactId) this.nextContactId = id + 1;
     return c;
@@ -336,11 +352,13 @@ export class ChatwootSim {
     if (c.identifier !== null) {
       // identifier "" is not turned into nil; a second "" clashes (DB unique index)
       const ident = c.identifier;
-      if (others('identifier', ident).some((o) => o.identifier === ident)) add('identifier', 'Identifier has already been taken');
+      if (others('identifier', ident).some((o) => o.identifier === ident))
+        add('identifier', 'Identifier has already been taken');
     }
     if (c.phone_number) {
       const ph = c.phone_number;
-      if (others('phone_number', ph).some((o) => o.phone_number === ph)) add('phone_number', 'Phone number has already been taken');
+      if (others('phone_number', ph).some((o) => o.phone_number === ph))
+        add('phone_number', 'Phone number has already been taken');
       if (!E164_RE.test(c.phone_number)) add('phone_number', 'Phone number should be in e164 format');
     }
     return msgs.length ? { message: msgs.join(', '), attributes: attrs } : null;
@@ -357,8 +375,10 @@ export class ChatwootSim {
     if (input.blocked !== undefined) c.blocked = input.blocked === true || String(input.blocked) === 'true';
     if (input.avatar_url !== undefined) c.avatar_url = str(input.avatar_url);
     // shallow merge; a non-object (e.g. a JSON string) is silently ignored
-    if (isPlainObject(input.additional_attributes)) c.additional_attributes = { ...c.additional_attributes, ...input.additional_attributes };
-    if (isPlainObject(input.custom_attributes)) c.custom_attributes = { ...c.custom_attributes, ...input.custom_attributes };
+    if (isPlainObject(input.additional_attributes))
+      c.additional_attributes = { ...c.additional_attributes, ...input.additional_attributes };
+    if (isPlainObject(input.custom_attributes))
+      c.custom_attributes = { ...c.custom_attributes, ...input.custom_attributes };
   }
 
   createContact(input: ContactInput): CwContact | RecordInvalid {
@@ -379,7 +399,8 @@ export class ChatwootSim {
     this.applyInput(c, input);
     const err = this.validate(c);
     if (err) return err;
-    if (input.inbox_id) c.contact_inboxes.push({ inbox_id: Number(input.inbox_id), source_id: input.source_id ?? randomUUID() });
+    if (input.inbox_id)
+      c.contact_inboxes.push({ inbox_id: Number(input.inbox_id), source_id: input.source_id ?? randomUUID() });
     this.put(c);
     this.nextContactId++;
     return c;
@@ -442,10 +463,18 @@ export class ChatwootSim {
 
   // ---------- conversations ----------
 
-  addConversation(contactId: number, opts: { status?: CwConversation['status']; inboxId?: number } = {}): CwConversation | undefined {
+  addConversation(
+    contactId: number,
+    opts: { status?: CwConversation['status']; inboxId?: number } = {},
+  ): CwConversation | undefined {
     const c = this.contacts.get(contactId);
     if (!c) return undefined;
-    const conv: CwConversation = { id: this.nextConvId++, contact_id: contactId, status: opts.status ?? 'open', inbox_id: opts.inboxId ?? null };
+    const conv: CwConversation = {
+      id: this.nextConvId++,
+      contact_id: contactId,
+      status: opts.status ?? 'open',
+      inbox_id: opts.inboxId ?? null,
+    };
     this.convs.set(conv.id, conv);
     c.last_activity_at = Math.floor(Date.now() / 1000);
     return conv;
@@ -521,7 +550,20 @@ export class ChatwootSim {
     return d;
   }
 
-  updateDefinition(id: number, patch: Partial<Pick<CwDefinition, 'attribute_display_name' | 'attribute_description' | 'attribute_values' | 'regex_pattern' | 'regex_cue' | 'default_value'>>): CwDefinition | undefined {
+  updateDefinition(
+    id: number,
+    patch: Partial<
+      Pick<
+        CwDefinition,
+        | 'attribute_display_name'
+        | 'attribute_description'
+        | 'attribute_values'
+        | 'regex_pattern'
+        | 'regex_cue'
+        | 'default_value'
+      >
+    >,
+  ): CwDefinition | undefined {
     const d = this.getDefinition(id);
     if (!d) return undefined;
     Object.assign(d, patch, { updated_at: new Date().toISOString() });

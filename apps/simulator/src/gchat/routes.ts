@@ -23,10 +23,32 @@ export function googleError(code: number, message?: string, details?: unknown[])
 }
 
 const KNOWN_FIELDS = new Set([
-  'name', 'sender', 'createTime', 'lastUpdateTime', 'deleteTime', 'text', 'formattedText', 'cards', 'cardsV2', 'annotations',
-  'thread', 'space', 'fallbackText', 'actionResponse', 'argumentText', 'slashCommand', 'attachment', 'matchedUrl',
-  'threadReply', 'clientAssignedMessageId', 'emojiReactionSummaries', 'privateMessageViewer', 'deletionMetadata',
-  'quotedMessageMetadata', 'attachedGifs', 'accessoryWidgets',
+  'name',
+  'sender',
+  'createTime',
+  'lastUpdateTime',
+  'deleteTime',
+  'text',
+  'formattedText',
+  'cards',
+  'cardsV2',
+  'annotations',
+  'thread',
+  'space',
+  'fallbackText',
+  'actionResponse',
+  'argumentText',
+  'slashCommand',
+  'attachment',
+  'matchedUrl',
+  'threadReply',
+  'clientAssignedMessageId',
+  'emojiReactionSummaries',
+  'privateMessageViewer',
+  'deletionMetadata',
+  'quotedMessageMetadata',
+  'attachedGifs',
+  'accessoryWidgets',
 ]);
 
 function send(res: Response, code: number, message?: string, details?: unknown[]): void {
@@ -51,15 +73,18 @@ function validate(body: Record<string, unknown>): string | null {
     if (!Array.isArray(body.cardsV2))
       return `Invalid value at 'message.cards_v2' (type.googleapis.com/google.chat.v1.CardWithId), ${JSON.stringify(body.cardsV2).slice(0, 60)}`;
     for (const [i, item] of body.cardsV2.entries()) {
-      if (!isPlainObject(item) || !isPlainObject(item.card)) return `Invalid value at 'message.cards_v2[${i}].card': card is required.`;
-      if (countWidgets(item.card) > 100) return `Invalid value at 'message.cards_v2[${i}].card.sections': a card can contain at most 100 widgets.`;
+      if (!isPlainObject(item) || !isPlainObject(item.card))
+        return `Invalid value at 'message.cards_v2[${i}].card': card is required.`;
+      if (countWidgets(item.card) > 100)
+        return `Invalid value at 'message.cards_v2[${i}].card.sections': a card can contain at most 100 widgets.`;
     }
     if (body.cardsV2.length > 1 && body.cardsV2.some((c) => isPlainObject(c) && !c.cardId))
       return "Invalid value at 'message.cards_v2': cardId is required when a message has more than one card.";
   }
   const text = typeof body.text === 'string' ? body.text : '';
   const hasCards = Array.isArray(body.cardsV2) && body.cardsV2.length > 0;
-  if (text === '' && !hasCards && !(Array.isArray(body.cards) && body.cards.length > 0)) return 'Message cannot be empty. Discarding empty message.';
+  if (text === '' && !hasCards && !(Array.isArray(body.cards) && body.cards.length > 0))
+    return 'Message cannot be empty. Discarding empty message.';
   if ([...text].length > MAX_TEXT) return `Message is longer than ${MAX_TEXT} characters`;
   return null;
 }
@@ -78,25 +103,32 @@ function renderPage(sim: GChatSim): string {
       if (!arr) byThread.set(m.thread, (arr = []));
       arr.push(m);
     }
-    parts.push(`<h2>${esc(sim.spaceDisplayName(space))} <small>spaces/${esc(space)} · ${msgs.length} message(s)</small></h2>`);
+    parts.push(
+      `<h2>${esc(sim.spaceDisplayName(space))} <small>spaces/${esc(space)} · ${msgs.length} message(s)</small></h2>`,
+    );
     if (!msgs.length) parts.push('<p class="empty">No messages yet.</p>');
     for (const [thread, list] of [...byThread.entries()].reverse()) {
       const key = list[0]?.threadKey;
-      parts.push(`<section class="thread"><div class="tname">${esc(thread)}${key ? ` · key <code>${esc(key)}</code>` : ''}</div>`);
+      parts.push(
+        `<section class="thread"><div class="tname">${esc(thread)}${key ? ` · key <code>${esc(key)}</code>` : ''}</div>`,
+      );
       for (const m of list) {
         parts.push(`<article><time>${esc(m.createTime)}</time>`);
         if (m.text) parts.push(`<pre>${esc(m.text)}</pre>`);
         for (const c of m.cardsV2) {
           const card = isPlainObject(c) && isPlainObject(c.card) ? c.card : {};
           const header = isPlainObject(card.header) ? card.header : {};
-          parts.push(`<div class="card"><b>${esc(header.title)}</b>${header.subtitle ? `<div class="sub">${esc(header.subtitle)}</div>` : ''}`);
+          parts.push(
+            `<div class="card"><b>${esc(header.title)}</b>${header.subtitle ? `<div class="sub">${esc(header.subtitle)}</div>` : ''}`,
+          );
           const sections = Array.isArray(card.sections) ? card.sections : [];
           for (const s of sections) {
             if (!isPlainObject(s)) continue;
             if (s.header) parts.push(`<div class="sh">${esc(s.header)}</div>`);
             for (const w of Array.isArray(s.widgets) ? s.widgets : []) {
               if (!isPlainObject(w)) continue;
-              if (isPlainObject(w.decoratedText)) parts.push(`<div>${esc(w.decoratedText.topLabel)}: ${esc(w.decoratedText.text)}</div>`);
+              if (isPlainObject(w.decoratedText))
+                parts.push(`<div>${esc(w.decoratedText.topLabel)}: ${esc(w.decoratedText.text)}</div>`);
               else if (isPlainObject(w.textParagraph)) parts.push(`<div>${esc(w.textParagraph.text)}</div>`);
             }
           }
@@ -139,7 +171,12 @@ export function gchatRouter(sim: GChatSim): Router {
       const key = firstQuery(req.query.key);
       if (key !== sim.key) {
         return send(res, 400, 'API key not valid. Please pass a valid API key.', [
-          { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'chat.googleapis.com' } },
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: 'API_KEY_INVALID',
+            domain: 'googleapis.com',
+            metadata: { service: 'chat.googleapis.com' },
+          },
         ]);
       }
       const spaceName = String(req.params.space);
@@ -154,7 +191,8 @@ export function gchatRouter(sim: GChatSim): Router {
       }
       if (!space) return send(res, 404);
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (raw.length > MAX_BYTES) return send(res, 400, `Message payload exceeds the maximum size of ${MAX_BYTES} bytes.`);
+      if (raw.length > MAX_BYTES)
+        return send(res, 400, `Message payload exceeds the maximum size of ${MAX_BYTES} bytes.`);
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -168,19 +206,35 @@ export function gchatRouter(sim: GChatSim): Router {
       // threading
       const opt = firstQuery(req.query.messageReplyOption) ?? 'MESSAGE_REPLY_OPTION_UNSPECIFIED';
       const bodyThread = isPlainObject(body.thread) ? body.thread : {};
-      const threadKey = firstQuery(req.query.threadKey) ?? (typeof bodyThread.threadKey === 'string' ? bodyThread.threadKey : undefined);
+      const threadKey =
+        firstQuery(req.query.threadKey) ??
+        (typeof bodyThread.threadKey === 'string' ? bodyThread.threadKey : undefined);
       const threadName = typeof bodyThread.name === 'string' ? bodyThread.name : undefined;
       const replying = opt === 'REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD' || opt === 'REPLY_MESSAGE_OR_FAIL';
-      if (opt !== 'MESSAGE_REPLY_OPTION_UNSPECIFIED' && !replying) return send(res, 400, `Invalid value at 'message_reply_option' (type.googleapis.com/google.chat.v1.CreateMessageRequest.MessageReplyOption), "${opt}"`);
+      if (opt !== 'MESSAGE_REPLY_OPTION_UNSPECIFIED' && !replying)
+        return send(
+          res,
+          400,
+          `Invalid value at 'message_reply_option' (type.googleapis.com/google.chat.v1.CreateMessageRequest.MessageReplyOption), "${opt}"`,
+        );
       let thread = threadName ? space.threads.get(threadName) : undefined;
       if (!thread && replying && threadKey !== undefined) thread = sim.findThreadByKey(space, threadKey);
-      if (!thread && opt === 'REPLY_MESSAGE_OR_FAIL' && (threadKey !== undefined || threadName !== undefined)) return send(res, 404);
+      if (!thread && opt === 'REPLY_MESSAGE_OR_FAIL' && (threadKey !== undefined || threadName !== undefined))
+        return send(res, 404);
       if (!sim.takeQuota(space)) return send(res, 429);
       if (!thread) thread = sim.newThread(space, replying && threadKey !== undefined ? threadKey : null);
       const msg = sim.store(space, thread, body, threadKey ?? null);
       res.json({
         name: msg.name,
-        sender: { name: 'users/114022495153014004089', displayName: 'Sim Webhook', avatarUrl: '', email: '', domainId: '', type: 'BOT', isAnonymous: false },
+        sender: {
+          name: 'users/114022495153014004089',
+          displayName: 'Sim Webhook',
+          avatarUrl: '',
+          email: '',
+          domainId: '',
+          type: 'BOT',
+          isAnonymous: false,
+        },
         text: msg.text ?? '',
         formattedText: msg.text ?? '',
         cards: [],

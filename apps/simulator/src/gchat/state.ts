@@ -163,7 +163,9 @@ export class GChatSim {
 
   /** Stored messages (all spaces, or one), oldest first. */
   messages(space?: string): GChatMessage[] {
-    const list = space ? (this.spaces.get(space)?.messages ?? []) : [...this.spaces.values()].flatMap((s) => s.messages);
+    const list = space
+      ? (this.spaces.get(space)?.messages ?? [])
+      : [...this.spaces.values()].flatMap((s) => s.messages);
     return list.map((m) => ({ ...m }));
   }
 

@@ -13,7 +13,13 @@ export const PD_BODIES = {
   unauthorized: { success: false, error: 'unauthorized access', errorCode: 401, error_info: INFO },
   burst: { success: false, error: 'Request over limit', errorCode: 429, error_info: INFO },
   daily: { success: false, error: 'daily request budget exceeded', errorCode: 429, error_info: INFO },
-  notFound: { success: false, error: 'Entity was not found', error_info: 'Object was not found.', data: null, additional_data: null },
+  notFound: {
+    success: false,
+    error: 'Entity was not found',
+    error_info: 'Object was not found.',
+    data: null,
+    additional_data: null,
+  },
 } as const;
 
 const CLOUDFLARE_403 = `<!DOCTYPE html>
@@ -78,7 +84,8 @@ function parseList(req: Request): ParsedList | string {
     if (limit > 500) return 'Validation failed: limit: Parameter must be less than or equal to 500';
   }
   const sortBy = (qp('sort_by') ?? 'id') as SortBy;
-  if (!['id', 'update_time', 'add_time'].includes(sortBy)) return 'Validation failed: sort_by: Parameter must be one of id, update_time, add_time';
+  if (!['id', 'update_time', 'add_time'].includes(sortBy))
+    return 'Validation failed: sort_by: Parameter must be one of id, update_time, add_time';
   const dir = (qp('sort_direction') ?? 'asc') as 'asc' | 'desc';
   if (dir !== 'asc' && dir !== 'desc') return 'Validation failed: sort_direction: Parameter must be one of asc, desc';
   let cursor = null;
@@ -94,19 +101,30 @@ function parseList(req: Request): ParsedList | string {
   const out: ParsedList = { q: { sortBy, dir, limit, cursor, updatedSince: since, updatedUntil: until } };
   const idsRaw = qp('ids');
   if (idsRaw !== undefined && idsRaw !== '') {
-    const parts = idsRaw.split(',').map((s) => s.trim()).filter(Boolean);
-    if (parts.some((p) => !/^\d+$/.test(p))) return 'Validation failed: ids: Parameter must be a comma-separated list of integers';
+    const parts = idsRaw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (parts.some((p) => !/^\d+$/.test(p)))
+      return 'Validation failed: ids: Parameter must be a comma-separated list of integers';
     if (parts.length > 100) return 'Validation failed: ids: Parameter must contain at most 100 ids';
     out.ids = parts.map(Number);
   }
-  for (const [k, name] of [['ownerId', 'owner_id'], ['filterId', 'filter_id'], ['orgId', 'org_id']] as const) {
+  for (const [k, name] of [
+    ['ownerId', 'owner_id'],
+    ['filterId', 'filter_id'],
+    ['orgId', 'org_id'],
+  ] as const) {
     const v = parseIntParam(qp(name), name);
     if (typeof v === 'string') return v;
     if (v !== undefined) out[k] = v;
   }
   const cf = qp('custom_fields');
   if (cf !== undefined && cf !== '') {
-    const keys = cf.split(',').map((s) => s.trim()).filter(Boolean);
+    const keys = cf
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (keys.length > 15) return 'Validation failed: custom_fields: Parameter must contain at most 15 keys';
     out.customKeys = keys;
   }
@@ -133,7 +151,8 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
     while (k < log.length && (log[k] as number) <= now - windowMs) k++;
     if (k) log.splice(0, k);
     const oldest = log[0];
-    const resetS = oldest === undefined ? Math.ceil(windowMs / 1000) : Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
+    const resetS =
+      oldest === undefined ? Math.ceil(windowMs / 1000) : Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
     return { count: log.length, resetS };
   };
 
@@ -207,7 +226,8 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
     if (sim.faults.daily429 || (rem !== null && rem <= 0)) {
       const retry = secondsToUtcMidnight();
       res.setHeader('x-daily-ratelimit-token-remaining', '0');
-      if (sim.config.dailyBudget !== null) res.setHeader('x-daily-ratelimit-token-limit', String(sim.config.dailyBudget));
+      if (sim.config.dailyBudget !== null)
+        res.setHeader('x-daily-ratelimit-token-limit', String(sim.config.dailyBudget));
       res.setHeader('Retry-After', String(retry));
       res.status(429).json(PD_BODIES.daily);
       return;
@@ -267,12 +287,22 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
     if ('error' in result) return badRequest(res, result.error);
     sim.orgPagesServed++;
     charge(res, 10);
-    res.json({ success: true, data: result.items.map((o) => sim.orgJson(o, p.customKeys)), additional_data: { next_cursor: result.next } });
+    res.json({
+      success: true,
+      data: result.items.map((o) => sim.orgJson(o, p.customKeys)),
+      additional_data: { next_cursor: result.next },
+    });
   });
 
   const customKeysOf = (req: Request): string[] | undefined => {
     const cf = firstQuery(req.query.custom_fields);
-    return cf ? cf.split(',').map((s) => s.trim()).filter(Boolean).slice(0, 15) : undefined;
+    return cf
+      ? cf
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .slice(0, 15)
+      : undefined;
   };
 
   route(r, P, 'get', '/api/v2/organizations/:id', (req, res) => {
@@ -308,7 +338,11 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
       ...(p.orgId !== undefined ? { orgId: p.orgId } : {}),
     });
     charge(res, 10);
-    res.json({ success: true, data: result.items.map((x) => sim.personJson(x, p.customKeys)), additional_data: { next_cursor: result.next } });
+    res.json({
+      success: true,
+      data: result.items.map((x) => sim.personJson(x, p.customKeys)),
+      additional_data: { next_cursor: result.next },
+    });
   });
 
   route(r, P, 'get', '/api/v2/persons/:id', (req, res) => {
@@ -333,7 +367,9 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
     res.json({
       success: true,
       data: page,
-      additional_data: { pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) } },
+      additional_data: {
+        pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) },
+      },
     });
   };
   for (const base of ['/v1', '/api/v1']) route(r, P, 'get', `${base}/organizationFields`, fieldsHandler);
@@ -386,7 +422,7 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
 
   const onError: ErrorRequestHandler = (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status;
-    if (status === 400 || (err instanceof SyntaxError)) {
+    if (status === 400 || err instanceof SyntaxError) {
       badRequest(res, 'Invalid JSON body');
       return;
     }
@@ -399,8 +435,16 @@ export function pipedriveRouter(sim: PipedriveSim, stats: StatsRecorder): Router
 export function organizationFields(customerLabelId: number): Record<string, unknown>[] {
   const t = '2024-01-15 09:00:00';
   const base = {
-    add_time: t, update_time: t, active_flag: true, edit_flag: false, bulk_edit_allowed: true,
-    searchable_flag: false, filtering_allowed: true, sortable_flag: true, options: null, mandatory_flag: false,
+    add_time: t,
+    update_time: t,
+    active_flag: true,
+    edit_flag: false,
+    bulk_edit_allowed: true,
+    searchable_flag: false,
+    filtering_allowed: true,
+    sortable_flag: true,
+    options: null,
+    mandatory_flag: false,
   };
   const labelOptions = [
     { id: customerLabelId, label: 'Customer', color: 'green' },
@@ -409,20 +453,68 @@ export function organizationFields(customerLabelId: number): Record<string, unkn
     { id: PD_LABEL_IDS.coldLead, label: 'Cold lead', color: 'blue' },
   ];
   return [
-    { ...base, id: 1, key: 'name', name: 'Name', order_nr: 1, field_type: 'varchar', searchable_flag: true, mandatory_flag: true },
+    {
+      ...base,
+      id: 1,
+      key: 'name',
+      name: 'Name',
+      order_nr: 1,
+      field_type: 'varchar',
+      searchable_flag: true,
+      mandatory_flag: true,
+    },
     { ...base, id: 2, key: 'label', name: 'Label', order_nr: 2, field_type: 'enum', options: labelOptions },
     { ...base, id: 3, key: 'label_ids', name: 'Labels', order_nr: 3, field_type: 'set', options: labelOptions },
     { ...base, id: 4, key: 'owner_id', name: 'Owner', order_nr: 4, field_type: 'user' },
     { ...base, id: 5, key: 'address', name: 'Address', order_nr: 5, field_type: 'address' },
     { ...base, id: 6, key: 'visible_to', name: 'Visible to', order_nr: 6, field_type: 'visible_to' },
-    { ...base, id: 7, key: 'add_time', name: 'Organization created', order_nr: 7, field_type: 'date', bulk_edit_allowed: false },
-    { ...base, id: 8, key: 'update_time', name: 'Update time', order_nr: 8, field_type: 'date', bulk_edit_allowed: false },
+    {
+      ...base,
+      id: 7,
+      key: 'add_time',
+      name: 'Organization created',
+      order_nr: 7,
+      field_type: 'date',
+      bulk_edit_allowed: false,
+    },
+    {
+      ...base,
+      id: 8,
+      key: 'update_time',
+      name: 'Update time',
+      order_nr: 8,
+      field_type: 'date',
+      bulk_edit_allowed: false,
+    },
     { ...base, id: 9, key: 'people_count', name: 'People', order_nr: 9, field_type: 'int', bulk_edit_allowed: false },
     {
-      ...base, id: 4001, key: PD_FIELD_KEYS.customerType, name: 'Customer Type', order_nr: 10, field_type: 'enum', edit_flag: true,
+      ...base,
+      id: 4001,
+      key: PD_FIELD_KEYS.customerType,
+      name: 'Customer Type',
+      order_nr: 10,
+      field_type: 'enum',
+      edit_flag: true,
       options: PD_CUSTOMER_TYPE_OPTIONS.map((o) => ({ ...o })),
     },
-    { ...base, id: 4002, key: PD_FIELD_KEYS.mainPhone, name: 'Main phone', order_nr: 11, field_type: 'phone', edit_flag: true },
-    { ...base, id: 4003, key: PD_FIELD_KEYS.supportPortal, name: 'Support portal', order_nr: 12, field_type: 'varchar', edit_flag: true, searchable_flag: true },
+    {
+      ...base,
+      id: 4002,
+      key: PD_FIELD_KEYS.mainPhone,
+      name: 'Main phone',
+      order_nr: 11,
+      field_type: 'phone',
+      edit_flag: true,
+    },
+    {
+      ...base,
+      id: 4003,
+      key: PD_FIELD_KEYS.supportPortal,
+      name: 'Support portal',
+      order_nr: 12,
+      field_type: 'varchar',
+      edit_flag: true,
+      searchable_flag: true,
+    },
   ];
 }

@@ -100,7 +100,15 @@ export function defaultPipedriveConfig(): PipedriveConfig {
 }
 
 export function defaultPipedriveFaults(): PipedriveFaults {
-  return { badToken: false, burst429: null, daily429: false, errorRate5xx: 0, latencyMs: 0, html403: null, failAfterPages: null };
+  return {
+    badToken: false,
+    burst429: null,
+    daily429: false,
+    errorRate5xx: 0,
+    latencyMs: 0,
+    html403: null,
+    failAfterPages: null,
+  };
 }
 
 export interface OrgInput {
@@ -195,8 +203,16 @@ export function decodeCursor(s: string): CursorData | null {
 
 function emptyAddress(): PdAddress {
   return {
-    value: null, street_number: null, route: null, sublocality: null, locality: null,
-    admin_area_level_1: null, admin_area_level_2: null, country: null, postal_code: null, formatted_address: null,
+    value: null,
+    street_number: null,
+    route: null,
+    sublocality: null,
+    locality: null,
+    admin_area_level_1: null,
+    admin_area_level_2: null,
+    country: null,
+    postal_code: null,
+    formatted_address: null,
   };
 }
 
@@ -339,7 +355,9 @@ export class PipedriveSim {
     this.rng = new Rng(this.baseSeed);
   }
 
-  configure(partial: Partial<Omit<PipedriveConfig, 'rateLimit'>> & { rateLimit?: Partial<PipedriveConfig['rateLimit']> }): PipedriveConfig {
+  configure(
+    partial: Partial<Omit<PipedriveConfig, 'rateLimit'>> & { rateLimit?: Partial<PipedriveConfig['rateLimit']> },
+  ): PipedriveConfig {
     const { rateLimit, ...rest } = partial;
     this.config = { ...this.config, ...rest, rateLimit: { ...this.config.rateLimit, ...(rateLimit ?? {}) } };
     return this.config;
@@ -394,7 +412,8 @@ export class PipedriveSim {
     if (input.is_deleted !== undefined) org.is_deleted = input.is_deleted;
     if (input.address !== undefined) {
       if (input.address === null) org.address = null;
-      else if (typeof input.address === 'string') org.address = { ...emptyAddress(), value: input.address, formatted_address: input.address };
+      else if (typeof input.address === 'string')
+        org.address = { ...emptyAddress(), value: input.address, formatted_address: input.address };
       else org.address = { ...(org.address ?? emptyAddress()), ...input.address };
     }
     if (input.custom_fields) {
@@ -451,7 +470,10 @@ export class PipedriveSim {
     return org;
   }
 
-  queryOrgs(q: ListQuery, opts: { ids?: number[]; ownerId?: number; filterId?: number }): { items: PdOrg[]; next: string | null } | { error: string } {
+  queryOrgs(
+    q: ListQuery,
+    opts: { ids?: number[]; ownerId?: number; filterId?: number },
+  ): { items: PdOrg[]; next: string | null } | { error: string } {
     const tf = timeFilter(q);
     let candidates: PdOrg[] | null = null;
     let extra: (o: PdOrg) => boolean = () => true;
@@ -459,7 +481,8 @@ export class PipedriveSim {
       const f = this.filters.get(opts.filterId);
       if (!f) return { error: 'Filter not found' };
       extra = (o) =>
-        (f.labelId === undefined || o.label_ids.includes(f.labelId)) && (f.ownerId === undefined || o.owner_id === f.ownerId);
+        (f.labelId === undefined || o.label_ids.includes(f.labelId)) &&
+        (f.ownerId === undefined || o.owner_id === f.ownerId);
     } else {
       if (opts.ids) candidates = opts.ids.map((id) => this.orgs.get(id)).filter((o): o is PdOrg => o !== undefined);
       if (opts.ownerId !== undefined) {
@@ -482,7 +505,9 @@ export class PipedriveSim {
   }
 
   personsOfOrg(orgId: number): PdPerson[] {
-    return [...(this.personsByOrg.get(orgId) ?? [])].map((id) => this.persons.get(id) as PdPerson).sort((a, b) => a.id - b.id);
+    return [...(this.personsByOrg.get(orgId) ?? [])]
+      .map((id) => this.persons.get(id) as PdPerson)
+      .sort((a, b) => a.id - b.id);
   }
 
   private linkPerson(p: PdPerson, orgId: number | null): void {
@@ -556,17 +581,29 @@ export class PipedriveSim {
     return p;
   }
 
-  queryPersons(q: ListQuery, opts: { ids?: number[]; ownerId?: number; orgId?: number }): { items: PdPerson[]; next: string | null } {
+  queryPersons(
+    q: ListQuery,
+    opts: { ids?: number[]; ownerId?: number; orgId?: number },
+  ): { items: PdPerson[]; next: string | null } {
     const tf = timeFilter(q);
     let candidates: PdPerson[] | null = null;
-    if (opts.ids) candidates = [...new Set(opts.ids)].map((id) => this.persons.get(id)).filter((p): p is PdPerson => p !== undefined);
+    if (opts.ids)
+      candidates = [...new Set(opts.ids)]
+        .map((id) => this.persons.get(id))
+        .filter((p): p is PdPerson => p !== undefined);
     if (opts.orgId !== undefined) {
       const orgId = opts.orgId;
       const ofOrg = this.personsOfOrg(orgId);
       candidates = candidates ? candidates.filter((p) => p.org_id === orgId) : ofOrg;
     }
     const owner = opts.ownerId;
-    return paginate(this.personIds, this.persons, candidates, (p) => !p.is_deleted && tf(p) && (owner === undefined || p.owner_id === owner), q);
+    return paginate(
+      this.personIds,
+      this.persons,
+      candidates,
+      (p) => !p.is_deleted && tf(p) && (owner === undefined || p.owner_id === owner),
+      q,
+    );
   }
 
   // ---------- filters ----------
@@ -605,7 +642,8 @@ export class PipedriveSim {
       const street = String(rng.int(1, 250));
       const labels: number[] = [];
       if (rng.chance(ratio)) labels.push(this.config.customerLabelId);
-      else if (rng.chance(0.5)) labels.push(rng.pick([PD_LABEL_IDS.hotLead, PD_LABEL_IDS.warmLead, PD_LABEL_IDS.coldLead]));
+      else if (rng.chance(0.5))
+        labels.push(rng.pick([PD_LABEL_IDS.hotLead, PD_LABEL_IDS.warmLead, PD_LABEL_IDS.coldLead]));
       const custom: Record<string, unknown> = {};
       if (rng.chance(0.7)) custom[PD_FIELD_KEYS.customerType] = rng.pick(PD_CUSTOMER_TYPE_OPTIONS).id;
       if (rng.chance(0.4)) custom[PD_FIELD_KEYS.mainPhone] = phone(rng, c);
@@ -621,8 +659,15 @@ export class PipedriveSim {
         visible_to: rng.pick([3, 3, 7]),
         address: rng.chance(0.9)
           ? {
-              value: formatted, street_number: street, route: c.route, sublocality: null, locality: c.locality,
-              admin_area_level_1: c.admin1, admin_area_level_2: null, country: c.country, postal_code: c.postal,
+              value: formatted,
+              street_number: street,
+              route: c.route,
+              sublocality: null,
+              locality: c.locality,
+              admin_area_level_1: c.admin1,
+              admin_area_level_2: null,
+              country: c.country,
+              postal_code: c.postal,
               formatted_address: formatted,
             }
           : null,
@@ -642,8 +687,11 @@ export class PipedriveSim {
           : rng.chance(0.3)
             ? [{ value: '', primary: true, label: 'work' }]
             : [];
-        if (emails.length && rng.chance(0.1)) emails.push({ value: `${asciiSlug(nm.first)}@home.example`, primary: false, label: 'home' });
-        const phones: PdContactItem[] = rng.chance(0.75) ? [{ value: phone(rng, c), primary: true, label: rng.pick(['work', 'mobile']) }] : [];
+        if (emails.length && rng.chance(0.1))
+          emails.push({ value: `${asciiSlug(nm.first)}@home.example`, primary: false, label: 'home' });
+        const phones: PdContactItem[] = rng.chance(0.75)
+          ? [{ value: phone(rng, c), primary: true, label: rng.pick(['work', 'mobile']) }]
+          : [];
         const p: PdPerson = {
           id: pid,
           name: `${nm.first} ${nm.last}`,
@@ -721,8 +769,12 @@ export class PipedriveSim {
 
   /** Builds a §5.2 (v2) or §5.3 (v1) payload for the current state of the entity. */
   webhookPayload(ev: WebhookEvent): Record<string, unknown> {
-    const v2Action = ({ added: 'create', updated: 'change', deleted: 'delete', merged: 'change' } as Record<string, string>)[ev.action] ?? ev.action;
-    const v1Action = ({ create: 'added', change: 'updated', delete: 'deleted' } as Record<string, string>)[ev.action] ?? ev.action;
+    const v2Action =
+      ({ added: 'create', updated: 'change', deleted: 'delete', merged: 'change' } as Record<string, string>)[
+        ev.action
+      ] ?? ev.action;
+    const v1Action =
+      ({ create: 'added', change: 'updated', delete: 'deleted' } as Record<string, string>)[ev.action] ?? ev.action;
     const entity = ev.entity === 'organization' ? this.orgs.get(ev.id) : this.persons.get(ev.id);
     const current = entity
       ? ev.entity === 'organization'
@@ -752,7 +804,11 @@ export class PipedriveSim {
       };
       if (ev.mergedToId !== undefined) meta.merged_to_id = String(ev.mergedToId);
       const previous =
-        v2Action === 'create' ? null : v2Action === 'delete' ? current : (ev.previous ?? { update_time: current.update_time ?? null });
+        v2Action === 'create'
+          ? null
+          : v2Action === 'delete'
+            ? current
+            : (ev.previous ?? { update_time: current.update_time ?? null });
       return { meta, data: v2Action === 'delete' ? null : current, previous };
     }
     // v1: flat custom fields, owner_id int, active_flag
@@ -798,7 +854,12 @@ export class PipedriveSim {
   }
 
   /** POSTs one webhook delivery with Basic auth; resolves to the receiver's HTTP status. */
-  async sendWebhook(url: string, ev: WebhookEvent, auth?: { user: string; password: string }, timeoutMs = 10_000): Promise<number> {
+  async sendWebhook(
+    url: string,
+    ev: WebhookEvent,
+    auth?: { user: string; password: string },
+    timeoutMs = 10_000,
+  ): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Pipedrive Webhooks' };
     if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
     const res = await fetch(url, {

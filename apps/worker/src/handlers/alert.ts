@@ -26,7 +26,15 @@ export function alertHandler(ctx: WorkerContext): HandlerEntry {
   }
   return handle(alertJob, async (alert, job) => {
     const log = ctx.loggers.get('alerts');
-    const about = { jobId: job.id, attempt: job.attemptsMade + 1, fingerprint: alert.fingerprint, level: alert.level, state: alert.state, error_type: alert.error_type, script: alert.script };
+    const about = {
+      jobId: job.id,
+      attempt: job.attemptsMade + 1,
+      fingerprint: alert.fingerprint,
+      level: alert.level,
+      state: alert.state,
+      error_type: alert.error_type,
+      script: alert.script,
+    };
     if (!channels.length) {
       log.warn({ ...about, alert }, 'alert not delivered: SUPPORT_GOOGLE_CHAT is not set (and no email channel)');
       return { delivered: false, reason: 'SUPPORT_GOOGLE_CHAT is not set' };
@@ -40,12 +48,20 @@ export function alertHandler(ctx: WorkerContext): HandlerEntry {
         results[channel.name] = await channel.send(alert);
         delivered.add(channel.name);
         await job.updateProgress({ delivered: [...delivered] });
-        log.info({ ...about, channel: channel.name }, `alert delivered (${channel.name}): ${alert.message.slice(0, 200)}`);
+        log.info(
+          { ...about, channel: channel.name },
+          `alert delivered (${channel.name}): ${alert.message.slice(0, 200)}`,
+        );
       } catch (err) {
         failure ??= err;
         const retryable = isApiError(err) && err.retryable;
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        log[retryable && !last ? 'warn' : 'error']({ ...about, channel: channel.name, err, retryable }, retryable && !last ? `alert delivery failed (${channel.name}): will retry` : `alert delivery failed for good (${channel.name})`);
+        log[retryable && !last ? 'warn' : 'error'](
+          { ...about, channel: channel.name, err, retryable },
+          retryable && !last
+            ? `alert delivery failed (${channel.name}): will retry`
+            : `alert delivery failed for good (${channel.name})`,
+        );
       }
     }
     if (failure) {

@@ -12,8 +12,17 @@ import { recordCheck, type CheckOutcome } from './check-record.js';
 function apiProblem(api: 'Pipedrive' | 'Chatwoot', check: MonitorCheck, err: unknown): CheckOutcome {
   const auth = isApiError(err, 'auth') || isApiError(err, 'forbidden');
   const errorType = auth ? 'auth issue' : 'API failure';
-  const message = auth ? `${api} rejected the credentials: ${(err as Error).message}` : `${api} API unreachable or failing: ${(err as Error).message}`;
-  const condition: Condition = { fingerprint: `monitor:${check}`, script: 'monitor', level: 'ERROR', errorType, message, details: { api, status: isApiError(err) ? err.status : undefined } };
+  const message = auth
+    ? `${api} rejected the credentials: ${(err as Error).message}`
+    : `${api} API unreachable or failing: ${(err as Error).message}`;
+  const condition: Condition = {
+    fingerprint: `monitor:${check}`,
+    script: 'monitor',
+    level: 'ERROR',
+    errorType,
+    message,
+    details: { api, status: isApiError(err) ? err.status : undefined },
+  };
   return { status: 'critical', message, details: { api, errorType }, conditions: [condition] };
 }
 
@@ -23,9 +32,16 @@ export function checkPipedriveApiHandler(ctx: WorkerContext): HandlerEntry {
     recordCheck(ctx, 'pipedrive-api', async () => {
       try {
         const me = await ctx.apis().pipedrive.me();
-        const rows = (await ctx.ds.query('SELECT COUNT(*) AS n FROM organizations WHERE is_customer = 1 AND is_deleted = 0')) as { n: string }[];
+        const rows = (await ctx.ds.query(
+          'SELECT COUNT(*) AS n FROM organizations WHERE is_customer = 1 AND is_deleted = 0',
+        )) as { n: string }[];
         const customers = Number(rows[0]?.n ?? 0);
-        return { status: 'ok', message: `Pipedrive API reachable as ${me.name}; ${customers} customer organizations at the last complete listing`, details: { api: 'Pipedrive', user: me.name, customers }, conditions: [] };
+        return {
+          status: 'ok',
+          message: `Pipedrive API reachable as ${me.name}; ${customers} customer organizations at the last complete listing`,
+          details: { api: 'Pipedrive', user: me.name, customers },
+          conditions: [],
+        };
       } catch (err) {
         return apiProblem('Pipedrive', 'pipedrive-api', err);
       }
@@ -39,7 +55,12 @@ export function checkChatwootApiHandler(ctx: WorkerContext): HandlerEntry {
     recordCheck(ctx, 'chatwoot-api', async () => {
       try {
         const contacts = await ctx.apis().chatwoot.contactCount();
-        return { status: 'ok', message: `Chatwoot API reachable; ${contacts} contacts`, details: { api: 'Chatwoot', contacts }, conditions: [] };
+        return {
+          status: 'ok',
+          message: `Chatwoot API reachable; ${contacts} contacts`,
+          details: { api: 'Chatwoot', contacts },
+          conditions: [],
+        };
       } catch (err) {
         return apiProblem('Chatwoot', 'chatwoot-api', err);
       }

@@ -1,5 +1,13 @@
 import { In, RunEntity } from '@pcs/db';
-import { checkJobs, handle, JOB_DEFINITIONS, schedulerId, syncSchedulers, type HandlerEntry, type QueueName } from '@pcs/queues';
+import {
+  checkJobs,
+  handle,
+  JOB_DEFINITIONS,
+  schedulerId,
+  syncSchedulers,
+  type HandlerEntry,
+  type QueueName,
+} from '@pcs/queues';
 import type { Condition } from '@pcs/monitor';
 import type { WorkerContext } from '../context.js';
 import { recordCheck } from './check-record.js';
@@ -16,8 +24,14 @@ export function checkFreshnessHandler(ctx: WorkerContext, implemented: () => Set
       const now = Date.now();
       const maxAgeMs = ctx.config.thresholds.maxSyncAgeHours * 3_600_000;
       const runs = ctx.ds.getRepository(RunEntity);
-      const lastGood = await runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial']) }, order: { finishedAt: 'DESC' } });
-      const first = await runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']) }, order: { startedAt: 'ASC' } });
+      const lastGood = await runs.findOne({
+        where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial']) },
+        order: { finishedAt: 'DESC' },
+      });
+      const first = await runs.findOne({
+        where: { type: 'sync', mode: In(['full', 'incremental']) },
+        order: { startedAt: 'ASC' },
+      });
 
       // Schedulers every deployment must have: recreate any that went missing.
       const expected = JOB_DEFINITIONS.filter((d) => d.schedule && implemented().has(`${d.queue}/${d.name}`));
@@ -42,15 +56,39 @@ export function checkFreshnessHandler(ctx: WorkerContext, implemented: () => Set
         message = first ? 'the first sync has not finished yet' : 'no sync has run yet';
       } else {
         status = 'critical';
-        message = lastGood ? `no successful sync for ${ageHours!.toFixed(1)} h (limit ${ctx.config.thresholds.maxSyncAgeHours} h): is a worker serving the sync queue?` : `no successful sync since the first run ${((now - first!.startedAt.getTime()) / 3_600_000).toFixed(1)} h ago`;
-        conditions.push({ fingerprint: 'monitor:freshness', script: 'monitor', level: 'ERROR', errorType: 'system error', message, details: { last_success: lastGood?.finishedAt?.toISOString() ?? null, max_sync_age_hours: ctx.config.thresholds.maxSyncAgeHours } });
+        message = lastGood
+          ? `no successful sync for ${ageHours!.toFixed(1)} h (limit ${ctx.config.thresholds.maxSyncAgeHours} h): is a worker serving the sync queue?`
+          : `no successful sync since the first run ${((now - first!.startedAt.getTime()) / 3_600_000).toFixed(1)} h ago`;
+        conditions.push({
+          fingerprint: 'monitor:freshness',
+          script: 'monitor',
+          level: 'ERROR',
+          errorType: 'system error',
+          message,
+          details: {
+            last_success: lastGood?.finishedAt?.toISOString() ?? null,
+            max_sync_age_hours: ctx.config.thresholds.maxSyncAgeHours,
+          },
+        });
       }
       if (missing.length) {
         message += `; recreated missing job schedulers: ${missing.join(', ')}`;
         if (status === 'ok') status = 'warning';
-        conditions.push({ fingerprint: 'monitor:freshness:schedulers', script: 'monitor', level: 'WARNING', errorType: 'system error', message: `Job schedulers were missing and have been recreated: ${missing.join(', ')}`, details: { recreated: missing } });
+        conditions.push({
+          fingerprint: 'monitor:freshness:schedulers',
+          script: 'monitor',
+          level: 'WARNING',
+          errorType: 'system error',
+          message: `Job schedulers were missing and have been recreated: ${missing.join(', ')}`,
+          details: { recreated: missing },
+        });
       }
-      return { status, message, details: { lastSuccess: lastGood?.finishedAt?.toISOString() ?? null, recreatedSchedulers: missing }, conditions };
+      return {
+        status,
+        message,
+        details: { lastSuccess: lastGood?.finishedAt?.toISOString() ?? null, recreatedSchedulers: missing },
+        conditions,
+      };
     }),
   );
 }

@@ -24,7 +24,6 @@ export interface QueueHealth {
   workers: number;
 }
 
-
 export async function inspectQueues(ctx: Pick<WorkerContext, 'queues'>, now = Date.now()): Promise<QueueHealth[]> {
   return Promise.all(
     QUEUE_NAMES.map(async (name) => {
@@ -50,16 +49,29 @@ export function evaluateQueues(health: QueueHealth[]): Omit<CheckOutcome, 'condi
   const findings: { status: CheckStatus; text: string }[] = [];
   for (const h of health) {
     if (h.workers === 0 && (h.waiting > 0 || h.delayed > 0)) {
-      findings.push({ status: 'critical', text: `no worker online for queue ${h.queue} (${h.waiting} waiting, ${h.delayed} delayed)` });
+      findings.push({
+        status: 'critical',
+        text: `no worker online for queue ${h.queue} (${h.waiting} waiting, ${h.delayed} delayed)`,
+      });
     }
     if (h.oldestWaitingMs !== null && h.oldestWaitingMs > QUEUE_LIMITS.waitingAgeWarnMs) {
       const minutes = Math.round(h.oldestWaitingMs / 60_000);
-      findings.push({ status: h.oldestWaitingMs > QUEUE_LIMITS.waitingAgeCriticalMs ? 'critical' : 'warning', text: `oldest waiting job in ${h.queue} has waited ${minutes} min` });
+      findings.push({
+        status: h.oldestWaitingMs > QUEUE_LIMITS.waitingAgeCriticalMs ? 'critical' : 'warning',
+        text: `oldest waiting job in ${h.queue} has waited ${minutes} min`,
+      });
     }
-    if (h.failed > QUEUE_LIMITS.failedWarn) findings.push({ status: 'warning', text: `${h.failed} failed jobs in ${h.queue}` });
+    if (h.failed > QUEUE_LIMITS.failedWarn)
+      findings.push({ status: 'warning', text: `${h.failed} failed jobs in ${h.queue}` });
   }
-  const status: CheckStatus = findings.some((f) => f.status === 'critical') ? 'critical' : findings.length ? 'warning' : 'ok';
-  const message = findings.length ? findings.map((f) => f.text).join('; ') : `queues healthy (${health.reduce((n, h) => n + h.waiting, 0)} waiting)`;
+  const status: CheckStatus = findings.some((f) => f.status === 'critical')
+    ? 'critical'
+    : findings.length
+      ? 'warning'
+      : 'ok';
+  const message = findings.length
+    ? findings.map((f) => f.text).join('; ')
+    : `queues healthy (${health.reduce((n, h) => n + h.waiting, 0)} waiting)`;
   return { status, message, details: { queues: health, limits: QUEUE_LIMITS } };
 }
 
@@ -69,7 +81,18 @@ export function checkQueuesHandler(ctx: WorkerContext): HandlerEntry {
     recordCheck(ctx, 'queues', async () => {
       const outcome = evaluateQueues(await inspectQueues(ctx));
       const conditions: Condition[] =
-        outcome.status === 'ok' ? [] : [{ fingerprint: 'monitor:queues', script: 'monitor', level: outcome.status === 'critical' ? 'ERROR' : 'WARNING', errorType: 'system error', message: outcome.message, details: {} }];
+        outcome.status === 'ok'
+          ? []
+          : [
+              {
+                fingerprint: 'monitor:queues',
+                script: 'monitor',
+                level: outcome.status === 'critical' ? 'ERROR' : 'WARNING',
+                errorType: 'system error',
+                message: outcome.message,
+                details: {},
+              },
+            ];
       return { ...outcome, conditions };
     }),
   );

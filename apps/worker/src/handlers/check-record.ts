@@ -18,7 +18,11 @@ export interface CheckOutcome {
  * Runs one check, stores its result, and passes its conditions through the alert rules: the
  * alerts to send go to the notifications queue.
  */
-export async function recordCheck(ctx: WorkerContext, check: MonitorCheck, run: () => Promise<CheckOutcome>): Promise<CheckOutcome> {
+export async function recordCheck(
+  ctx: WorkerContext,
+  check: MonitorCheck,
+  run: () => Promise<CheckOutcome>,
+): Promise<CheckOutcome> {
   const started = Date.now();
   const now = new Date();
   const repeatHours = ctx.config.thresholds.alertRepeatHours;
@@ -28,21 +32,63 @@ export async function recordCheck(ctx: WorkerContext, check: MonitorCheck, run: 
     (err: unknown) => err as Error,
   );
   if (dbDown) {
-    const condition: Condition = { fingerprint: DATABASE_FINGERPRINT, script: 'monitor', level: 'ERROR', errorType: 'database connection failure', message: `The database is unreachable: ${dbDown.message}`, details: { database: ctx.config.database.database, host: `${ctx.config.database.host}:${ctx.config.database.port}` } };
-    for (const alert of await evaluateWithoutDatabase(ctx.redis, ctx.config.redis.prefix, DATABASE_FINGERPRINT, condition, { now, repeatHours })) await enqueue(ctx.queues, alertJob, alert);
+    const condition: Condition = {
+      fingerprint: DATABASE_FINGERPRINT,
+      script: 'monitor',
+      level: 'ERROR',
+      errorType: 'database connection failure',
+      message: `The database is unreachable: ${dbDown.message}`,
+      details: {
+        database: ctx.config.database.database,
+        host: `${ctx.config.database.host}:${ctx.config.database.port}`,
+      },
+    };
+    for (const alert of await evaluateWithoutDatabase(
+      ctx.redis,
+      ctx.config.redis.prefix,
+      DATABASE_FINGERPRINT,
+      condition,
+      { now, repeatHours },
+    ))
+      await enqueue(ctx.queues, alertJob, alert);
     ctx.loggers.get('monitor').error({ check, err: dbDown }, `${check}: the database is unreachable`);
-    return { status: 'critical', message: condition.message, details: condition.details ?? {}, conditions: [condition] };
+    return {
+      status: 'critical',
+      message: condition.message,
+      details: condition.details ?? {},
+      conditions: [condition],
+    };
   }
-  for (const alert of await evaluateWithoutDatabase(ctx.redis, ctx.config.redis.prefix, DATABASE_FINGERPRINT, null, { now, repeatHours })) await enqueue(ctx.queues, alertJob, alert);
+  for (const alert of await evaluateWithoutDatabase(ctx.redis, ctx.config.redis.prefix, DATABASE_FINGERPRINT, null, {
+    now,
+    repeatHours,
+  }))
+    await enqueue(ctx.queues, alertJob, alert);
   const outcome = await run();
-  await recordCheckResult(ctx.ds, { check, status: outcome.status, message: outcome.message.slice(0, 1024), details: outcome.details, durationMs: Date.now() - started, checkedAt: now });
+  await recordCheckResult(ctx.ds, {
+    check,
+    status: outcome.status,
+    message: outcome.message.slice(0, 1024),
+    details: outcome.details,
+    durationMs: Date.now() - started,
+    checkedAt: now,
+  });
   const own = `monitor:${check}`;
   const firing = new Set(outcome.conditions.map((c) => c.fingerprint));
-  const decisions = await Promise.all(outcome.conditions.map((c) => evaluate(ctx.ds, c.fingerprint, c, { now, repeatHours })));
+  const decisions = await Promise.all(
+    outcome.conditions.map((c) => evaluate(ctx.ds, c.fingerprint, c, { now, repeatHours })),
+  );
   // Every alert of this check that does not fire now is resolved (monitor:<check> and monitor:<check>:…).
-  const active = await ctx.ds.getRepository(AlertStateEntity).find({ where: [{ state: 'firing', fingerprint: own }, { state: 'firing', fingerprint: Like(`${own}:%`) }] });
-  for (const a of active) if (!firing.has(a.fingerprint)) decisions.push(await evaluate(ctx.ds, a.fingerprint, null, { now, repeatHours }));
+  const active = await ctx.ds.getRepository(AlertStateEntity).find({
+    where: [
+      { state: 'firing', fingerprint: own },
+      { state: 'firing', fingerprint: Like(`${own}:%`) },
+    ],
+  });
+  for (const a of active)
+    if (!firing.has(a.fingerprint)) decisions.push(await evaluate(ctx.ds, a.fingerprint, null, { now, repeatHours }));
   for (const alert of decisions.flatMap((d) => d.notify)) await enqueue(ctx.queues, alertJob, alert);
-  ctx.loggers.get('monitor')[outcome.status === 'ok' ? 'info' : 'warn']({ check, status: outcome.status, details: outcome.details }, outcome.message);
+  const level = outcome.status === 'ok' ? 'info' : 'warn';
+  ctx.loggers.get('monitor')[level]({ check, status: outcome.status, details: outcome.details }, outcome.message);
   return outcome;
 }

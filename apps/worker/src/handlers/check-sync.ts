@@ -10,7 +10,8 @@ const API_ALERTS = ['monitor:pipedrive-api', 'monitor:chatwoot-api'];
 export const CONSECUTIVE_FAILED_RUNS = 3;
 
 type Level = CheckOutcome['status'];
-const worst = (a: Level, b: Level): Level => (a === 'critical' || b === 'critical' ? 'critical' : a === 'warning' || b === 'warning' ? 'warning' : 'ok');
+const worst = (a: Level, b: Level): Level =>
+  a === 'critical' || b === 'critical' ? 'critical' : a === 'warning' || b === 'warning' ? 'warning' : 'ok';
 
 /**
  * sync-status: unsynced customer organizations, stale ones (unsynced longer than
@@ -38,26 +39,68 @@ export function checkSyncStatusHandler(ctx: WorkerContext): HandlerEntry {
       const total = Number(rateRow?.total ?? 0);
       const failed = Number(rateRow?.failed ?? 0);
       const errorRate = total ? (failed / total) * 100 : 0;
-      const recent = await ds.getRepository(RunEntity).find({ where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial', 'failed']) }, order: { startedAt: 'DESC' }, take: CONSECUTIVE_FAILED_RUNS });
+      const recent = await ds.getRepository(RunEntity).find({
+        where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial', 'failed']) },
+        order: { startedAt: 'DESC' },
+        take: CONSECUTIVE_FAILED_RUNS,
+      });
       const consecutive = recent.length === CONSECUTIVE_FAILED_RUNS && recent.every((r) => r.status === 'failed');
 
       const conditions: Condition[] = [];
       let status: Level = 'ok';
-      const parts: string[] = [`${unsynced} unsynced customer organizations (${stale} for more than ${maxAgeHours} h)`, `error rate ${errorRate.toFixed(1)}% of ${total} operations in 24 h`];
+      const parts: string[] = [
+        `${unsynced} unsynced customer organizations (${stale} for more than ${maxAgeHours} h)`,
+        `error rate ${errorRate.toFixed(1)}% of ${total} operations in 24 h`,
+      ];
       if (stale > 0) {
         status = worst(status, 'warning');
-        conditions.push({ fingerprint: 'monitor:sync-status:stale', script: 'monitor', level: 'WARNING', errorType: 'data mismatch', message: `${stale} customer organizations unsynced for more than ${maxAgeHours} h`, details: { affected_count: stale, unsynced }, inhibitedBy: API_ALERTS });
+        conditions.push({
+          fingerprint: 'monitor:sync-status:stale',
+          script: 'monitor',
+          level: 'WARNING',
+          errorType: 'data mismatch',
+          message: `${stale} customer organizations unsynced for more than ${maxAgeHours} h`,
+          details: { affected_count: stale, unsynced },
+          inhibitedBy: API_ALERTS,
+        });
       }
       if (total > 0 && errorRate > config.thresholds.alertErrorPercent) {
         status = worst(status, 'warning');
-        conditions.push({ fingerprint: 'monitor:sync-status:error-rate', script: 'monitor', level: 'WARNING', errorType: 'high error rate', message: `${errorRate.toFixed(1)}% of sync operations failed in the last 24 h (threshold ${config.thresholds.alertErrorPercent}%)`, details: { affected_count: failed, error_rate: `${errorRate.toFixed(1)}%` }, inhibitedBy: API_ALERTS });
+        conditions.push({
+          fingerprint: 'monitor:sync-status:error-rate',
+          script: 'monitor',
+          level: 'WARNING',
+          errorType: 'high error rate',
+          message: `${errorRate.toFixed(1)}% of sync operations failed in the last 24 h (threshold ${config.thresholds.alertErrorPercent}%)`,
+          details: { affected_count: failed, error_rate: `${errorRate.toFixed(1)}%` },
+          inhibitedBy: API_ALERTS,
+        });
       }
       if (consecutive) {
         status = 'critical';
         parts.push(`${CONSECUTIVE_FAILED_RUNS} sync runs failed in a row`);
-        conditions.push({ fingerprint: 'monitor:sync-status:consecutive', script: 'monitor', level: 'ERROR', errorType: 'system error', message: `The last ${CONSECUTIVE_FAILED_RUNS} sync runs failed: ${recent[0]!.errorMessage ?? recent[0]!.errorType ?? ''}`, details: { runs: recent.map((r) => r.id), error_type: recent[0]!.errorType } });
+        conditions.push({
+          fingerprint: 'monitor:sync-status:consecutive',
+          script: 'monitor',
+          level: 'ERROR',
+          errorType: 'system error',
+          message: `The last ${CONSECUTIVE_FAILED_RUNS} sync runs failed: ${recent[0]!.errorMessage ?? recent[0]!.errorType ?? ''}`,
+          details: { runs: recent.map((r) => r.id), error_type: recent[0]!.errorType },
+        });
       }
-      return { status, message: parts.join('; '), details: { unsynced, stale, errorRate: Number(errorRate.toFixed(2)), operations24h: total, failed24h: failed, consecutiveFailed: consecutive }, conditions };
+      return {
+        status,
+        message: parts.join('; '),
+        details: {
+          unsynced,
+          stale,
+          errorRate: Number(errorRate.toFixed(2)),
+          operations24h: total,
+          failed24h: failed,
+          consecutiveFailed: consecutive,
+        },
+        conditions,
+      };
     }),
   );
 }
@@ -71,9 +114,14 @@ export function checkConsistencyHandler(ctx: WorkerContext): HandlerEntry {
   return handle(def, async () =>
     recordCheck(ctx, 'consistency', async () => {
       const { ds } = ctx;
-      const lastFull = await ds.getRepository(RunEntity).findOne({ where: { type: 'sync', mode: 'full', listingComplete: true, status: In(['succeeded', 'partial']) }, order: { finishedAt: 'DESC' } });
+      const lastFull = await ds.getRepository(RunEntity).findOne({
+        where: { type: 'sync', mode: 'full', listingComplete: true, status: In(['succeeded', 'partial']) },
+        order: { finishedAt: 'DESC' },
+      });
       const pipedrive = Number((lastFull?.details as { customers?: number } | null)?.customers ?? NaN);
-      const [row] = (await ds.query(`SELECT COUNT(*) AS customers, SUM(sync_state IN ('synced','warning')) AS synced FROM organizations WHERE is_customer = 1 AND is_deleted = 0`)) as { customers: string; synced: string | null }[];
+      const [row] = (await ds.query(
+        `SELECT COUNT(*) AS customers, SUM(sync_state IN ('synced','warning')) AS synced FROM organizations WHERE is_customer = 1 AND is_deleted = 0`,
+      )) as { customers: string; synced: string | null }[];
       const customers = Number(row?.customers ?? 0);
       const synced = Number(row?.synced ?? 0);
       const syncRate = customers ? (synced / customers) * 100 : 100;
@@ -83,13 +131,39 @@ export function checkConsistencyHandler(ctx: WorkerContext): HandlerEntry {
         const diff = Math.abs(pipedrive - synced);
         parts.push(`Pipedrive listed ${pipedrive} customers at the last full sync`);
         if (diff > 10 && diff > pipedrive * 0.1) {
-          conditions.push({ fingerprint: 'monitor:consistency:count', script: 'monitor', level: 'WARNING', errorType: 'data mismatch', message: `Pipedrive has ${pipedrive} customer organizations, the database ${synced} synced: ${diff} apart`, details: { affected_count: diff, pipedrive, database: synced }, inhibitedBy: API_ALERTS });
+          conditions.push({
+            fingerprint: 'monitor:consistency:count',
+            script: 'monitor',
+            level: 'WARNING',
+            errorType: 'data mismatch',
+            message: `Pipedrive has ${pipedrive} customer organizations, the database ${synced} synced: ${diff} apart`,
+            details: { affected_count: diff, pipedrive, database: synced },
+            inhibitedBy: API_ALERTS,
+          });
         }
       }
       if (customers > 0 && syncRate < 90) {
-        conditions.push({ fingerprint: 'monitor:consistency:sync-rate', script: 'monitor', level: 'WARNING', errorType: 'data mismatch', message: `Only ${syncRate.toFixed(1)}% of customer organizations are synced to Chatwoot (below 90%)`, details: { affected_count: customers - synced, sync_rate: `${syncRate.toFixed(1)}%` }, inhibitedBy: API_ALERTS });
+        conditions.push({
+          fingerprint: 'monitor:consistency:sync-rate',
+          script: 'monitor',
+          level: 'WARNING',
+          errorType: 'data mismatch',
+          message: `Only ${syncRate.toFixed(1)}% of customer organizations are synced to Chatwoot (below 90%)`,
+          details: { affected_count: customers - synced, sync_rate: `${syncRate.toFixed(1)}%` },
+          inhibitedBy: API_ALERTS,
+        });
       }
-      return { status: conditions.length ? 'warning' : 'ok', message: parts.join('; '), details: { pipedriveCustomers: Number.isFinite(pipedrive) ? pipedrive : null, customers, synced, syncRate: Number(syncRate.toFixed(2)) }, conditions };
+      return {
+        status: conditions.length ? 'warning' : 'ok',
+        message: parts.join('; '),
+        details: {
+          pipedriveCustomers: Number.isFinite(pipedrive) ? pipedrive : null,
+          customers,
+          synced,
+          syncRate: Number(syncRate.toFixed(2)),
+        },
+        conditions,
+      };
     }),
   );
 }

@@ -11,7 +11,13 @@ export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
 /** A complete sync listing of the current target (a new account counts as a new installation). */
 async function hasCompleteSync(ctx: WorkerContext): Promise<boolean> {
   const { since } = await ensureTarget(ctx.ds, ctx.config, ctx.loggers.get('cleanup'));
-  const n = await ctx.ds.getRepository(RunEntity).countBy({ type: 'sync', mode: In(['full', 'incremental']), listingComplete: true, listingStartedAt: MoreThanOrEqual(since), status: In(['succeeded', 'partial']) });
+  const n = await ctx.ds.getRepository(RunEntity).countBy({
+    type: 'sync',
+    mode: In(['full', 'incremental']),
+    listingComplete: true,
+    listingStartedAt: MoreThanOrEqual(since),
+    status: In(['succeeded', 'partial']),
+  });
   return n > 0;
 }
 
@@ -20,7 +26,13 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
   return handle(cleanupRunJob, async (payload, job) => {
     const deps = { ...syncDeps(ctx), cleanupLog: ctx.loggers.get('cleanup') };
     const runId = payload.runId ?? runIdFor(job.id);
-    const opts = { dryRun: payload.dryRun, force: payload.force, mergeDuplicates: payload.mergeDuplicates, trigger: payload.trigger, runId };
+    const opts = {
+      dryRun: payload.dryRun,
+      force: payload.force,
+      mergeDuplicates: payload.mergeDuplicates,
+      trigger: payload.trigger,
+      runId,
+    };
     // A new installation's first scheduled cleanup would judge the old deployment's contacts
     // before the first sync has made ours (and, its share being large, refuse and alert). The
     // schedule waits for a complete sync; an operator's `manage cleanup` runs regardless.
@@ -35,7 +47,8 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
       throw new DelayedError();
     }
     if (started.state === 'duplicate') return { skipped: true, runId, activeRunId: started.run.id };
-    if (started.state === 'resumed' && started.run.status !== 'running') return { skipped: true, runId, status: started.run.status };
+    if (started.state === 'resumed' && started.run.status !== 'running')
+      return { skipped: true, runId, status: started.run.status };
     try {
       const report = await runCleanup(deps, started.run, opts);
       const { affected: _affected, ...summary } = report;

@@ -18,6 +18,17 @@ export function createHandlers(ctx: WorkerContext): HandlerEntry[] {
   const entries: HandlerEntry[] = [];
   const implemented = () => new Set(entries.map((e) => `${e.definition.queue}/${e.definition.name}`));
   entries.push(checkFreshnessHandler(ctx, implemented));
-  entries.push(syncRunHandler(ctx), syncBatchHandler(ctx), syncOrgHandler(ctx), cleanupRunHandler(ctx), checkQueuesHandler(ctx), checkPipedriveApiHandler(ctx), checkChatwootApiHandler(ctx), checkSyncStatusHandler(ctx), checkConsistencyHandler(ctx), alertHandler(ctx));
+  entries.push(
+    syncRunHandler(ctx),
+    syncBatchHandler(ctx),
+    syncOrgHandler(ctx),
+    cleanupRunHandler(ctx),
+    checkQueuesHandler(ctx),
+    checkPipedriveApiHandler(ctx),
+    checkChatwootApiHandler(ctx),
+    checkSyncStatusHandler(ctx),
+    checkConsistencyHandler(ctx),
+    alertHandler(ctx),
+  );
   return entries;
 }

@@ -13,8 +13,14 @@ export function syncBatchHandler(ctx: WorkerContext): HandlerEntry {
     } catch (err) {
       // A failure no retry can fix (auth), or the last attempt: the batch ends as failed, so
       // its run ends too instead of blocking every later run.
-      const final = isApiError(err, 'auth') || isApiError(err, 'forbidden') || (!isApiError(err, 'rate_limit') && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
-      if (final) await abandonBatch(deps, payload, err).catch((e: unknown) => ctx.loggers.get('sync').error({ err: e }, 'could not record the failed batch'));
+      const final =
+        isApiError(err, 'auth') ||
+        isApiError(err, 'forbidden') ||
+        (!isApiError(err, 'rate_limit') && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      if (final)
+        await abandonBatch(deps, payload, err).catch((e: unknown) =>
+          ctx.loggers.get('sync').error({ err: e }, 'could not record the failed batch'),
+        );
       return rethrowForQueue(ctx, err, { runId: payload.runId, batch: payload.batch });
     }
   });

@@ -24,13 +24,16 @@ export function syncDeps(ctx: WorkerContext): SyncDeps {
     log: ctx.loggers.get('sync'),
     // Deterministic job ids: a listing resumed after a crash re-adds the same batches, which BullMQ ignores.
     onRunEnded: runAlertsListener(ctx),
-    enqueueBatch: (data) => enqueue(ctx.queues, syncBatchJob, data, { jobId: `batch-${data.runId}-${data.batch}`, priority: BATCH_PRIORITY }),
+    enqueueBatch: (data) =>
+      enqueue(ctx.queues, syncBatchJob, data, { jobId: `batch-${data.runId}-${data.batch}`, priority: BATCH_PRIORITY }),
   };
 }
 
 /** A run id derived from the job id, so a scheduled job retried or resumed after a crash continues the same run. */
 export function runIdFor(jobId: string | undefined): string {
-  const h = createHash('sha1').update(`run:${jobId ?? Math.random()}`).digest('hex');
+  const h = createHash('sha1')
+    .update(`run:${jobId ?? Math.random()}`)
+    .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -42,10 +45,13 @@ export function runIdFor(jobId: string | undefined): string {
 export async function rethrowForQueue(ctx: WorkerContext, err: unknown, what: Record<string, unknown>): Promise<never> {
   if (isApiError(err, 'rate_limit')) {
     const wait = Math.max(1_000, err.retryAfterMs ?? 5_000);
-    ctx.loggers.get('sync').warn({ ...what, api: err.api, waitMs: wait }, 'rate limited: the job goes back to the queue');
+    ctx.loggers
+      .get('sync')
+      .warn({ ...what, api: err.api, waitMs: wait }, 'rate limited: the job goes back to the queue');
     await ctx.queues.sync.rateLimit(wait);
     throw new RateLimitError();
   }
-  if (isApiError(err, 'auth') || isApiError(err, 'forbidden')) throw new UnrecoverableError(`auth issue: ${(err as Error).message}`);
+  if (isApiError(err, 'auth') || isApiError(err, 'forbidden'))
+    throw new UnrecoverableError(`auth issue: ${(err as Error).message}`);
   throw err;
 }

@@ -33,6 +33,8 @@ export class PipedriveMirror1764300000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP TABLE IF EXISTS persons');
-    await q.query('ALTER TABLE organizations DROP KEY IDX_org_seen, DROP COLUMN seen_run_id, DROP COLUMN custom_fields, DROP COLUMN country, DROP COLUMN city, DROP COLUMN label_ids');
+    await q.query(
+      'ALTER TABLE organizations DROP KEY IDX_org_seen, DROP COLUMN seen_run_id, DROP COLUMN custom_fields, DROP COLUMN country, DROP COLUMN city, DROP COLUMN label_ids',
+    );
   }
 }

@@ -4,4 +4,9 @@ import { RunBatches1764400000000 } from './1764400000000-RunBatches.js';
 import { SyncTarget1764500000000 } from './1764500000000-SyncTarget.js';
 
 /** Every migration, in order. Listed explicitly so tsc, tsx and vitest all find them. */
-export const MIGRATIONS = [Init1764200000000, PipedriveMirror1764300000000, RunBatches1764400000000, SyncTarget1764500000000];
+export const MIGRATIONS = [
+  Init1764200000000,
+  PipedriveMirror1764300000000,
+  RunBatches1764400000000,
+  SyncTarget1764500000000,
+];

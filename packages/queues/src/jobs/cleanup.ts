@@ -18,5 +18,9 @@ export const cleanupRunJob = defineJob({
   backoff: { type: 'exponential', delay: 60_000, jitter: 0.5 },
   removeOnComplete: KEEP_COMPLETED,
   removeOnFail: KEEP_FAILED,
-  schedule: (config) => ({ ...config.schedules.cleanup, tz: config.schedules.tz, data: { trigger: 'schedule' as const } }),
+  schedule: (config) => ({
+    ...config.schedules.cleanup,
+    tz: config.schedules.tz,
+    data: { trigger: 'schedule' as const },
+  }),
 });

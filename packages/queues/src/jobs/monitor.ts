@@ -18,14 +18,20 @@ function checkJob<N extends MonitorCheck>(name: N, description: string) {
     backoff: { type: 'fixed', delay: 10_000 },
     removeOnComplete: { age: 24 * 3600, count: 200 },
     removeOnFail: KEEP_FAILED,
-    schedule: (config) => ({ ...config.schedules.monitor, tz: config.schedules.tz, data: { trigger: 'schedule' as const } }),
+    schedule: (config) => ({
+      ...config.schedules.monitor,
+      tz: config.schedules.tz,
+      data: { trigger: 'schedule' as const },
+    }),
   });
 }
 
 export const CHECK_DESCRIPTIONS: Record<MonitorCheck, string> = {
-  'pipedrive-api': 'Pipedrive authentication and reachability (cheap call); customer count from the last complete listing',
+  'pipedrive-api':
+    'Pipedrive authentication and reachability (cheap call); customer count from the last complete listing',
   'chatwoot-api': 'Chatwoot authentication, reachability and contact count',
-  'sync-status': 'Unsynced and stale customer organizations, 24 h error rate, consecutive failed runs, database reachability',
+  'sync-status':
+    'Unsynced and stale customer organizations, 24 h error rate, consecutive failed runs, database reachability',
   consistency: 'Pipedrive customer count against the database, and the share of records synced',
   freshness: 'Time since the last successful sync; missing job schedulers are recreated',
   queues: 'Failed jobs piling up, waiting jobs too old, no worker online',

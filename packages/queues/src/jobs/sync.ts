@@ -18,7 +18,11 @@ export const syncRunJob = defineJob({
   backoff: { type: 'exponential', delay: 30_000, jitter: 0.5 },
   removeOnComplete: KEEP_COMPLETED,
   removeOnFail: KEEP_FAILED,
-  schedule: (config) => ({ ...config.schedules.sync, tz: config.schedules.tz, data: { mode: 'incremental' as const, trigger: 'schedule' as const } }),
+  schedule: (config) => ({
+    ...config.schedules.sync,
+    tz: config.schedules.tz,
+    data: { mode: 'incremental' as const, trigger: 'schedule' as const },
+  }),
 });
 
 /** Upserts one batch (at most BATCH_SIZE) of organizations of a run into Chatwoot. */
