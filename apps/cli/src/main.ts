@@ -1,6 +1,15 @@
 import { CommanderError } from 'commander';
+import { describeError, isKind, isUnreachable } from '@pcs/errors';
 import { buildProgram } from './program.js';
 import { CliError, EXIT } from './runtime.js';
+
+/** The exit code of an error that ended a command (docs/contract.md §2), from its kind. */
+function exitCodeOf(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (isKind(err, 'config')) return EXIT.usage;
+  if (isUnreachable(err)) return EXIT.unreachable;
+  return EXIT.failed;
+}
 
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -13,9 +22,8 @@ async function main(argv: string[]): Promise<number> {
       // --help and --version end here with exit code 0; any other usage problem is 2.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    const e = err as Error & { exitCode?: number };
-    process.stderr.write(`error: ${e.message}\n`);
-    return err instanceof CliError ? err.exitCode : (e.exitCode ?? EXIT.failed);
+    process.stderr.write(`error: ${describeError(err).message}\n`);
+    return exitCodeOf(err);
   }
 }
 

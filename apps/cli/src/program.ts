@@ -4,6 +4,7 @@ import { registerCleanup } from './commands/cleanup.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMonitor } from './commands/monitor.js';
+import { registerRuns } from './commands/runs.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
 import { registerTestAlerts } from './commands/test-alerts.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerStatus(program);
   registerSync(program);
+  registerRuns(program);
   registerCleanup(program);
   registerTestAlerts(program);
   registerAlerts(program);

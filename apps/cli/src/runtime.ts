@@ -1,10 +1,11 @@
-import { loadConfig, type Config, type Requirement } from '@pcs/config';
-import { openDatabase, type DataSource, type MigrationReport } from '@pcs/db';
+import { ConfigError, loadConfig, type Config, type Requirement } from '@pcs/config';
+import { databaseFailure, openDatabase, type DataSource, type MigrationReport } from '@pcs/db';
+import { describeError } from '@pcs/errors';
 import { createLoggers, type Loggers } from '@pcs/logger';
 import { closeQueues, createQueues, createRedis, pingRedis, type Queues } from '@pcs/queues';
 import type { Redis } from 'ioredis';
 
-/** Exit codes of INTERFACE.md §2. */
+/** Exit codes of docs/contract.md §2. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
 export class CliError extends Error {
@@ -39,7 +40,13 @@ export interface RuntimeNeeds {
  * stdout), and the connections a command needs (exit 3 when Redis or the database is away).
  */
 export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { close(): Promise<void> }> {
-  const config = loadConfig(needs.requirements ?? []);
+  let config: Config;
+  try {
+    config = loadConfig(needs.requirements ?? []);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
   const loggers = await createLoggers(config, { console: false });
   const rt: Runtime = { config, loggers };
   const close = async () => {
@@ -75,13 +82,11 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
         rt.ds = opened.ds;
         rt.migrations = opened.migrations;
       } catch (err) {
-        const e = err as Error & { code?: string };
-        const unreachable =
-          /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied|Unknown database/i.test(
-            `${e.code ?? ''} ${e.message}`,
-          );
+        // Unreachable, refused credentials or no such database: exit 3; anything else: 1.
+        const failure = databaseFailure(err);
+        const unreachable = failure === 'unreachable' || failure === 'denied' || failure === 'missing';
         throw new CliError(
-          `cannot use the database ${config.database.database} at ${config.database.host}:${config.database.port}: ${e.message}`,
+          `cannot use the database ${config.database.database} at ${config.database.host}:${config.database.port}: ${describeError(err).message}`,
           unreachable ? EXIT.unreachable : EXIT.failed,
         );
       }

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { RunEntity, type DataSource, type Run } from '@pcs/db';
-import { distinctWorkers } from '@pcs/ops';
+import { onlineWorkers } from '@pcs/queues';
 import { color, type Output } from './output.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -8,7 +8,7 @@ const PROGRESS_EVERY_MS = 10_000;
 
 /** Says so when no worker serves the queue a job waits in; returns whether it said so. */
 export async function warnIfNoWorker(queue: Queue, out: Output): Promise<boolean> {
-  if (distinctWorkers(await queue.getWorkers()).length > 0) return false;
+  if ((await onlineWorkers(queue)).length > 0) return false;
   out.say(
     color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (still waiting)`),
   );

@@ -48,6 +48,7 @@ describe('manage CLI', () => {
         'PipedriveMirror1764300000000',
         'RunBatches1764400000000',
         'SyncTarget1764500000000',
+        'StateOwners1764600000000',
       ],
     });
     const second = manage(['migrate'], env);
@@ -187,10 +188,9 @@ describe('manage CLI', () => {
 
   it('alerts lists firing alerts, silences and unsilences them', async () => {
     const { openDatabase } = await import('@pcs/db');
-    const { evaluate } = await import('@pcs/monitor');
+    const { AlertEngine, MysqlAlertStore } = await import('@pcs/monitor');
     const { ds } = await openDatabase(db.config);
-    await evaluate(
-      ds,
+    await new AlertEngine({ primary: new MysqlAlertStore(ds), channel: 'queue', repeatHours: 4 }).observe(
       'test:alert:one',
       {
         fingerprint: 'test:alert:one',
@@ -199,7 +199,6 @@ describe('manage CLI', () => {
         errorType: 'auth issue',
         message: 'Pipedrive rejected the API token',
       },
-      { now: new Date(), repeatHours: 4 },
     );
     await ds.destroy();
     const list = manage(['alerts', '--json'], env);
@@ -220,7 +219,7 @@ describe('manage CLI', () => {
     expect(manage(['alerts', 'silence', 'x'], env).code).toBe(2);
     expect(manage(['alerts', 'unsilence', 'no-such-alert'], env).code).toBe(1);
     expect(manage(['status'], env).stdout).toMatch(/test:alert:one/);
-  });
+  }, 90_000);
 
   it('logs and monitor-logs print the rotated JSON files readably, and -f follows new lines', async () => {
     const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');

@@ -23,7 +23,7 @@ export interface DashboardDeps {
 
 export const BOARD_PATH = '/admin/queues';
 
-/** The HTTP surface of INTERFACE.md §4. */
+/** The HTTP surface of docs/contract.md §4. */
 export function createApp(deps: DashboardDeps): Express {
   const { config, queues, redis, getDs, log } = deps;
   const app = express();
@@ -83,7 +83,7 @@ export function createApp(deps: DashboardDeps): Express {
 
   app.get('/api/status', auth, async (_req, res, next) => {
     try {
-      res.json(await buildStatus(config, queues, getDs()));
+      res.json(await buildStatus({ config, queues, ds: getDs(), redis }));
     } catch (err) {
       next(err);
     }

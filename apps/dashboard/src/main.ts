@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { loadConfig } from '@pcs/config';
+import { ConfigError, loadConfig } from '@pcs/config';
 import { openDatabase, type DataSource } from '@pcs/db';
 import { createLoggers } from '@pcs/logger';
 import { closeQueues, createQueues, createRedis } from '@pcs/queues';
@@ -21,7 +21,15 @@ if (process.channel) {
  * `pnpm run dashboard`: Bull Board, health, metrics and the status API on DASHBOARD_PORT.
  * Refuses to start without DASHBOARD_USER/DASHBOARD_PASSWORD unless DASHBOARD_AUTH=off.
  */
-const config = loadConfig(['dashboardAuth']);
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(['dashboardAuth']);
+} catch (err) {
+  // A bad value stops the process before any work: one line per offending variable, exit 2.
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
+}
 const loggers = await createLoggers(config, { channels: ['worker', 'monitor', 'alerts'] });
 const log = loggers.get('worker').child({ process: 'dashboard' });
 if (!config.dashboard.auth)
@@ -50,7 +58,7 @@ const connectDb = async () => {
 await connectDb();
 
 const app = createApp({ config, queues, redis, getDs: () => ds, log });
-const watchdog = startWatchdog(config, queues, redis, loggers.get('alerts').child({ process: 'dashboard' }));
+const watchdog = startWatchdog(config, queues, redis, () => ds, loggers.get('alerts').child({ process: 'dashboard' }));
 const onListening = () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.dashboard.port;

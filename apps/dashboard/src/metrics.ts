@@ -1,7 +1,6 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RunEntity, AlertStateEntity, type DataSource } from '@pcs/db';
-import { distinctWorkers } from '@pcs/ops';
-import { QUEUE_NAMES, type Queues } from '@pcs/queues';
+import { onlineWorkers, QUEUE_NAMES, type Queues } from '@pcs/queues';
 
 /**
  * Prometheus metrics, computed at scrape time from the real sources (BullMQ in Redis, the runs
@@ -42,9 +41,7 @@ export function createMetrics(queues: Queues, getDs: () => DataSource | undefine
     registers: [registry],
     async collect() {
       this.reset();
-      await Promise.all(
-        QUEUE_NAMES.map(async (q) => this.set({ queue: q }, distinctWorkers(await queues[q].getWorkers()).length)),
-      );
+      await Promise.all(QUEUE_NAMES.map(async (q) => this.set({ queue: q }, (await onlineWorkers(queues[q])).length)));
     },
   });
 

@@ -3,7 +3,8 @@ import basicAuth from 'express-basic-auth';
 import { z } from 'zod';
 import type { Config } from '@pcs/config';
 import type { Logger } from '@pcs/logger';
-import { enqueue, syncOrgJob, type Queues } from '@pcs/queues';
+import { syncOrgJob, WEBHOOK_PRIORITY } from '@pcs/jobs';
+import { enqueue, type Queues } from '@pcs/queues';
 
 /**
  * POST /webhooks/pipedrive: Pipedrive webhook v1 and v2 organization and person events.
@@ -120,7 +121,7 @@ export function webhookRouter(config: Config, queues: Queues, log: Logger): Rout
             {
               delay: WEBHOOK_DEBOUNCE_MS,
               // Before the batches of a running sync (they run at priority 100).
-              priority: 1,
+              priority: WEBHOOK_PRIORITY,
               deduplication: { id: `org-${orgId}`, ttl: WEBHOOK_DEBOUNCE_MS, extend: true, replace: true },
             },
           );

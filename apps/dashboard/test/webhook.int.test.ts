@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueue, syncRunJob } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { syncRunJob } from '@pcs/jobs';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
 import { parsePipedriveEvent } from '../src/webhook.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';

@@ -1,4 +1,5 @@
-import { loadConfig, readEnv, type Requirement } from '@pcs/config';
+import { ConfigError, loadConfig, readEnv, type Requirement } from '@pcs/config';
+import { describeError, isKind, isUnreachable } from '@pcs/errors';
 import { startWorker } from './worker.js';
 
 /**
@@ -11,7 +12,15 @@ const served = (readEnv().WORKER_QUEUES ?? 'sync,cleanup,monitor,notifications')
 const requirements: Requirement[] = served.some((q) => q && q !== 'notifications')
   ? ['database', 'pipedrive', 'chatwoot']
   : ['database'];
-const config = loadConfig(requirements);
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(requirements);
+} catch (err) {
+  // A bad value stops the process before any work: one line per offending variable, exit 2.
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
+}
 
 let running: Awaited<ReturnType<typeof startWorker>> | undefined;
 let firstSignalAt = 0;
@@ -46,10 +55,8 @@ if (process.channel) {
 try {
   running = await startWorker(config);
 } catch (err) {
-  const e = err as NodeJS.ErrnoException;
-  process.stderr.write(`worker could not start: ${e.message}\n`);
-  // Exit 3: Redis or the database cannot be reached (INTERFACE.md §2 exit codes).
-  process.exit(
-    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|connect|Access denied/i.test(`${e.code ?? ''} ${e.message}`) ? 3 : 1,
-  );
+  const { kind, message } = describeError(err);
+  process.stderr.write(`worker could not start (${kind}): ${message}\n`);
+  // docs/contract.md §2 exit codes: 3 Redis or the database cannot be reached, 2 bad configuration.
+  process.exit(isUnreachable(err) ? 3 : isKind(err, 'config') ? 2 : 1);
 }

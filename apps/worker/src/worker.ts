@@ -2,26 +2,32 @@ import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Job, Worker, WorkerOptions as BullWorkerOptions } from 'bullmq';
 import type { Config } from '@pcs/config';
 import { openDatabase } from '@pcs/db';
+import { batchJobId, BATCH_PRIORITY, syncBatchJob, wantedSchedules } from '@pcs/jobs';
 import { createLoggers, type Loggers } from '@pcs/logger';
+import { AlertEngine, evaluateRunAlerts, MysqlAlertStore, RedisAlertStore } from '@pcs/monitor';
 import {
   closeQueues,
   createDispatchingWorker,
   createQueues,
   createRedis,
-  JOB_DEFINITIONS,
-  syncSchedulers,
+  enqueue,
+  reconcileSchedulers,
   type HandlerEntry,
   type QueueName,
 } from '@pcs/queues';
+import { Runs, type SyncDeps } from '@pcs/sync';
 import { createApis, type Apis } from './apis.js';
-import type { WorkerContext } from './context.js';
-import { createHandlers } from './handlers/index.js';
+import { DEFAULT_TIMING, type WorkerContext, type WorkerTiming } from './context.js';
+import { createHandlers, handlerEntries } from './handlers/index.js';
+import { schedulersLost, startUpkeep, type Upkeep } from './upkeep.js';
 
 export interface WorkerOptions {
   /** Replaces the built-in handlers (tests). */
   handlers?: (ctx: WorkerContext) => HandlerEntry[];
   /** How long a graceful stop waits for jobs in flight before it forces the workers closed. */
   shutdownTimeoutMs?: number;
+  /** Shorter timings (tests); production uses DEFAULT_TIMING. */
+  timing?: Partial<WorkerTiming>;
   loggers?: Loggers;
   console?: 'stdout' | 'stderr' | false;
 }
@@ -29,6 +35,7 @@ export interface WorkerOptions {
 export interface RunningWorker {
   ctx: WorkerContext;
   workers: Worker[];
+  upkeep: Upkeep;
   /** Stops taking jobs, lets jobs in flight finish (bounded), closes every connection. */
   stop(reason?: string): Promise<{ forced: boolean }>;
 }
@@ -46,9 +53,13 @@ const QUEUE_WORKER_OPTIONS: Partial<Record<QueueName, Partial<BullWorkerOptions>
   notifications: { concurrency: 1, limiter: { max: 1, duration: 1_000 } },
 };
 
+/** Set on a prefix's first worker start: its absence later, with history in the database, means Redis lost its data. */
+const installedKey = (prefix: string) => `${prefix}:meta:installed`;
+
 export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console }));
   const log = loggers.get('worker');
+  const timing: WorkerTiming = { ...DEFAULT_TIMING, ...opts.timing };
   log.info({ queues: config.workerQueues, prefix: config.redis.prefix }, 'worker starting');
   if (!config.alerts.googleChatWebhook)
     log.warn('SUPPORT_GOOGLE_CHAT is not set: alerts are evaluated and written to alerts.log only');
@@ -68,25 +79,70 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const queues = createQueues(producer, config.redis.prefix);
   let stopping: Promise<{ forced: boolean }> | undefined;
   let apis: Apis | undefined;
+  let upkeep: Upkeep | undefined = undefined;
+  const runs = new Runs(ds, {
+    retryBudgetMs: timing.retryBudgetMs,
+    leaseSeconds: timing.leaseSeconds,
+    log: loggers.get('sync'),
+  });
+  const alerts = new AlertEngine({
+    primary: new MysqlAlertStore(ds),
+    fallback: new RedisAlertStore(producer, config.redis.prefix),
+    channel: 'queue',
+    repeatHours: config.thresholds.alertRepeatHours,
+    log: loggers.get('alerts'),
+    // A committed alert goes to the queue at once, not at the relay's next tick.
+    onQueued: () => void upkeep?.relay.kick(),
+  });
   const ctx: WorkerContext = {
     config,
     loggers,
     ds,
     queues,
     redis: producer,
+    runs,
+    alerts,
+    timing,
+    onRunEnded: (run) => evaluateRunAlerts(alerts, run, config),
     apis: () => (apis ??= createApis(config, producer, loggers.get('sync'))),
+    sync: (): SyncDeps => {
+      const a = ctx.apis();
+      return {
+        config,
+        ds,
+        runs,
+        redis: producer,
+        pipedrive: a.pipedrive,
+        chatwoot: a.chatwoot,
+        log: loggers.get('sync'),
+        retryBudgetMs: timing.retryBudgetMs,
+        onRunEnded: ctx.onRunEnded,
+        enqueueBatch: (data) =>
+          enqueue(queues, syncBatchJob, data, { jobId: batchJobId(data.runId, data.batch), priority: BATCH_PRIORITY }),
+      };
+    },
   };
-  const entries = (opts.handlers ?? createHandlers)(ctx);
+  const entries = opts.handlers ? opts.handlers(ctx) : handlerEntries(createHandlers(ctx));
 
-  // Only jobs this worker can run get a schedule; ids are stable, so nothing duplicates.
-  const implemented = new Set(entries.map((e) => `${e.definition.queue}/${e.definition.name}`));
-  const schedulable = JOB_DEFINITIONS.filter((d) => implemented.has(`${d.queue}/${d.name}`));
-  const changes = await syncSchedulers(queues, schedulable, config, config.workerQueues);
+  // Schedulers from configuration (a changed interval or cron replaces the old one). Only jobs
+  // this worker has a handler for are scheduled (tests replace the handlers).
+  const implemented = new Set(entries.map((e) => e.definition.name));
+  const served = config.workerQueues;
+  const wanted = wantedSchedules(config, served).filter((w) => implemented.has(w.name));
+  const changes = await reconcileSchedulers(queues, wanted, served, 'apply');
   log.info({ schedulers: changes }, 'job schedulers in place');
+  // A prefix that forgot it was ever installed, next to a database with history: Redis lost its data.
+  const firstOnPrefix =
+    (await producer.set(installedKey(config.redis.prefix), new Date().toISOString(), 'NX')) === 'OK';
+  if (firstOnPrefix && (await runs.latest('sync')))
+    await schedulersLost(
+      ctx,
+      changes.filter((c) => c.action === 'upserted').map((c) => c.id),
+    ).catch((err: unknown) => log.warn({ err }, 'could not raise the lost-schedulers alert'));
 
   // Jobs in flight, so that a stop past its bound can hand them back to the queue at once.
   const inFlight = new Map<string, Job>();
-  const workers = config.workerQueues.map((queue) => {
+  const workers = served.map((queue) => {
     const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix, QUEUE_WORKER_OPTIONS[queue]);
     const qlog = loggers.get('worker').child({ queue });
     const key = (job: Job) => `${queue}:${job.id}`;
@@ -102,7 +158,9 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     return w;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  log.info({ queues: config.workerQueues, handlers: entries.map((e) => e.definition.name) }, 'worker ready');
+  const running = startUpkeep(ctx, wanted, served);
+  upkeep = running;
+  log.info({ queues: served, handlers: entries.map((e) => e.definition.name) }, 'worker ready');
   const heartbeat = startHeartbeat(
     config.workerHealthFile,
     () => !stopping && redis.status === 'ready' && workers.every((w) => w.isRunning()),
@@ -113,6 +171,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     stopping ??= (async () => {
       log.info({ reason }, 'worker stopping: no new jobs, waiting for jobs in flight');
       heartbeat.stop();
+      running.stop();
       const timeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
       let forced = false;
       let timer: NodeJS.Timeout | undefined;
@@ -144,7 +203,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     return stopping;
   };
 
-  return { ctx, workers, stop };
+  return { ctx, workers, upkeep: running, stop };
 }
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;

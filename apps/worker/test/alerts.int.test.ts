@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert } from '@pcs/notify';
-import { alertJob, enqueue, syncRunJob } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { alertJob, syncRunJob } from '@pcs/jobs';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 import { runCli } from '../../../test/support/processes.js';
@@ -158,9 +159,9 @@ describe('API health checks', () => {
   });
 
   it('a bad Pipedrive token: one critical alert across several checks, then resolved after the fix', async () => {
-    const { checkJobs } = await import('@pcs/queues');
+    const { checkJobs } = await import('@pcs/jobs');
     const { CheckResultEntity } = await import('@pcs/db');
-    const def = checkJobs.find((d) => d.name === 'pipedrive-api')!;
+    const def = checkJobs['pipedrive-api'];
     const ds = await stack.ds();
     const runCheck = async () => {
       const job = await enqueue(worker.ctx.queues, def, { trigger: 'test' });
@@ -188,11 +189,11 @@ describe('API health checks', () => {
     expect(msgs[1]!.thread).toBe(msgs[0]!.thread);
   });
 
-  it('freshness: no successful sync for longer than MAX_SYNC_AGE_HOURS is critical; a lost scheduler is recreated', async () => {
-    const { checkJobs } = await import('@pcs/queues');
+  it('freshness: no successful sync for longer than MAX_SYNC_AGE_HOURS is critical', async () => {
+    const { checkJobs } = await import('@pcs/jobs');
     const { CheckResultEntity, RunEntity } = await import('@pcs/db');
     const ds = await stack.ds();
-    const def = checkJobs.find((d) => d.name === 'freshness')!;
+    const def = checkJobs['freshness'];
     const runCheck = async () => {
       const job = await enqueue(worker.ctx.queues, def, { trigger: 'test' });
       await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: 'the check' });
@@ -209,6 +210,7 @@ describe('API health checks', () => {
       trigger: 'test',
       status: 'succeeded',
       startedAt: hours(3.1),
+      listingStartedAt: hours(3.1),
       finishedAt: hours(3),
       listingComplete: true,
     });
@@ -222,18 +224,39 @@ describe('API health checks', () => {
       trigger: 'test',
       status: 'succeeded',
       startedAt: hours(0.2),
+      listingStartedAt: hours(0.2),
       finishedAt: hours(0.1),
       listingComplete: true,
     });
-    await worker.ctx.queues.sync.removeJobScheduler('schedule:sync-run');
-    const healed = await runCheck();
-    expect(healed.status).toBe('warning');
-    expect(healed.message).toMatch(/recreated missing job schedulers: schedule:sync-run/);
-    expect((await worker.ctx.queues.sync.getJobSchedulers()).map((s) => s.key)).toContain('schedule:sync-run');
     expect((await runCheck()).status).toBe('ok');
   });
 
+  it('a job scheduler lost from Redis is recreated by the worker, with one WARNING, resolved once they are all in place', async () => {
+    await worker.ctx.queues.monitor.removeJobScheduler('schedule:freshness');
+    await worker.upkeep.schedulers.kick();
+    expect((await worker.ctx.queues.monitor.getJobSchedulers()).map((s) => s.key)).toContain('schedule:freshness');
+    const lost = () => stack.sim.gchat.messages().filter((m) => /Scheduled work was lost/.test(m.fallbackText ?? ''));
+    const [warning] = await waitFor(() => (lost().length ? lost() : undefined), {
+      timeoutMs: 20_000,
+      what: 'the WARNING',
+    });
+    expect(warning!.fallbackText).toMatch(/^⚠️ WARNING: Scheduled work was lost/);
+    expect(JSON.stringify(warning!.body)).toContain('schedule:freshness');
+    // Rounds with nothing missing: one resolved message in the same thread, nothing more.
+    await worker.upkeep.schedulers.kick();
+    await worker.upkeep.schedulers.kick();
+    const thread = () => stack.sim.gchat.messages().filter((m) => m.thread === warning!.thread);
+    await waitFor(() => thread().length >= 2 || undefined, { timeoutMs: 20_000, what: 'the resolved message' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(thread().map((m) => (/^✅ RESOLVED/.test(m.fallbackText!) ? 'resolved' : 'firing'))).toEqual([
+      'firing',
+      'resolved',
+    ]);
+  });
+
   it('manage monitor runs every check now, prints the emoji report and exits 1 when unhealthy', async () => {
+    // Work waits in the sync queue, which no worker here serves.
+    await enqueue(worker.ctx.queues, syncRunJob, { mode: 'incremental', trigger: 'test' });
     const json = await runCli(['monitor', '--json'], stack.env, 120_000);
     const doc = JSON.parse(json.stdout) as {
       healthy: boolean;

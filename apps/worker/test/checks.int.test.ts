@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CheckResultEntity, type DataSource } from '@pcs/db';
-import { checkJobs, enqueue } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { checkJobs } from '@pcs/jobs';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 import { waitFor } from '../../../test/support/index.js';
@@ -11,11 +12,7 @@ describe('sync-status and consistency checks', () => {
   let worker: RunningWorker;
   let ds: DataSource;
   const run = async (name: 'sync-status' | 'consistency') => {
-    const job = await enqueue(
-      worker.ctx.queues,
-      checkJobs.find((d) => d.name === name)!,
-      { trigger: 'test' },
-    );
+    const job = await enqueue(worker.ctx.queues, checkJobs[name], { trigger: 'test' });
     await waitFor(async () => (await job.getState()) === 'completed', { timeoutMs: 30_000, what: name });
     return (await ds.getRepository(CheckResultEntity).findOne({ where: { check: name }, order: { id: 'DESC' } }))!;
   };
@@ -30,13 +27,14 @@ describe('sync-status and consistency checks', () => {
   async function runRow(status: string, minutesAgo: number, extra: Record<string, unknown> = {}) {
     const id = randomUUID();
     await ds.query(
-      'INSERT INTO runs (id, type, mode, trigger_source, status, started_at, finished_at, listing_complete, error_type, error_message, details) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)',
+      'INSERT INTO runs (id, type, mode, trigger_source, status, started_at, listing_started_at, finished_at, listing_complete, error_type, error_message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)',
       [
         id,
         'sync',
         extra.mode ?? 'incremental',
         'test',
         status,
+        new Date(Date.now() - minutesAgo * 60_000),
         new Date(Date.now() - minutesAgo * 60_000),
         new Date(Date.now() - minutesAgo * 60_000 + 1000),
         status === 'failed' ? 'auth issue' : null,

@@ -1,6 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkJobs, enqueue } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { checkJobs } from '@pcs/jobs';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, type TestStack } from '../../../test/support/stack.js';
 import { MYSQL, waitFor } from '../../../test/support/index.js';
@@ -59,11 +60,7 @@ describe('alerts while the database is down', () => {
   });
 
   async function check() {
-    const job = await enqueue(
-      worker.ctx.queues,
-      checkJobs.find((d) => d.name === 'sync-status')!,
-      { trigger: 'test' },
-    );
+    const job = await enqueue(worker.ctx.queues, checkJobs['sync-status'], { trigger: 'test' });
     await waitFor(async () => ['completed', 'failed'].includes(await job.getState()), {
       timeoutMs: 60_000,
       what: 'the check',

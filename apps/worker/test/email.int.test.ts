@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { makeAlert } from '@pcs/notify';
-import { alertJob, enqueue } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { alertJob } from '@pcs/jobs';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, type TestStack } from '../../../test/support/stack.js';
 import { waitFor } from '../../../test/support/index.js';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrganizationEntity, RunEntity } from '@pcs/db';
-import { enqueue, syncBatchJob, syncOrgJob, syncRunJob } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { syncBatchJob, syncOrgJob, syncRunJob } from '@pcs/jobs';
 import { createSimulator, SIM_DEFAULTS, type Simulator } from '../../simulator/src/index.js';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { waitFor } from '../../../test/support/index.js';

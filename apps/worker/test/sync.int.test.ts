@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordOutcomeEntity } from '@pcs/db';
-import { enqueue, syncRunJob } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
+import { syncRunJob } from '@pcs/jobs';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 import { chatwootWrites, seedMixed } from '../../../test/support/sim-data.js';

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseConfig, REPO_ROOT, type Config } from '@pcs/config';
 import { CheckResultEntity } from '@pcs/db';
-import { defineJob, handle, enqueue, schedulerId, checkJobs } from '@pcs/queues';
+import { defineJob, handle, enqueue, schedulerId } from '@pcs/queues';
+import { checkJobs } from '@pcs/jobs';
 import { startWorker } from '../src/worker.js';
 import {
   createTestDatabase,
@@ -92,11 +93,7 @@ describe('worker', () => {
   it('runs the queues check and stores its result', async () => {
     const w = await startWorker(config(), { console: false });
     try {
-      await enqueue(
-        w.ctx.queues,
-        checkJobs.find((d) => d.name === 'queues')!,
-        { trigger: 'test' },
-      );
+      await enqueue(w.ctx.queues, checkJobs['queues'], { trigger: 'test' });
       const row = await waitFor(
         () =>
           w.ctx.ds

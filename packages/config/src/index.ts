@@ -3,9 +3,11 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseDotenv } from 'dotenv';
 import { readFileSync } from 'node:fs';
-import { envSchema, QUEUE_NAMES, SECRET_VARIABLES, VARIABLE_NAMES, type QueueName, type RawEnv } from './schema.js';
+import { AppError } from '@pcs/errors';
+import type { QueueName } from '@pcs/queues/names';
+import { envSchema, SECRET_VARIABLES, VARIABLE_NAMES, type RawEnv } from './schema.js';
 
-export { envSchema, QUEUE_NAMES, SECRET_VARIABLES, VARIABLE_NAMES, type QueueName, type RawEnv };
+export { envSchema, SECRET_VARIABLES, VARIABLE_NAMES, type RawEnv };
 
 /** The repository root (this file lives in packages/config/src). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -82,9 +84,10 @@ export interface ConfigIssue {
   problem: string;
 }
 
-export class ConfigError extends Error {
+/** Every bad variable at once (kind `config`: an operator fixes the configuration, no retry helps). */
+export class ConfigError extends AppError {
   constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    super({ kind: 'config', source: 'config', message: issues.map(formatIssue).join('\n') });
     this.name = 'ConfigError';
   }
 }
@@ -333,20 +336,12 @@ let cached: Config | undefined;
 
 /**
  * The process-wide configuration: `.env` merged under the real environment, parsed once.
- * On a bad value it prints one line per offending variable to stderr and exits with code 2.
+ * A bad value throws a ConfigError naming every offending variable; the app's entry point prints
+ * its lines and exits with code 2 (docs/contract.md §3).
  */
 export function loadConfig(requirements: Requirement[] = [], env: NodeJS.ProcessEnv = process.env): Config {
-  if (cached) return cached;
-  try {
-    cached = parseConfig(readEnv(env), requirements);
-    return cached;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  cached ??= parseConfig(readEnv(env), requirements);
+  return cached;
 }
 
 /** Masks a URL's credentials, query secrets and token-like path parts, for display. */

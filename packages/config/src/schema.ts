@@ -1,13 +1,11 @@
 import { z } from 'zod';
+import { QUEUE_NAMES, type QueueName } from '@pcs/queues/names';
 
 /**
- * Every environment variable of INTERFACE.md §3, in one schema. Values arrive as strings (or
+ * Every environment variable of docs/contract.md §3, in one schema. Values arrive as strings (or
  * undefined); each field says what it accepts and turns it into a typed value. Secrets are marked
  * in SECRET_VARIABLES so that no error message, log line or CLI output ever echoes them.
  */
-
-export const QUEUE_NAMES = ['sync', 'cleanup', 'monitor', 'notifications'] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const SECRET_VARIABLES = new Set([
   'PIPEDRIVE_API_KEY',

@@ -156,16 +156,24 @@ describe('config', () => {
     expect(merged.QUEUE_PREFIX).toBe('fromenv');
   });
 
-  it('stops a process with exit 2 and one line per bad variable', () => {
-    const script =
-      "import { loadConfig } from './packages/config/src/index.ts'; loadConfig(['pipedrive']); console.log('started');";
-    const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  it('stops a process (`pnpm run worker`) with exit 2 and one line per bad variable', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/worker/src/main.ts')], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, ENV_FILE: 'none', BATCH_SIZE: '0', LOG_MAX_FILES: 'x', PIPEDRIVE_API_KEY: '' },
+      env: {
+        PATH: process.env.PATH,
+        ENV_FILE: 'none',
+        BATCH_SIZE: '0',
+        LOG_MAX_FILES: 'x',
+        PIPEDRIVE_API_KEY: '',
+        MYSQL_USER: 'root',
+        CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/1',
+        CHATWOOT_API_KEY: 'k',
+      },
       encoding: 'utf8',
+      timeout: 20_000,
     });
     expect(res.status).toBe(2);
-    expect(res.stdout).not.toContain('started');
+    expect(res.stdout).not.toContain('worker starting');
     const lines = res.stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines.join('\n')).toMatch(/BATCH_SIZE: .*between 1 and 500/);

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { createConnection } from 'mysql2/promise';
 import type { DatabaseConfig } from '@pcs/config';
+import { tagError } from '@pcs/errors';
+import { databaseTimeout } from './errors.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 
@@ -13,24 +15,57 @@ export interface DataSourceOptions {
 }
 
 export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {}): DataSource {
-  return new DataSource({
-    type: 'mysql',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.database,
-    charset: 'utf8mb4_unicode_ci',
-    timezone: 'Z',
-    entities: ENTITIES,
-    migrations: MIGRATIONS,
-    migrationsTableName: 'schema_migrations',
-    synchronize: false,
-    logging: false,
-    connectTimeout: opts.connectTimeoutMs ?? 10_000,
-    poolSize: opts.poolSize ?? 10,
-    extra: { enableKeepAlive: true },
-  });
+  return typeDatabaseErrors(
+    new DataSource({
+      type: 'mysql',
+      host: db.host,
+      port: db.port,
+      username: db.user,
+      password: db.password,
+      database: db.database,
+      charset: 'utf8mb4_unicode_ci',
+      timezone: 'Z',
+      entities: ENTITIES,
+      migrations: MIGRATIONS,
+      migrationsTableName: 'schema_migrations',
+      synchronize: false,
+      logging: false,
+      connectTimeout: opts.connectTimeoutMs ?? 10_000,
+      poolSize: opts.poolSize ?? 10,
+      extra: { enableKeepAlive: true },
+    }),
+  );
+}
+
+const database = (err: unknown) => tagError(err, 'database', 'database');
+
+/**
+ * Every error of this data source carries the kind `database` (see @pcs/errors): connecting,
+ * queries, transactions, whatever repository or query builder issued them. TypeORM runs all of
+ * them through a query runner, so the runner's methods are where the kind is attached; the
+ * driver's own error (class, code, message) is left as it is.
+ */
+function typeDatabaseErrors(ds: DataSource): DataSource {
+  const initialize = ds.initialize.bind(ds);
+  ds.initialize = () => initialize().catch((err: unknown) => Promise.reject(database(err)));
+  const driver = ds.driver;
+  const create = driver.createQueryRunner.bind(driver);
+  driver.createQueryRunner = (mode) => {
+    const runner = create(mode);
+    for (const method of [
+      'connect',
+      'query',
+      'startTransaction',
+      'commitTransaction',
+      'rollbackTransaction',
+    ] as const) {
+      const original = (runner[method] as (...args: unknown[]) => Promise<unknown>).bind(runner);
+      (runner as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+        original(...args).catch((err: unknown) => Promise.reject(database(err)));
+    }
+    return runner;
+  };
+  return ds;
 }
 
 /** Creates the database itself when it is missing (first start on a fresh server). */
@@ -41,7 +76,7 @@ export async function ensureDatabase(db: DatabaseConfig): Promise<void> {
     user: db.user,
     password: db.password,
     connectTimeout: 10_000,
-  });
+  }).catch((err: unknown) => Promise.reject(database(err)));
   try {
     await conn.query(
       `CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
@@ -94,16 +129,21 @@ export async function openDatabase(
   }
 }
 
-/** A cheap liveness query with its own deadline (for /readyz and the monitor). */
-export async function pingDatabase(ds: DataSource, timeoutMs = 3_000): Promise<void> {
+/**
+ * A cheap liveness query with its own deadline (for /readyz and the monitor); answers the
+ * database's clock (UTC), the time every run and check is stamped with.
+ */
+export async function pingDatabase(ds: DataSource, timeoutMs = 3_000): Promise<Date> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      ds.query('SELECT 1'),
+    const rows = (await Promise.race([
+      ds.query('SELECT UTC_TIMESTAMP(3) AS now'),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(databaseTimeout(timeoutMs)), timeoutMs);
       }),
-    ]);
+    ])) as { now: Date | string }[];
+    const v = rows[0]!.now;
+    return v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`);
   } finally {
     clearTimeout(timer);
   }

@@ -103,9 +103,20 @@ export interface Run {
   marked: number;
   deleted: number;
   skipped: number;
+  /** The alert error type of a failure, in the original deployment's words (`auth issue`, …). */
   errorType: string | null;
   errorMessage: string | null;
+  /** The failure's kind (see @pcs/errors), or `aborted` / `lost` for runs ended from outside. */
+  errorKind: string | null;
+  /** The part that failed (`pipedrive`, `chatwoot`, `database`, …), when known. */
+  errorSource: string | null;
   details: Record<string, unknown> | null;
+  /** The BullMQ job carrying the run (its listing, or the cleanup, or the targeted upsert). */
+  jobId: string | null;
+  /** Renewed by the run's progress; a running run past it is checked by the reaper. */
+  leaseUntil: Date | null;
+  /** Whether the alerts of the run's end were evaluated. */
+  alertsDone: boolean;
 }
 
 const counter = (name: string) => ({ name, type: 'int' as const, unsigned: true, default: 0 });
@@ -137,7 +148,12 @@ export const RunEntity = new EntitySchema<Run>({
     skipped: counter('skipped'),
     errorType: { name: 'error_type', type: 'varchar', length: 32, nullable: true },
     errorMessage: { name: 'error_message', type: 'varchar', length: 1024, nullable: true },
+    errorKind: { name: 'error_kind', type: 'varchar', length: 16, nullable: true },
+    errorSource: { name: 'error_source', type: 'varchar', length: 16, nullable: true },
     details: { type: 'longtext', nullable: true, transformer: json },
+    jobId: { name: 'job_id', type: 'varchar', length: 191, nullable: true },
+    leaseUntil: { name: 'lease_until', type: 'datetime', precision: 3, nullable: true },
+    alertsDone: { name: 'alerts_done', type: 'boolean', default: false },
   },
 });
 
@@ -233,7 +249,7 @@ export const AlertStateEntity = new EntitySchema<AlertState>({
     notifyCount: { name: 'notify_count', type: 'int', unsigned: true, default: 0 },
     silencedUntil: { name: 'silenced_until', type: 'datetime', precision: 3, nullable: true },
     silenceReason: { name: 'silence_reason', type: 'varchar', length: 255, nullable: true },
-    updatedAt: { name: 'updated_at', type: 'datetime', precision: 3, updateDate: true },
+    updatedAt: { name: 'updated_at', type: 'datetime', precision: 3 },
   },
 });
 
@@ -266,6 +282,32 @@ export const PersonEntity = new EntitySchema<Person>({
   },
 });
 
+export interface AlertOutboxEntry {
+  id: number;
+  fingerprint: string;
+  /** `queue`: relayed to the notifications queue by a worker; `direct`: posted by the dashboard watchdog. */
+  channel: string;
+  /** The alert document (JSON). */
+  alert: Record<string, unknown>;
+  createdAt: Date;
+  relayedAt: Date | null;
+  attempts: number;
+}
+
+export const AlertOutboxEntity = new EntitySchema<AlertOutboxEntry>({
+  name: 'AlertOutbox',
+  tableName: 'alert_outbox',
+  columns: {
+    id: { type: 'bigint', primary: true, generated: 'increment', transformer: bigintNumber },
+    fingerprint: { type: 'varchar', length: 191 },
+    channel: { type: 'varchar', length: 16 },
+    alert: { type: 'longtext', transformer: json },
+    createdAt: { name: 'created_at', type: 'datetime', precision: 3 },
+    relayedAt: { name: 'relayed_at', type: 'datetime', precision: 3, nullable: true },
+    attempts: { type: 'int', unsigned: true, default: 0 },
+  },
+});
+
 export const ENTITIES = [
   OrganizationEntity,
   PersonEntity,
@@ -273,4 +315,5 @@ export const ENTITIES = [
   RecordOutcomeEntity,
   CheckResultEntity,
   AlertStateEntity,
+  AlertOutboxEntity,
 ];

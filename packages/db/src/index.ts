@@ -8,5 +8,6 @@ export {
   type DataSourceOptions,
   type MigrationReport,
 } from './data-source.js';
+export * from './errors.js';
 export { recordCheckResult, latestCheckResults } from './repositories.js';
-export { DataSource, In, IsNull, Like, MoreThanOrEqual, Not, type Repository } from 'typeorm';
+export { DataSource, In, IsNull, Like, MoreThanOrEqual, Not, type EntityManager, type Repository } from 'typeorm';

@@ -18,11 +18,13 @@ describe('db migrations', () => {
       'PipedriveMirror1764300000000',
       'RunBatches1764400000000',
       'SyncTarget1764500000000',
+      'StateOwners1764600000000',
     ]);
     const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[])
       .map((r) => Object.values(r)[0])
       .sort();
     expect(tables).toEqual([
+      'alert_outbox',
       'alert_states',
       'check_results',
       'organizations',
@@ -49,9 +51,10 @@ describe('db migrations', () => {
         'PipedriveMirror1764300000000',
         'RunBatches1764400000000',
         'SyncTarget1764500000000',
+        'StateOwners1764600000000',
       ]);
       const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
-      expect(Number(rows[0]!.n)).toBe(4);
+      expect(Number(rows[0]!.n)).toBe(5);
       await Promise.all(results.map((r) => r.ds.destroy()));
     } finally {
       await fresh.drop();
@@ -61,7 +64,7 @@ describe('db migrations', () => {
   it('creates the database itself when it does not exist yet', async () => {
     const config = { ...db.config, database: `${db.config.database}_new` };
     const { ds, migrations } = await openDatabase(config);
-    expect(migrations.applied).toHaveLength(4);
+    expect(migrations.applied).toHaveLength(5);
     await ds.query(`DROP DATABASE \`${config.database}\``);
     await ds.destroy();
   });
@@ -119,5 +122,65 @@ describe('db migrations', () => {
     )) as { possible_keys: string | null }[];
     expect(plan2[0]!.possible_keys ?? '').toContain('IDX_org_customer_state');
     await ds.destroy();
+  });
+
+  it('keeps one outcome per organization and run: duplicates of an older version are folded, new ones refused', async () => {
+    const fresh = await createTestDatabase('dbdup');
+    try {
+      const { ds } = await openDatabase(fresh.config);
+      // As an older version left it: the unique key is not there yet, and one organization has two outcomes.
+      await ds.query("DELETE FROM schema_migrations WHERE name = 'StateOwners1764600000000'");
+      await ds.query('DROP TABLE alert_outbox');
+      await ds.query('ALTER TABLE record_outcomes DROP KEY UQ_outcomes_run_org');
+      await ds.query(`ALTER TABLE runs DROP KEY IDX_runs_alerts_pending, DROP KEY IDX_runs_type_mode_status_finished,
+        DROP KEY IDX_runs_status_lease, DROP COLUMN alerts_done, DROP COLUMN error_source, DROP COLUMN error_kind,
+        DROP COLUMN lease_until, DROP COLUMN job_id`);
+      const run = '00000000-0000-4000-8000-000000000002';
+      for (const outcome of ['failed', 'updated'])
+        await ds.query(
+          'INSERT INTO record_outcomes (run_id, org_id, outcome, created_at) VALUES (?, 7, ?, UTC_TIMESTAMP(3))',
+          [run, outcome],
+        );
+      await ds.destroy();
+      const again = await openDatabase(fresh.config);
+      expect(again.migrations.applied).toEqual(['StateOwners1764600000000']);
+      const rows = (await again.ds.query('SELECT outcome FROM record_outcomes WHERE run_id = ?', [run])) as {
+        outcome: string;
+      }[];
+      expect(rows).toEqual([{ outcome: 'updated' }]);
+      await expect(
+        again.ds.query(
+          "INSERT INTO record_outcomes (run_id, org_id, outcome, created_at) VALUES (?, 7, 'created', UTC_TIMESTAMP(3))",
+          [run],
+        ),
+      ).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+      await again.ds.destroy();
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('types every database error: kind `database`, and what it means from the driver code', async () => {
+    const { databaseFailure } = await import('../src/index.js');
+    const { kindOf } = await import('@pcs/errors');
+    const unreachable = await openDatabase(
+      { ...db.config, port: 9 },
+      { migrate: false, connectTimeoutMs: 1_000 },
+    ).catch((err: unknown) => err);
+    expect(kindOf(unreachable)).toBe('database');
+    expect(databaseFailure(unreachable)).toBe('unreachable');
+    const { ds } = await openDatabase(db.config, { migrate: false });
+    try {
+      const missing = await ds.query('SELECT * FROM no_such_table').catch((err: unknown) => err);
+      expect(kindOf(missing)).toBe('database');
+      expect(databaseFailure(missing)).toBe('missing');
+      const bad = await ds
+        .getRepository(RunEntity)
+        .query('SELECT FROM')
+        .catch((err: unknown) => err);
+      expect(databaseFailure(bad)).toBe('statement');
+    } finally {
+      await ds.destroy();
+    }
   });
 });

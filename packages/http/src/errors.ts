@@ -1,15 +1,16 @@
+import { AppError, type ErrorKind } from '@pcs/errors';
+
 /**
- * Typed errors of the outside APIs. The type says what a caller can do about it:
- * - rate_limit: wait `retryAfterMs` and try again (not a failure of the record);
- * - transient: 5xx, timeout, connection reset: retry with backoff;
- * - auth: the credentials are wrong or revoked: no retry helps, fail fast and alert;
- * - forbidden: the credentials lack a permission (or an abuse block): no retry helps;
- * - not_found: the thing is gone;
- * - conflict: the target already holds this value (e.g. Chatwoot 422 "has already been taken");
- * - bad_data: the request or the answer is malformed (e.g. an invalid phone number).
+ * Typed errors of the outside APIs: an AppError (see @pcs/errors) whose kind is one of the API
+ * kinds and whose source is the API. The kind says what a caller can do about it: wait
+ * (rate_limit), retry (transient), give up and alert (auth, forbidden), or treat the record
+ * (not_found, conflict, bad_data).
  */
 export type ApiName = 'pipedrive' | 'chatwoot' | 'gchat' | 'email' | 'healthcheck';
-export type ErrorType = 'rate_limit' | 'transient' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'bad_data';
+export type ErrorType = Extract<
+  ErrorKind,
+  'rate_limit' | 'transient' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'bad_data'
+>;
 
 export const RETRYABLE: ReadonlySet<ErrorType> = new Set(['rate_limit', 'transient']);
 
@@ -30,8 +31,9 @@ export interface ApiErrorOptions {
   cause?: unknown;
 }
 
-export class ApiError extends Error {
+export class ApiError extends AppError {
   readonly api: ApiName;
+  /** The kind, under the name the API clients have always used. */
   readonly type: ErrorType;
   readonly status?: number;
   readonly method?: string;
@@ -41,7 +43,7 @@ export class ApiError extends Error {
   readonly body?: string;
 
   constructor(opts: ApiErrorOptions) {
-    super(opts.message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super({ kind: opts.type, source: opts.api, message: opts.message, cause: opts.cause });
     this.name = 'ApiError';
     this.api = opts.api;
     this.type = opts.type;
@@ -53,12 +55,8 @@ export class ApiError extends Error {
     this.body = opts.body;
   }
 
-  get retryable(): boolean {
-    return RETRYABLE.has(this.type);
-  }
-
   /** A plain, secret-free object for logs, job results and alerts. */
-  toJSON(): Record<string, unknown> {
+  override toJSON(): Record<string, unknown> {
     return {
       name: this.name,
       api: this.api,

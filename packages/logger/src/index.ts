@@ -9,7 +9,7 @@ export { createRedactor, REDACTED } from './redact.js';
 export { serializeError } from './serializers.js';
 export type { Logger } from 'pino';
 
-/** The log channels of INTERFACE.md §7: one directory (and file series) each under LOG_DIR. */
+/** The log channels of docs/contract.md §7: one directory (and file series) each under LOG_DIR. */
 export const CHANNELS = ['sync', 'cleanup', 'monitor', 'alerts', 'worker'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
@@ -86,7 +86,7 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: {
           level: (label) => ({ level: label }),
-          // `name` is the channel (INTERFACE.md §7): a logged object's own `name` (an
+          // `name` is the channel (docs/contract.md §7): a logged object's own `name` (an
           // organization's, say) must not replace it, so it is kept as `objectName`.
           log: (obj) => {
             if (!('name' in obj)) return obj;

@@ -1,4 +1,4 @@
-import type { Alert } from '@pcs/queues';
+import type { Alert } from './alert.js';
 
 /**
  * The Google Chat message of an alert: a cardsV2 card with a text fallback, in the original

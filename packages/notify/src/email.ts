@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { ApiError } from '@pcs/http';
-import type { Alert } from '@pcs/queues';
+import type { Alert } from './alert.js';
 import { emojiOf } from './card.js';
 
 /**

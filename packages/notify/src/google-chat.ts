@@ -1,6 +1,6 @@
 import axios from 'axios';
 import { ApiError, truncate } from '@pcs/http';
-import type { Alert } from '@pcs/queues';
+import type { Alert } from './alert.js';
 import { renderMessage } from './card.js';
 
 export interface DeliveryResult {

@@ -1,14 +1,11 @@
+import type { Redis } from 'ioredis';
 import type { Config } from '@pcs/config';
-import {
-  AlertStateEntity,
-  In,
-  latestCheckResults,
-  RunEntity,
-  type AlertState,
-  type DataSource,
-  type Run,
-} from '@pcs/db';
-import { QUEUE_NAMES, type QueueName, type Queues } from '@pcs/queues';
+import { latestCheckResults, type DataSource, type Run } from '@pcs/db';
+import { describeError } from '@pcs/errors';
+import { AlertEngine, MysqlAlertStore, RedisAlertStore, type AlertRecord } from '@pcs/monitor';
+import { distinctWorkers, QUEUE_NAMES, type QueueName, type Queues } from '@pcs/queues';
+import { Runs } from '@pcs/sync/runs';
+import { targetSince } from '@pcs/sync/target';
 
 /** The `manage status --json` / `GET /api/status` document: what an on-call person asks first. */
 export interface StatusDocument {
@@ -32,6 +29,8 @@ export interface StatusDocument {
     byQueue: Record<QueueName, number>;
     list: { queue: QueueName; name: string; addr: string; ageSeconds: number }[];
   };
+  /** Runs in progress (sync, cleanup, targeted), with their progress and lease: a stuck run shows here. */
+  running: RunSummary[];
   lastRuns: { sync: RunSummary | null; lastSuccessfulSync: RunSummary | null; cleanup: RunSummary | null };
   checks: { check: string; status: string; message: string; checkedAt: string }[];
   alerts: { firing: AlertSummary[]; silenced: AlertSummary[] };
@@ -43,8 +42,14 @@ export interface RunSummary {
   type: string;
   mode: string;
   status: string;
+  trigger: string;
   startedAt: string;
   finishedAt: string | null;
+  listingComplete: boolean;
+  batchesDone: number;
+  batchesTotal: number;
+  /** Until when the run counts as alive without progress (running runs only). */
+  leaseUntil: string | null;
   processed: number;
   created: number;
   updated: number;
@@ -55,6 +60,8 @@ export interface RunSummary {
   skipped: number;
   errorType: string | null;
   errorMessage: string | null;
+  /** The failure's kind (rate_limit, auth, database, …), or `aborted` / `lost` for runs ended from outside. */
+  errorKind: string | null;
 }
 
 export interface AlertSummary {
@@ -75,8 +82,13 @@ export function summarizeRun(r: Run): RunSummary {
     type: r.type,
     mode: r.mode,
     status: r.status,
+    trigger: r.trigger,
     startedAt: r.startedAt.toISOString(),
     finishedAt: r.finishedAt?.toISOString() ?? null,
+    listingComplete: r.listingComplete,
+    batchesDone: r.batchesDone,
+    batchesTotal: r.batchesTotal,
+    leaseUntil: r.status === 'running' ? (r.leaseUntil?.toISOString() ?? null) : null,
     processed: r.processed,
     created: r.created,
     updated: r.updated,
@@ -87,11 +99,12 @@ export function summarizeRun(r: Run): RunSummary {
     skipped: r.skipped,
     errorType: r.errorType,
     errorMessage: r.errorMessage,
+    errorKind: r.errorKind,
   };
 }
 
 /** An alert as the CLI and the status API show it (a silence that ended shows as none). */
-export function summarizeAlert(a: AlertState, now = new Date()): AlertSummary {
+export function summarizeAlert(a: AlertRecord, now = new Date()): AlertSummary {
   return {
     fingerprint: a.fingerprint,
     state: a.state,
@@ -152,47 +165,42 @@ export async function queueStatus(queues: Queues): Promise<Pick<StatusDocument, 
   };
 }
 
-/**
- * BullMQ lists every connection of a worker (its command and blocking connections); our worker
- * name follows ':w:' in the raw client name, so one entry per worker remains.
- */
-export function distinctWorkers(
-  clients: Record<string, string>[],
-): { name: string; addr: string; ageSeconds: number }[] {
-  const seen = new Map<string, { name: string; addr: string; ageSeconds: number }>();
-  for (const c of clients) {
-    const raw = String(c.rawname ?? c.name ?? '');
-    const own = raw.includes(':w:') ? raw.slice(raw.indexOf(':w:') + 3) : raw;
-    if (!seen.has(own)) seen.set(own, { name: own, addr: String(c.addr ?? ''), ageSeconds: Number(c.age ?? 0) });
-  }
-  return [...seen.values()];
-}
-
 /** Worker names are `pcs-worker:<queue>:<host>:<pid>`: one process serves several queues. */
 function processOf(workerName: string): string {
   const parts = workerName.split(':');
   return parts.length >= 4 && parts[0] === 'pcs-worker' ? parts.slice(2).join(':') : workerName;
 }
 
-/** Database side of the status: last runs, latest check results, firing and silenced alerts. */
+/** The alert engine as the CLI and the dashboard read it (MySQL, and what Redis holds while MySQL was away). */
+export function readAlerts(config: Config, ds: DataSource, redis?: Redis): AlertEngine {
+  return new AlertEngine({
+    primary: new MysqlAlertStore(ds),
+    fallback: redis ? new RedisAlertStore(redis, config.redis.prefix) : undefined,
+    channel: 'queue',
+    repeatHours: config.thresholds.alertRepeatHours,
+  });
+}
+
+/** Database side of the status: runs in progress and the last ones, latest check results, firing and silenced alerts. */
 export async function databaseStatus(
+  config: Config,
   ds: DataSource,
+  redis?: Redis,
   now = new Date(),
-): Promise<Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'>> {
-  const runs = ds.getRepository(RunEntity);
-  const [sync, lastSuccessfulSync, cleanup, checks, alerts] = await Promise.all([
-    runs.findOne({ where: { type: 'sync', mode: In(['full', 'incremental']) }, order: { startedAt: 'DESC' } }),
-    runs.findOne({
-      where: { type: 'sync', mode: In(['full', 'incremental']), status: In(['succeeded', 'partial']) },
-      order: { finishedAt: 'DESC' },
-    }),
-    runs.findOne({ where: { type: 'cleanup' }, order: { startedAt: 'DESC' } }),
+): Promise<Pick<StatusDocument, 'running' | 'lastRuns' | 'checks' | 'alerts'>> {
+  const runs = new Runs(ds);
+  const [running, sync, lastSuccessfulSync, cleanup, checks, alerts] = await Promise.all([
+    runs.running(),
+    runs.latest('sync'),
+    targetSince(ds, config).then((since) => runs.lastSuccessfulSync(since)),
+    runs.latest('cleanup'),
     latestCheckResults(ds),
-    ds.getRepository(AlertStateEntity).find({ where: { state: 'firing' }, order: { firstFiredAt: 'ASC' } }),
+    readAlerts(config, ds, redis).firing(),
   ]);
-  const toAlert = (a: AlertState) => summarizeAlert(a, now);
+  const toAlert = (a: AlertRecord) => summarizeAlert(a, now);
   const silenced = alerts.filter((a) => a.silencedUntil && a.silencedUntil > now);
   return {
+    running: running.map(summarizeRun),
     lastRuns: {
       sync: sync ? summarizeRun(sync) : null,
       lastSuccessfulSync: lastSuccessfulSync ? summarizeRun(lastSuccessfulSync) : null,
@@ -212,9 +220,16 @@ export async function databaseStatus(
  * The whole status. The database part is optional: when the database is down the queue side is
  * still reported, with `database.ok: false` saying why.
  */
-export async function buildStatus(config: Config, queues: Queues, ds: DataSource | undefined): Promise<StatusDocument> {
+export async function buildStatus(deps: {
+  config: Config;
+  queues: Queues;
+  ds: DataSource | undefined;
+  redis?: Redis;
+}): Promise<StatusDocument> {
+  const { config, queues, ds, redis } = deps;
   const q = await queueStatus(queues);
-  let dbPart: Pick<StatusDocument, 'lastRuns' | 'checks' | 'alerts'> = {
+  let dbPart: Pick<StatusDocument, 'running' | 'lastRuns' | 'checks' | 'alerts'> = {
+    running: [],
     lastRuns: { sync: null, lastSuccessfulSync: null, cleanup: null },
     checks: [],
     alerts: { firing: [], silenced: [] },
@@ -222,9 +237,9 @@ export async function buildStatus(config: Config, queues: Queues, ds: DataSource
   let database: StatusDocument['database'] = { ok: true };
   if (ds) {
     try {
-      dbPart = await databaseStatus(ds);
+      dbPart = await databaseStatus(config, ds, redis);
     } catch (err) {
-      database = { ok: false, error: (err as Error).message };
+      database = { ok: false, error: describeError(err).message };
     }
   } else database = { ok: false, error: 'not connected' };
   return { generatedAt: new Date().toISOString(), prefix: config.redis.prefix, ...q, ...dbPart, database };

@@ -1,6 +1,24 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { AppError, tagError } from '@pcs/errors';
 
 export type ConnectionRole = 'worker' | 'producer';
+
+type SendCommand = Redis['sendCommand'];
+
+/**
+ * Every error a command of this connection rejects with carries the kind `redis` (see
+ * @pcs/errors), whoever issued it (BullMQ, a lock, the rate-limit pause). The error itself (class,
+ * message) is left as ioredis made it, since BullMQ looks at both.
+ */
+function typeRedisErrors(redis: Redis): Redis {
+  const send = redis.sendCommand.bind(redis) as SendCommand;
+  redis.sendCommand = ((command: Parameters<SendCommand>[0], stream?: Parameters<SendCommand>[1]) => {
+    const reject = command.reject.bind(command);
+    command.reject = (err: Error) => reject(tagError(err, 'redis', 'redis'));
+    return send(command, stream);
+  }) as SendCommand;
+  return redis;
+}
 
 /**
  * Redis connections on one shared configuration. Workers (blocking commands) need
@@ -17,17 +35,23 @@ export function createRedis(url: string, role: ConnectionRole, extra: RedisOptio
           enableOfflineQueue: true,
           retryStrategy: (times) => Math.min(times * 200, 2_000),
         };
-  return new Redis(url, { ...base, ...extra });
+  return typeRedisErrors(new Redis(url, { ...base, ...extra }));
 }
 
-/** Resolves when Redis answers PING, rejects after `timeoutMs`. */
+/** Resolves when Redis answers PING, rejects (kind `redis`) after `timeoutMs`. */
 export async function pingRedis(redis: Redis, timeoutMs = 3_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       redis.ping(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new AppError({ kind: 'redis', source: 'redis', message: `Redis did not answer within ${timeoutMs} ms` }),
+            ),
+          timeoutMs,
+        );
       }),
     ]);
   } finally {

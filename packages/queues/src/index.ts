@@ -1,11 +1,6 @@
 export * from './names.js';
 export * from './definition.js';
-export * from './registry.js';
 export * from './connection.js';
 export * from './queues.js';
 export * from './schedulers.js';
 export * from './workers.js';
-export { syncRunJob, syncBatchJob, syncOrgJob, triggerSchema } from './jobs/sync.js';
-export { cleanupRunJob } from './jobs/cleanup.js';
-export { checkJobs, CHECK_DESCRIPTIONS } from './jobs/monitor.js';
-export { alertJob, alertSchema, type Alert } from './jobs/notifications.js';

@@ -1,30 +1,6 @@
-import { QUEUE_NAMES, type QueueName } from '@pcs/config';
-
-export { QUEUE_NAMES, type QueueName };
-
-/** Job names, one per kind of work; each monitor check is its own job name. */
-export const JOB_NAMES = {
-  syncRun: 'sync-run',
-  syncBatch: 'sync-batch',
-  syncOrg: 'sync-org',
-  cleanupRun: 'cleanup-run',
-  checkPipedriveApi: 'pipedrive-api',
-  checkChatwootApi: 'chatwoot-api',
-  checkSyncStatus: 'sync-status',
-  checkConsistency: 'consistency',
-  checkFreshness: 'freshness',
-  checkQueues: 'queues',
-  alert: 'alert',
-} as const;
-
-export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
-
-export const MONITOR_CHECKS = [
-  JOB_NAMES.checkPipedriveApi,
-  JOB_NAMES.checkChatwootApi,
-  JOB_NAMES.checkSyncStatus,
-  JOB_NAMES.checkConsistency,
-  JOB_NAMES.checkFreshness,
-  JOB_NAMES.checkQueues,
-] as const;
-export type MonitorCheck = (typeof MONITOR_CHECKS)[number];
+/**
+ * The four queues of a deployment (docs/contract.md §6). A leaf module with no imports, so that
+ * the configuration can validate WORKER_QUEUES against it (`@pcs/queues/names`).
+ */
+export const QUEUE_NAMES = ['sync', 'cleanup', 'monitor', 'notifications'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];

@@ -1,17 +1,19 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import type { JobDefinition } from './definition.js';
+import { AppError } from '@pcs/errors';
+import type { AnyJobDefinition, JobDefinition } from './definition.js';
 import { QUEUE_NAMES, type QueueName } from './names.js';
 
 export type Queues = Record<QueueName, Queue>;
 
-export class InvalidPayloadError extends Error {
+/** A payload its job's schema refuses: no retry can fix it (kind `bad_data`). */
+export class InvalidPayloadError extends AppError {
   constructor(
     readonly job: string,
     readonly issues: string[],
   ) {
-    super(`invalid payload for job ${job}: ${issues.join('; ')}`);
+    super({ kind: 'bad_data', message: `invalid payload for job ${job}: ${issues.join('; ')}` });
     this.name = 'InvalidPayloadError';
   }
 }
@@ -31,7 +33,8 @@ export async function closeQueues(queues: Partial<Queues>): Promise<void> {
 }
 
 /** Validates a payload against its definition's schema; throws InvalidPayloadError naming every problem. */
-export function parsePayload<S extends z.ZodType>(def: JobDefinition<S>, data: unknown): z.output<S> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function parsePayload<S extends z.ZodType>(def: JobDefinition<S, string, any>, data: unknown): z.output<S> {
   const res = def.schema.safeParse(data);
   if (!res.success) {
     throw new InvalidPayloadError(
@@ -43,7 +46,7 @@ export function parsePayload<S extends z.ZodType>(def: JobDefinition<S>, data: u
 }
 
 /** The job options a definition implies (retries, backoff, retention). */
-export function jobOptionsOf(def: JobDefinition): JobsOptions {
+export function jobOptionsOf(def: AnyJobDefinition): JobsOptions {
   return {
     attempts: def.attempts,
     backoff: def.backoff,
@@ -55,7 +58,8 @@ export function jobOptionsOf(def: JobDefinition): JobsOptions {
 /** Adds a job after validating its payload at the producer's edge. */
 export async function enqueue<S extends z.ZodType>(
   queues: Partial<Queues>,
-  def: JobDefinition<S>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  def: JobDefinition<S, string, any>,
   data: z.input<S>,
   opts: JobsOptions = {},
 ) {

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker, type Job, type MinimalJob, type WorkerOptions } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type MinimalJob, type Queue, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import type { JobDefinition } from './definition.js';
+import type { AnyJobDefinition, JobDefinition } from './definition.js';
 import { InvalidPayloadError, parsePayload } from './queues.js';
 import type { QueueName } from './names.js';
 
@@ -13,16 +13,13 @@ export type JobHandler<S extends z.ZodType = z.ZodType> = (
   signal?: AbortSignal,
 ) => Promise<unknown>;
 
+/** A definition with the handler that runs it (see apps/worker/src/handlers). */
 export interface HandlerEntry {
-  definition: JobDefinition;
+  definition: AnyJobDefinition;
   handler: JobHandler;
 }
 
-export function handle<S extends z.ZodType>(definition: JobDefinition<S>, handler: JobHandler<S>): HandlerEntry {
-  return { definition: definition as unknown as JobDefinition, handler: handler as JobHandler };
-}
-
-/** 2 s, 4 s, 8 s … capped at 64 s, with ±25 % jitter (INTERFACE.md §6a for deliveries). */
+/** 2 s, 4 s, 8 s … capped at 64 s, with ±25 % jitter (docs/contract.md §6a, for deliveries). */
 export function cappedExponentialDelay(
   attemptsMade: number,
   baseMs = 2_000,
@@ -83,4 +80,47 @@ export function createDispatchingWorker(
       ...opts,
     },
   );
+}
+
+/** The BullMQ states in which a job will still run (or is running). */
+export const LIVE_JOB_STATES: ReadonlySet<string> = new Set([
+  'active',
+  'waiting',
+  'wait',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+]);
+
+/**
+ * BullMQ lists every connection of a worker (its command and blocking connections); our worker
+ * name follows ':w:' in the raw client name, so one entry per worker remains.
+ */
+export function distinctWorkers(
+  clients: Record<string, string>[],
+): { name: string; addr: string; ageSeconds: number }[] {
+  const seen = new Map<string, { name: string; addr: string; ageSeconds: number }>();
+  for (const c of clients) {
+    const raw = String(c.rawname ?? c.name ?? '');
+    const own = raw.includes(':w:') ? raw.slice(raw.indexOf(':w:') + 3) : raw;
+    if (!seen.has(own)) seen.set(own, { name: own, addr: String(c.addr ?? ''), ageSeconds: Number(c.age ?? 0) });
+  }
+  return [...seen.values()];
+}
+
+/** The workers serving a queue now (one entry per worker process and queue). */
+export async function onlineWorkers(queue: Queue): Promise<ReturnType<typeof distinctWorkers>> {
+  return distinctWorkers(await queue.getWorkers());
+}
+
+/**
+ * A handler entry for a definition outside the catalogue of @pcs/jobs (tests, extensions). The
+ * catalogue's own jobs get theirs from the typed map in apps/worker/src/handlers.
+ */
+export function handle<S extends z.ZodType>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  definition: JobDefinition<S, string, any>,
+  handler: JobHandler<S>,
+): HandlerEntry {
+  return { definition, handler: handler as JobHandler };
 }

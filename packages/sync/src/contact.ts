@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 
 /**
- * What lands in Chatwoot for one organization (INTERFACE.md §5), computed from the mirror of
+ * What lands in Chatwoot for one organization (docs/contract.md §5), computed from the mirror of
  * Pipedrive in the database. Pure: no I/O, so it is tested on its own and hashed to skip writes.
  */
 

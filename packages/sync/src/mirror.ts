@@ -1,4 +1,12 @@
-import { In, OrganizationEntity, PersonEntity, type DataSource, type Organization, type Person } from '@pcs/db';
+import {
+  In,
+  OrganizationEntity,
+  PersonEntity,
+  type DataSource,
+  type EntityManager,
+  type Organization,
+  type Person,
+} from '@pcs/db';
 import type { PdOrganization, PdPerson } from '@pcs/pipedrive';
 
 /**
@@ -160,4 +168,22 @@ export async function knownCustomers(
     known: new Set(rows.map((r) => r.id)),
     customers: rows.filter((r) => r.isCustomer && !r.isDeleted).map((r) => r.id),
   };
+}
+
+/** Customers whose contact failed or was never written: every incremental run tries them again. */
+export async function retryableCustomers(ds: DataSource): Promise<number[]> {
+  const rows = (await ds.query(
+    "SELECT id FROM organizations WHERE is_customer = 1 AND is_deleted = 0 AND sync_state IN ('failed', 'pending')",
+  )) as { id: string }[];
+  return rows.map((r) => Number(r.id));
+}
+
+/** Stores what an upsert learned about organizations (contact id, hash, state), inside the caller's transaction. */
+export async function saveOrganizationRows(
+  m: EntityManager,
+  rows: readonly { orgId: number; row: Partial<Organization> }[],
+): Promise<void> {
+  for (const r of rows) {
+    if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as never);
+  }
 }

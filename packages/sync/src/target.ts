@@ -53,7 +53,6 @@ export async function ensureTarget(
   ds: DataSource,
   config: Pick<Config, 'pipedrive' | 'chatwoot'>,
   log: Pick<Logger, 'warn'>,
-  now = new Date(),
 ): Promise<TargetState> {
   const to = targetOf(config);
   const key = targetKey(config);
@@ -86,11 +85,28 @@ export async function ensureTarget(
       );
       forgotten = 'contact ids';
     }
-    await m.query("UPDATE pcs_settings SET value = ?, updated_at = ? WHERE name = 'sync_target'", [key, now]);
+    await m.query("UPDATE pcs_settings SET value = ?, updated_at = UTC_TIMESTAMP(3) WHERE name = 'sync_target'", [key]);
+    const [{ now }] = (await m.query("SELECT updated_at AS now FROM pcs_settings WHERE name = 'sync_target'")) as {
+      now: Date;
+    }[] as [{ now: Date }];
     log.warn(
       { from, to, forgotten },
       `the sync target changed: forgot the previous account's ${forgotten}; the next listing covers everything and finds each contact again by its identifier`,
     );
-    return { key, since: now, changed: { from, to, forgotten } };
+    return { key, since: new Date(now), changed: { from, to, forgotten } };
   });
+}
+
+/**
+ * Since when the stored data belongs to this configuration's target, without changing anything
+ * (for read-only questions: status, checks). A configuration that points elsewhere than the
+ * stored data has no history yet: the time is the database's now.
+ */
+export async function targetSince(ds: DataSource, config: Pick<Config, 'pipedrive' | 'chatwoot'>): Promise<Date> {
+  const rows = (await ds.query(
+    "SELECT value, updated_at AS since, UTC_TIMESTAMP(3) AS now FROM pcs_settings WHERE name = 'sync_target'",
+  )) as { value: string; since: Date; now: Date }[];
+  const row = rows[0];
+  if (!row) return new Date(0);
+  return row.value === targetKey(config) ? new Date(row.since) : new Date(row.now);
 }

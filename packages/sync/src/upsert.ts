@@ -1,10 +1,11 @@
 import type { ChatwootClient, ContactInput, CwContact } from '@pcs/chatwoot';
 import type { Organization, Person } from '@pcs/db';
+import { describeError } from '@pcs/errors';
 import { isApiError, type ApiError } from '@pcs/http';
 import { buildContact, type ContactPayload, type MappingContext, type ValueField } from './contact.js';
 
 /**
- * Upsert of one organization, exactly as INTERFACE.md §5 says: stored contact id → identifier →
+ * Upsert of one organization, exactly as docs/contract.md §5 says: stored contact id → identifier →
  * the original deployment's `pipedrive_org_id` attribute (adopted: identifier set, conversations
  * kept) → create. An unchanged content hash costs no Chatwoot call. A value Chatwoot refuses
  * (format, or held by another contact) is left off, remembered, and the contact still written.
@@ -147,7 +148,7 @@ export async function upsertOrganization(
     }
   } catch (err) {
     if (isApiError(err) && (err.type === 'rate_limit' || err.type === 'auth')) throw err;
-    const type = isApiError(err) ? err.type : 'system';
+    const type = describeError(err).kind;
     const message = (err as Error).message.slice(0, 1000);
     return {
       orgId: org.id,

@@ -34,7 +34,7 @@ const person = (id: number, emails: string[] = [], phones: string[] = [], primar
 });
 
 describe('contact mapping', () => {
-  it('maps an organization as INTERFACE.md §5 says', () => {
+  it('maps an organization as docs/contract.md §5 says', () => {
     const c = buildContact(
       org({ customFields: { ['s'.repeat(40)]: 'https://help.acme.example' } }),
       [person(7, ['Ops@Acme.example'], ['0412 345 678'])],

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { AlertStateEntity } from '@pcs/db';
-import { summarizeAlert } from '@pcs/ops';
-import { parseDuration, silence, unsilence } from '@pcs/monitor';
+import { parseDuration } from '@pcs/monitor';
+import { readAlerts, summarizeAlert } from '@pcs/ops';
 import { openRuntime, CliError, EXIT } from '../runtime.js';
 import { ago, color, createOutput, table } from '../output.js';
 
@@ -15,7 +14,7 @@ export function registerAlerts(program: Command): void {
       const rt = await openRuntime({ database: true });
       try {
         const now = new Date();
-        const rows = await rt.ds!.getRepository(AlertStateEntity).find({ order: { firstFiredAt: 'ASC' } });
+        const rows = await readAlerts(rt.config, rt.ds!).list();
         const firing = rows.filter((a) => a.state === 'firing').map((a) => summarizeAlert(a, now));
         const silenced = rows
           .filter((a) => a.silencedUntil && a.silencedUntil > now)
@@ -60,7 +59,7 @@ export function registerAlerts(program: Command): void {
       const rt = await openRuntime({ database: true });
       try {
         const until = new Date(Date.now() + ms);
-        await silence(rt.ds!, fingerprint, until, opts.reason);
+        await readAlerts(rt.config, rt.ds!).silence(fingerprint, until, opts.reason);
         rt.loggers
           .get('alerts')
           .info({ fingerprint, until: until.toISOString(), reason: opts.reason }, 'alert silenced from the CLI');
@@ -79,7 +78,7 @@ export function registerAlerts(program: Command): void {
       const out = createOutput(Boolean(opts.json));
       const rt = await openRuntime({ database: true });
       try {
-        const found = await unsilence(rt.ds!, fingerprint);
+        const found = await readAlerts(rt.config, rt.ds!).unsilence(fingerprint);
         if (!found) throw new CliError(`no alert with fingerprint ${fingerprint}`, EXIT.failed);
         rt.loggers.get('alerts').info({ fingerprint }, 'alert unsilenced from the CLI');
         out.say(`unsilenced ${fingerprint}`);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { Run } from '@pcs/db';
-import { cleanupRunJob, enqueue } from '@pcs/queues';
+import { cleanupRunJob } from '@pcs/jobs';
+import { enqueue } from '@pcs/queues';
 import type { AffectedContact, CleanupReport } from '@pcs/sync';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput, table } from '../output.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Job } from 'bullmq';
-import { distinctWorkers } from '@pcs/ops';
-import { checkJobs, enqueue, MONITOR_CHECKS } from '@pcs/queues';
+import { checkJobs, MONITOR_CHECKS } from '@pcs/jobs';
+import { enqueue, onlineWorkers } from '@pcs/queues';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
 
@@ -37,20 +37,13 @@ export function registerMonitor(program: Command): void {
       const log = rt.loggers.get('monitor');
       try {
         const queue = rt.queues!.monitor;
-        if (distinctWorkers(await queue.getWorkers()).length === 0)
+        if ((await onlineWorkers(queue)).length === 0)
           out.say(
             color.yellow('no worker serves the monitor queue: start one with `pnpm run worker` (waiting anyway)'),
           );
         const jobs: [string, Job][] = [];
         for (const name of MONITOR_CHECKS)
-          jobs.push([
-            name,
-            await enqueue(
-              rt.queues!,
-              checkJobs.find((d) => d.name === name)!,
-              { trigger: 'cli' },
-            ),
-          ]);
+          jobs.push([name, await enqueue(rt.queues!, checkJobs[name], { trigger: 'cli' })]);
         log.info({ checks: MONITOR_CHECKS }, 'health checks started from the CLI');
         const deadline = Date.now() + Number(opts.timeout) * 1000;
         const results: CheckView[] = [];

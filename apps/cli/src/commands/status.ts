@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildStatus, type StatusDocument } from '@pcs/ops';
 import { EXIT, openRuntime } from '../runtime.js';
 import { ago, color, createOutput, table } from '../output.js';
+import { runsTable } from '../runs-view.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -22,7 +23,7 @@ export function registerStatus(program: Command): void {
             dbError = `cannot reach the database ${database} at ${host}:${port}: ${err.message}`;
             return undefined;
           });
-        const doc = await buildStatus(rt.config, rt.queues!, ds);
+        const doc = await buildStatus({ config: rt.config, queues: rt.queues!, ds, redis: rt.redis });
         await ds?.destroy();
         if (dbError) doc.database = { ok: false, error: dbError };
         if (out.json) out.document(doc);
@@ -77,6 +78,7 @@ export function renderStatus(doc: StatusDocument): string {
       r
         ? `${label}: ${r.status === 'succeeded' ? color.green(r.status) : r.status === 'running' ? r.status : color.red(r.status)} ${r.mode}, started ${ago(r.startedAt)}, ${r.processed} processed${r.errorMessage ? ` — ${r.errorMessage}` : ''}`
         : `${label}: never`;
+    if (doc.running.length) lines.push(color.bold('Running:'), runsTable(doc.running), '');
     lines.push(
       run('Last sync', doc.lastRuns.sync),
       run('Last successful sync', doc.lastRuns.lastSuccessfulSync),

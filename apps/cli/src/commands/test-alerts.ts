@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { makeAlert } from '@pcs/notify';
-import { alertJob, enqueue } from '@pcs/queues';
+import { makeAlert } from '@pcs/notify/alert';
+import { alertJob } from '@pcs/jobs';
+import { enqueue } from '@pcs/queues';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
 import { warnIfNoWorker } from '../wait.js';

@@ -1,7 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import { isApiError } from '@pcs/http';
-import { EmailChannel, postToGoogleChat } from '@pcs/notify';
-import { alertJob, handle, type Alert, type HandlerEntry } from '@pcs/queues';
+import type { alertJob } from '@pcs/jobs';
+import { EmailChannel, postToGoogleChat, type Alert } from '@pcs/notify';
+import type { JobHandler } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 
 interface Channel {
@@ -16,7 +17,7 @@ interface Channel {
  * retried by the queue (capped exponential backoff with jitter, about an hour); 400, 403 and 404
  * fail the job at once. Every attempt's outcome is a line in alerts.log.
  */
-export function alertHandler(ctx: WorkerContext): HandlerEntry {
+export function alertHandler(ctx: WorkerContext): JobHandler<(typeof alertJob)['schema']> {
   const channels: Channel[] = [];
   const webhook = ctx.config.alerts.googleChatWebhook;
   if (webhook) channels.push({ name: 'google-chat', send: (a) => postToGoogleChat(webhook, a) });
@@ -24,7 +25,7 @@ export function alertHandler(ctx: WorkerContext): HandlerEntry {
     const email = new EmailChannel(ctx.config.alerts.email);
     channels.push({ name: 'email', send: (a) => email.send(a) });
   }
-  return handle(alertJob, async (alert, job) => {
+  return async (alert, job) => {
     const log = ctx.loggers.get('alerts');
     const about = {
       jobId: job.id,
@@ -71,5 +72,5 @@ export function alertHandler(ctx: WorkerContext): HandlerEntry {
     }
     const gchat = results['google-chat'] as { threadName?: string } | undefined;
     return { delivered: true, channels: [...delivered], threadName: gchat?.threadName };
-  });
+  };
 }

@@ -1,30 +1,19 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { In, MoreThanOrEqual, RunEntity } from '@pcs/db';
-import { cleanupRunJob, handle, type HandlerEntry } from '@pcs/queues';
-import { beginCleanup, ensureTarget, RunFailedError, runCleanup } from '@pcs/sync';
+import type { cleanupRunJob } from '@pcs/jobs';
+import type { JobHandler } from '@pcs/queues';
+import { beginCleanup, RunEndedError, RunFailedError, runCleanup, targetSince } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
-import { runIdFor, syncDeps } from './sync-deps.js';
+import { rethrowForQueue } from './queue-errors.js';
+import { runIdFor } from './sync-run.js';
 
 /** How long a cleanup waits when a sync run is in progress (they never run at once). */
 export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
 
-/** A complete sync listing of the current target (a new account counts as a new installation). */
-async function hasCompleteSync(ctx: WorkerContext): Promise<boolean> {
-  const { since } = await ensureTarget(ctx.ds, ctx.config, ctx.loggers.get('cleanup'));
-  const n = await ctx.ds.getRepository(RunEntity).countBy({
-    type: 'sync',
-    mode: In(['full', 'incremental']),
-    listingComplete: true,
-    listingStartedAt: MoreThanOrEqual(since),
-    status: In(['succeeded', 'partial']),
-  });
-  return n > 0;
-}
-
-/** cleanup-run: one guarded reconciliation; a refusal or failure raises an alert through the rules (run-alerts). */
-export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
-  return handle(cleanupRunJob, async (payload, job) => {
-    const deps = { ...syncDeps(ctx), cleanupLog: ctx.loggers.get('cleanup') };
+/** cleanup-run: one guarded reconciliation; a refusal or failure raises an alert through the engine. */
+export function cleanupRunHandler(ctx: WorkerContext): JobHandler<(typeof cleanupRunJob)['schema']> {
+  return async (payload, job) => {
+    const log = ctx.loggers.get('cleanup');
+    const deps = { ...ctx.sync(), cleanupLog: log };
     const runId = payload.runId ?? runIdFor(job.id);
     const opts = {
       dryRun: payload.dryRun,
@@ -35,14 +24,14 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
     };
     // A new installation's first scheduled cleanup would judge the old deployment's contacts
     // before the first sync has made ours (and, its share being large, refuse and alert). The
-    // schedule waits for a complete sync; an operator's `manage cleanup` runs regardless.
-    if (payload.trigger === 'schedule' && !(await hasCompleteSync(ctx))) {
-      ctx.loggers.get('cleanup').info({ runId }, 'scheduled cleanup skipped: no sync has completed yet');
+    // schedule waits for a complete sync of the current target; `manage cleanup` runs regardless.
+    if (payload.trigger === 'schedule' && !(await ctx.runs.lastSuccessfulSync(await targetSince(ctx.ds, ctx.config)))) {
+      log.info({ runId }, 'scheduled cleanup skipped: no sync has completed yet');
       return { skipped: true, runId, reason: 'no sync has completed yet' };
     }
-    const started = await beginCleanup(deps, opts);
+    const started = await beginCleanup(deps, { ...opts, jobId: job.id });
     if (started.state === 'blocked') {
-      ctx.loggers.get('cleanup').info({ runId, syncRunId: started.run.id }, 'a sync run is in progress: cleanup waits');
+      log.info({ runId, syncRunId: started.run.id }, 'a sync run is in progress: cleanup waits');
       await job.moveToDelayed(Date.now() + CLEANUP_RETRY_WHILE_SYNC_MS, job.token);
       throw new DelayedError();
     }
@@ -50,12 +39,12 @@ export function cleanupRunHandler(ctx: WorkerContext): HandlerEntry {
     if (started.state === 'resumed' && started.run.status !== 'running')
       return { skipped: true, runId, status: started.run.status };
     try {
-      const report = await runCleanup(deps, started.run, opts);
-      const { affected: _affected, ...summary } = report;
+      const { affected: _affected, ...summary } = await runCleanup(deps, started.run, opts);
       return summary;
     } catch (err) {
+      if (err instanceof RunEndedError) return { skipped: true, runId, ended: true };
       if (err instanceof RunFailedError) throw new UnrecoverableError(`${err.errorType}: ${err.message}`);
-      throw err;
+      return rethrowForQueue(ctx, job, err, { runId });
     }
-  });
+  };
 }

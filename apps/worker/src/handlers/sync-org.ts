@@ -1,22 +1,26 @@
 import { DelayedError } from 'bullmq';
-import { handle, syncOrgJob, type HandlerEntry } from '@pcs/queues';
-import { cleanupRunning, syncOne } from '@pcs/sync';
+import type { syncOrgJob } from '@pcs/jobs';
+import type { JobHandler } from '@pcs/queues';
+import { syncOne } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
-import { rethrowForQueue, syncDeps } from './sync-deps.js';
+import { rethrowForQueue } from './queue-errors.js';
+
+/** How long a targeted upsert waits while a cleanup runs. */
+export const ORG_RETRY_WHILE_CLEANUP_MS = 15_000;
 
 /** sync-org: a targeted upsert of one organization (Pipedrive webhook); waits while a cleanup runs. */
-export function syncOrgHandler(ctx: WorkerContext): HandlerEntry {
-  return handle(syncOrgJob, async (payload, job) => {
-    if (await cleanupRunning(ctx.ds)) {
-      await job.moveToDelayed(Date.now() + 15_000, job.token);
+export function syncOrgHandler(ctx: WorkerContext): JobHandler<(typeof syncOrgJob)['schema']> {
+  return async (payload, job) => {
+    if (await ctx.runs.isRunning('cleanup')) {
+      await job.moveToDelayed(Date.now() + ORG_RETRY_WHILE_CLEANUP_MS, job.token);
       throw new DelayedError();
     }
     try {
-      const result = await syncOne(syncDeps(ctx), payload.orgId, payload.trigger);
+      const result = await syncOne(ctx.sync(), payload.orgId, payload.trigger, job.id);
       ctx.loggers.get('sync').info({ ...result, event: payload.event }, 'targeted upsert done');
       return result;
     } catch (err) {
-      return rethrowForQueue(ctx, err, { orgId: payload.orgId });
+      return rethrowForQueue(ctx, job, err, { orgId: payload.orgId });
     }
-  });
+  };
 }

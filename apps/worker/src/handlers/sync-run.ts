@@ -1,32 +1,50 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { handle, syncRunJob, type HandlerEntry } from '@pcs/queues';
-import { beginRun, listRun, RunFailedError } from '@pcs/sync';
+import { createHash } from 'node:crypto';
+import type { syncRunJob } from '@pcs/jobs';
+import type { JobHandler } from '@pcs/queues';
+import { beginSync, listRun, RunEndedError, RunFailedError } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
-import { runIdFor, syncDeps } from './sync-deps.js';
+import { rethrowForQueue } from './queue-errors.js';
 
-/** sync-run: starts (or resumes) a run and streams its listing into upsert batches. */
-export function syncRunHandler(ctx: WorkerContext): HandlerEntry {
-  return handle(syncRunJob, async (payload, job) => {
-    const deps = syncDeps(ctx);
+/** How long a sync waits when a cleanup is in progress (they never run at once). */
+export const SYNC_RETRY_WHILE_CLEANUP_MS = 60_000;
+
+/** A run id derived from the job id, so a scheduled job retried or resumed after a crash continues the same run. */
+export function runIdFor(jobId: string | undefined): string {
+  const h = createHash('sha1')
+    .update(`run:${jobId ?? Math.random()}`)
+    .digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** sync-run: begins (or resumes) a run and streams its listing into upsert batches. */
+export function syncRunHandler(ctx: WorkerContext): JobHandler<(typeof syncRunJob)['schema']> {
+  return async (payload, job) => {
+    const deps = ctx.sync();
     const runId = payload.runId ?? runIdFor(job.id);
-    const started = await beginRun(deps, { mode: payload.mode, trigger: payload.trigger, runId });
-    if (started.blocked) {
-      // A cleanup is running: sync and cleanup never run at once. Try again in a minute.
-      deps.log.info({ runId, cleanupRunId: started.run.id }, 'a cleanup run is in progress: sync waits');
-      await job.moveToDelayed(Date.now() + 60_000, job.token);
+    const { go, result } = await beginSync(deps, {
+      mode: payload.mode,
+      trigger: payload.trigger,
+      runId,
+      jobId: job.id,
+    });
+    if (result.state === 'blocked') {
+      deps.log.info({ runId, cleanupRunId: result.run.id }, 'a cleanup run is in progress: sync waits');
+      await job.moveToDelayed(Date.now() + SYNC_RETRY_WHILE_CLEANUP_MS, job.token);
       throw new DelayedError();
     }
-    if (started.skipped) {
-      deps.log.info({ runId, activeRunId: started.run.id }, 'a sync run is already in progress: this one is skipped');
-      return { skipped: true, runId, activeRunId: started.run.id };
+    if (!go) {
+      deps.log.info({ runId, activeRunId: result.run.id }, 'a sync run is already in progress: this one is skipped');
+      return { skipped: true, runId, activeRunId: result.run.id };
     }
     try {
-      await listRun(deps, started.run);
+      await listRun(deps, result.run);
     } catch (err) {
+      if (err instanceof RunEndedError) return { skipped: true, runId, ended: true };
       // The run is recorded as failed; the next schedule tries again. No blind retry of a broken listing.
       if (err instanceof RunFailedError) throw new UnrecoverableError(`${err.errorType}: ${err.message}`);
-      throw err;
+      return rethrowForQueue(ctx, job, err, { runId });
     }
     return { skipped: false, runId };
-  });
+  };
 }

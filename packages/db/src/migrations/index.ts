@@ -2,6 +2,7 @@ import { Init1764200000000 } from './1764200000000-Init.js';
 import { PipedriveMirror1764300000000 } from './1764300000000-PipedriveMirror.js';
 import { RunBatches1764400000000 } from './1764400000000-RunBatches.js';
 import { SyncTarget1764500000000 } from './1764500000000-SyncTarget.js';
+import { StateOwners1764600000000 } from './1764600000000-StateOwners.js';
 
 /** Every migration, in order. Listed explicitly so tsc, tsx and vitest all find them. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   PipedriveMirror1764300000000,
   RunBatches1764400000000,
   SyncTarget1764500000000,
+  StateOwners1764600000000,
 ];

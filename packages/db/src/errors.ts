@@ -1,0 +1,86 @@
+import { AppError, kindOf, retryFor } from '@pcs/errors';
+
+/**
+ * What a database error means for the caller, read from the driver's codes (never its message):
+ * - unreachable: the server did not answer or dropped the connection: retry when it is back;
+ * - busy: a deadlock or a lock wait timed out: retry now;
+ * - denied: the user or password is refused;
+ * - missing: the database or a table does not exist (not created or not migrated);
+ * - statement: anything else the server refused (a bug, most likely).
+ */
+export type DatabaseFailure = 'unreachable' | 'busy' | 'denied' | 'missing' | 'statement';
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'POOL_CLOSED',
+  'DATABASE_TIMEOUT',
+]);
+const BUSY_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED']);
+const DENIED_CODES = new Set([
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+]);
+const MISSING_CODES = new Set(['ER_BAD_DB_ERROR', 'ER_NO_SUCH_TABLE']);
+
+function codeOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | undefined;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The failure class of an error of the database kind; undefined for an error of another kind. */
+export function databaseFailure(err: unknown): DatabaseFailure | undefined {
+  if (kindOf(err) !== 'database') return undefined;
+  const code = codeOf(err);
+  const fatal = (err as { fatal?: unknown } | undefined)?.fatal === true;
+  if (code && UNREACHABLE_CODES.has(code)) return 'unreachable';
+  if (code && BUSY_CODES.has(code)) return 'busy';
+  if (code && DENIED_CODES.has(code)) return 'denied';
+  if (code && MISSING_CODES.has(code)) return 'missing';
+  return fatal ? 'unreachable' : 'statement';
+}
+
+/** Whether trying the same statement again later can succeed (the server away, a lock conflict). */
+export function isRetryableDatabaseError(err: unknown): boolean {
+  const f = databaseFailure(err);
+  return f === 'unreachable' || f === 'busy';
+}
+
+/** The error of a database that did not answer in time. */
+export function databaseTimeout(ms: number): AppError {
+  return new AppError({
+    kind: 'database',
+    source: 'database',
+    code: 'DATABASE_TIMEOUT',
+    message: `database did not answer within ${ms} ms`,
+  });
+}
+
+export interface DatabaseRetryOptions {
+  /** How long to keep trying while the database is away (ms). */
+  budgetMs: number;
+  /** Told before each new try (for a log line). */
+  onRetry?: (err: unknown, attempt: number) => void;
+}
+
+/**
+ * Runs `fn`, trying again with capped exponential backoff while it fails because the database is
+ * unreachable or busy, for up to `budgetMs`; any other error, or the budget spent, is thrown.
+ * `fn` must be safe to run again (a transaction that rolled back, an idempotent write).
+ */
+export function withDatabaseRetry<T>(fn: () => Promise<T>, opts: DatabaseRetryOptions): Promise<T> {
+  return retryFor(fn, { budgetMs: opts.budgetMs, when: isRetryableDatabaseError, onRetry: opts.onRetry });
+}

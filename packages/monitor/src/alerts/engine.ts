@@ -1,0 +1,186 @@
+import { isUnreachable } from '@pcs/errors';
+import type { Logger } from '@pcs/logger';
+import type { Alert } from '@pcs/notify/alert';
+import { decide, silencedRecord, type AlertRecord, type Condition, type Decision } from './decide.js';
+import type { AlertStore, OutboxChannel } from './store.js';
+
+export interface AlertEngineOptions {
+  /** Where state lives (MySQL). */
+  primary: AlertStore;
+  /** Where state lives while the primary is unreachable (Redis for workers, memory for the watchdog). */
+  fallback?: AlertStore;
+  /** Which relay delivers this engine's messages (see OutboxChannel). */
+  channel: OutboxChannel;
+  repeatHours: number;
+  /** The engine's clock (tests give a fake one). */
+  clock?: () => Date;
+  log?: Pick<Logger, 'warn' | 'info'>;
+  /** Told when a message was committed, so the relay can move it at once. */
+  onQueued?: () => void;
+}
+
+export interface ObserveOptions {
+  /** When the observer saw it (a check's start, a run's end); the engine's now by default. */
+  observedAt?: Date;
+  /** `fallback`: this condition is about the primary store itself (the database alert). */
+  store?: 'primary' | 'fallback';
+}
+
+const newer = (a: AlertRecord | undefined, b: AlertRecord | undefined) =>
+  !a ? b : !b ? a : a.updatedAt >= b.updatedAt ? a : b;
+
+/**
+ * The one place where alerts are decided: fire, repeat, resolve, silence, inhibit (decide.ts),
+ * for workers, checks, runs, the CLI and the dashboard watchdog alike. Each evaluation holds its
+ * fingerprint exclusively (a row lock, or a Redis lock while MySQL is away), so one incident is one
+ * firing and one resolved message however many processes see it at once; and it commits the
+ * message with the state (an outbox), which a relay then hands to the notifications queue, again
+ * and again while Redis is away, so no alert is marked sent and then lost.
+ */
+export class AlertEngine {
+  private readonly clock: () => Date;
+
+  constructor(private readonly opts: AlertEngineOptions) {
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  now(): Date {
+    return this.clock();
+  }
+
+  /** Evaluates one fingerprint: `condition` present = it holds now, `null` = it is fine now. */
+  async observe(fingerprint: string, condition: Condition | null, opts: ObserveOptions = {}): Promise<Decision> {
+    const { primary, fallback } = this.opts;
+    const observedAt = opts.observedAt ?? this.clock();
+    if (opts.store === 'fallback' && fallback) return this.evaluateIn(fallback, fingerprint, condition, observedAt);
+    try {
+      return await this.evaluateIn(primary, fingerprint, condition, observedAt);
+    } catch (err) {
+      if (!fallback || !isUnreachable(err)) throw err;
+      this.opts.log?.warn(
+        { err, fingerprint, store: fallback.name },
+        `alert state kept in ${fallback.name} while ${primary.name} is unreachable`,
+      );
+      return this.evaluateIn(fallback, fingerprint, condition, observedAt);
+    }
+  }
+
+  /**
+   * A check's or a script's verdict: every condition given fires; every other firing alert of
+   * `group` (the fingerprint `group` and those under `group:`) is resolved.
+   */
+  async observeGroup(group: string, conditions: Condition[], observedAt = this.clock()): Promise<Decision[]> {
+    const decisions: Decision[] = [];
+    for (const c of conditions) decisions.push(await this.observe(c.fingerprint, c, { observedAt }));
+    const firingNow = new Set(conditions.map((c) => c.fingerprint));
+    for (const a of await this.firing({ prefix: group }))
+      if (!firingNow.has(a.fingerprint)) decisions.push(await this.observe(a.fingerprint, null, { observedAt }));
+    return decisions;
+  }
+
+  private async evaluateIn(
+    store: AlertStore,
+    fingerprint: string,
+    condition: Condition | null,
+    observedAt: Date,
+  ): Promise<Decision> {
+    const { fallback, primary } = this.opts;
+    const inhibited = condition?.inhibitedBy?.length
+      ? (await store.firing({ fingerprints: condition.inhibitedBy })).length > 0
+      : false;
+    // State the fallback kept while the primary was away comes back into the primary.
+    const kept = store === primary && fallback ? await fallback.get(fingerprint).catch(() => undefined) : undefined;
+    const d = await store.transact(
+      fingerprint,
+      condition !== null || kept !== undefined,
+      (prev) =>
+        decide(newer(prev, kept), {
+          fingerprint,
+          condition,
+          observedAt,
+          now: this.clock(),
+          repeatMs: this.opts.repeatHours * 3_600_000,
+          inhibited,
+        }),
+      this.opts.channel,
+    );
+    if (kept) await fallback!.remove(fingerprint).catch(() => undefined);
+    if (d.notify) this.opts.onQueued?.();
+    return d;
+  }
+
+  /** Firing alerts of both stores (the primary's when a fingerprint is in both). */
+  async firing(selector?: Parameters<AlertStore['firing']>[0]): Promise<AlertRecord[]> {
+    const { primary, fallback } = this.opts;
+    const fromFallback = fallback ? await fallback.firing(selector).catch(() => []) : [];
+    let fromPrimary: AlertRecord[] = [];
+    try {
+      fromPrimary = await primary.firing(selector);
+    } catch (err) {
+      if (!fallback || !isUnreachable(err)) throw err;
+    }
+    const seen = new Set(fromPrimary.map((a) => a.fingerprint));
+    return [...fromPrimary, ...fromFallback.filter((a) => !seen.has(a.fingerprint))];
+  }
+
+  /** Every record of the primary store (firing, resolved, silenced). */
+  list(): Promise<AlertRecord[]> {
+    return this.opts.primary.list();
+  }
+
+  /** Silences a fingerprint until `until` (like `amtool silence add`); it need not be firing yet. */
+  async silence(fingerprint: string, until: Date, reason = 'silenced from the CLI'): Promise<void> {
+    await this.opts.primary.transact(
+      fingerprint,
+      true,
+      (prev) => {
+        const now = this.clock();
+        const next = prev
+          ? { ...prev, silencedUntil: until, silenceReason: reason, updatedAt: now }
+          : silencedRecord(fingerprint, until, reason, now);
+        return { next, state: next.state };
+      },
+      this.opts.channel,
+    );
+  }
+
+  /** Ends a silence now; false when the fingerprint is unknown. */
+  async unsilence(fingerprint: string): Promise<boolean> {
+    const d = await this.opts.primary.transact(
+      fingerprint,
+      false,
+      (prev) =>
+        prev
+          ? { next: { ...prev, silencedUntil: null, silenceReason: null, updatedAt: this.clock() }, state: prev.state }
+          : { state: 'ok' },
+      this.opts.channel,
+    );
+    return Boolean(d.next);
+  }
+
+  /**
+   * Hands the committed messages of this engine's channel to `send` (the notifications queue, or
+   * Google Chat for the watchdog), oldest first, and marks each one relayed after `send` took it.
+   * `send` must be idempotent on `id` (a crash between the two sends it again). A store or `send`
+   * that fails stops this round: the next round tries again.
+   */
+  async relay(send: (alert: Alert, id: string) => Promise<void>, limit = 50): Promise<number> {
+    let n = 0;
+    for (const store of [this.opts.primary, this.opts.fallback]) {
+      if (!store) continue;
+      let entries;
+      try {
+        entries = await store.pending(this.opts.channel, limit);
+      } catch (err) {
+        if (isUnreachable(err)) continue;
+        throw err;
+      }
+      for (const e of entries) {
+        await send(e.alert, `${store.name}-${e.id}`);
+        await store.relayed(e.id);
+        n += 1;
+      }
+    }
+    return n;
+  }
+}

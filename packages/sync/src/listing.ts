@@ -1,0 +1,238 @@
+import { withDatabaseRetry, type Run } from '@pcs/db';
+import { isRetryable, retryFor } from '@pcs/errors';
+import { RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
+import { isCustomerOrg, resolveRunDetails, type RunDetails } from './details.js';
+import { runEnded } from './ended.js';
+import {
+  knownCustomers,
+  markUnseenOrganizations,
+  removeUnseenPersons,
+  retryableCustomers,
+  upsertOrganizations,
+  upsertPersons,
+} from './mirror.js';
+import { errorTypeOf, failureOf, type BeginResult } from './runs.js';
+import { ensureTarget } from './target.js';
+
+/**
+ * The listing of a sync run: one streamed listing of Pipedrive (full, or changes since the last
+ * complete listing), its customers fanned out as upsert batches of BATCH_SIZE organizations that
+ * any worker can take (see batch.ts). A listing that breaks midway fails the run: a sync never
+ * reports success after a partial listing. One sync run at a time per deployment.
+ */
+
+/** Overlap subtracted from the last listing's start: Pipedrive's updated_since has second resolution. */
+export const INCREMENTAL_OVERLAP_MS = 5 * 60_000;
+/** An incremental run turns full when the last complete full listing is older than this (deletions, lost persons). */
+export const FULL_LISTING_MAX_AGE_MS = 24 * 3_600_000;
+
+/**
+ * Begins (or resumes) a sync run for a job. `go`: this job lists; otherwise another sync run is in
+ * progress (`duplicate`; a CLI `--wait` follows that one) or a cleanup is (`blocked`: try again later).
+ */
+export async function beginSync(
+  deps: SyncDeps,
+  opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string; jobId?: string },
+): Promise<{ go: boolean; result: BeginResult }> {
+  const result = await deps.runs.begin({
+    type: 'sync',
+    mode: opts.mode,
+    trigger: opts.trigger,
+    runId: opts.runId,
+    jobId: opts.jobId,
+    details: { requestedMode: opts.mode, legacyLookup: true },
+  });
+  const { state, run } = result;
+  const go = state === 'started' || (state === 'resumed' && run.status === 'running' && !run.listingComplete);
+  return { go, result };
+}
+
+/** The mode a run really takes: full on the first run ever, when asked, or when the last full listing is too old. */
+async function decideMode(
+  deps: SyncDeps,
+  requested: 'full' | 'incremental',
+  targetSince: Date,
+): Promise<{ mode: 'full' | 'incremental'; since?: Date }> {
+  if (requested === 'full') return { mode: 'full' };
+  const [lastComplete, lastFull, now] = await Promise.all([
+    deps.runs.lastCompleteListing(targetSince),
+    deps.runs.lastCompleteListing(targetSince, { full: true }),
+    deps.runs.now(),
+  ]);
+  if (
+    !lastComplete?.listingStartedAt ||
+    !lastFull?.listingStartedAt ||
+    now.getTime() - lastFull.listingStartedAt.getTime() > FULL_LISTING_MAX_AGE_MS
+  )
+    return { mode: 'full' };
+  return { mode: 'incremental', since: new Date(lastComplete.listingStartedAt.getTime() - INCREMENTAL_OVERLAP_MS) };
+}
+
+/**
+ * Full runs take whichever costs fewer requests: the whole persons listing, or one request per
+ * customer (when customers are few next to the account's persons, judged by the last full run).
+ */
+async function choosePersonsMode(deps: SyncDeps, targetSince: Date): Promise<'listing' | 'per-org'> {
+  const last = await deps.runs.lastCompleteListing(targetSince, { full: true });
+  const d = (last?.details ?? {}) as RunDetails;
+  if (typeof d.personPages === 'number' && typeof d.customers === 'number' && d.customers < d.personPages)
+    return 'per-org';
+  return 'listing';
+}
+
+/** Batches of customers, numbered in order; each is queued as soon as it is full. */
+class BatchFeeder {
+  private batch = 0;
+  private readonly pending: number[] = [];
+  readonly queued = new Set<number>();
+
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly runId: string,
+  ) {}
+
+  get count(): number {
+    return this.batch;
+  }
+
+  async add(ids: Iterable<number>): Promise<void> {
+    for (const id of ids) {
+      if (this.queued.has(id)) continue;
+      this.queued.add(id);
+      this.pending.push(id);
+    }
+    await this.flush(false);
+  }
+
+  async flush(all: boolean): Promise<void> {
+    const { config } = this.deps;
+    while (this.pending.length >= config.batchSize || (all && this.pending.length)) {
+      const orgIds = this.pending.slice(0, config.batchSize);
+      const data = { runId: this.runId, batch: this.batch, orgIds };
+      // A Redis blip must not fail the listing: the enqueue is tried again (same job id, so never twice).
+      await retryFor(() => this.deps.enqueueBatch(data), {
+        budgetMs: this.deps.retryBudgetMs,
+        when: isRetryable,
+        onRetry: (err, attempt) => {
+          if (attempt === 1)
+            this.deps.log.warn({ err, runId: this.runId, batch: this.batch }, 'could not queue a batch: trying again');
+        },
+      });
+      this.pending.splice(0, orgIds.length);
+      this.batch += 1;
+      // Progress renews the run's lease; an ended run (aborted, reaped) stops its listing here.
+      if (!(await this.deps.runs.progress(this.runId, { batchesTotal: this.batch })))
+        throw new RunEndedError(this.runId);
+    }
+  }
+}
+
+/**
+ * The listing of a run: persons, then organizations page by page, each page's customers sent off
+ * as upsert batches as soon as BATCH_SIZE of them are known. Fails the run (and throws
+ * RunFailedError) when the listing breaks; throws RunEndedError when the run ended under it.
+ */
+export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
+  const { ds, config, log, runs } = deps;
+  const feeder = new BatchFeeder(deps, run.id);
+  // Mirror writes ride out a database blip instead of failing the whole run.
+  const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
+  const alive = async (patch: { details?: RunDetails } = {}) => {
+    if (!(await runs.progress(run.id, patch))) throw new RunEndedError(run.id);
+  };
+  try {
+    // Another Pipedrive or Chatwoot than the stored data belongs to: forget it, list everything.
+    const target = await write(() => ensureTarget(ds, config, log));
+    const listedFor = (run.details as RunDetails | null)?.target;
+    if (listedFor && listedFor !== target.key)
+      throw new Error(
+        `the sync target changed since this run began listing (${listedFor} → ${target.key}); the next run lists the new account`,
+      );
+    const { mode, since } = await decideMode(deps, run.mode === 'full' ? 'full' : 'incremental', target.since);
+    const details = await resolveRunDetails(deps, run.mode);
+    details.target = target.key;
+    if (since) details.since = since.toISOString();
+    if (target.changed) details.targetChanged = target.changed;
+    const full = mode === 'full';
+    details.personsMode = full ? await choosePersonsMode(deps, target.since) : 'listing';
+    if (!(await runs.startListing(run.id, { mode, details }))) throw new RunEndedError(run.id);
+    log.info({ runId: run.id, mode, since, trigger: run.trigger }, 'sync run listing Pipedrive');
+    const viaFilter = Boolean(config.pipedrive.customerFilterId);
+
+    // 1. Persons first, so that batches find every organization's persons in the mirror.
+    const touched = new Set<number>();
+    let personPages = 0;
+    if (details.personsMode === 'listing') {
+      for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
+        personPages += 1;
+        const orgs = await write(() => upsertPersons(ds, page, full ? run.id : null));
+        // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
+        if (!full) for (const id of orgs) touched.add(id);
+        await alive();
+      }
+      if (full) for (const id of await write(() => removeUnseenPersons(ds, run.id))) touched.add(id);
+    }
+
+    // 2. Organizations, streamed; customers go out in batches.
+    const seenOrgs = new Set<number>();
+    for await (const page of deps.pipedrive.organizationPages({
+      updatedSince: full ? undefined : since,
+      filterId: config.pipedrive.customerFilterId,
+    })) {
+      const rows = page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) }));
+      await write(() => upsertOrganizations(ds, rows, full ? run.id : null));
+      for (const org of page) seenOrgs.add(org.id);
+      await feeder.add(page.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
+      await alive();
+    }
+    if (full) {
+      const gone = await write(() => markUnseenOrganizations(ds, run.id, !viaFilter));
+      if (gone) log.info({ runId: run.id, count: gone }, 'organizations no longer listed: marked as not customers');
+    } else {
+      // A person's change is a change of its organization, even when the org itself did not change.
+      const extra = [...touched].filter((id) => !seenOrgs.has(id));
+      const { known, customers } = await write(() => knownCustomers(ds, extra));
+      // Organizations the mirror does not know yet. With a customer filter, membership is only
+      // known from the filter's own listing (Pipedrive ignores ids when filter_id is set), so
+      // those wait for the next full run.
+      const unknown = viaFilter ? [] : extra.filter((id) => !known.has(id));
+      for (let i = 0; i < unknown.length; i += 100) {
+        const { items } = await deps.pipedrive.listOrganizations({ ids: unknown.slice(i, i + 100) });
+        const rows = items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, false) }));
+        await write(() => upsertOrganizations(ds, rows, null));
+        customers.push(...items.filter((org) => isCustomerOrg(org, details, false)).map((o) => o.id));
+      }
+      await feeder.add(customers);
+      // Customers that failed (or were never written) in earlier runs are tried again now, not
+      // only when Pipedrive lists them as changed.
+      await feeder.add(await write(() => retryableCustomers(ds)));
+    }
+    if (full) {
+      // Customers whose contact content may have changed through a removed person.
+      const rest = [...touched].filter((id) => !feeder.queued.has(id));
+      const { customers } = await write(() => knownCustomers(ds, rest));
+      await feeder.add(customers);
+    }
+    await feeder.flush(true);
+    if (full)
+      Object.assign(details, {
+        personPages: details.personsMode === 'listing' ? personPages : undefined,
+        customers: feeder.queued.size,
+      });
+    if (!(await runs.completeListing(run.id, { batchesTotal: feeder.count, details }))) throw new RunEndedError(run.id);
+    log.info({ runId: run.id, batches: feeder.count, organizations: feeder.queued.size }, 'sync run listing complete');
+  } catch (err) {
+    if (err instanceof RunEndedError) {
+      log.warn({ runId: run.id }, 'the run ended while it was listing (aborted or reaped): listing stopped');
+      throw err;
+    }
+    const failure = failureOf(err, 'listing failed: ');
+    log.error(
+      { runId: run.id, err, errorKind: failure.kind },
+      'sync run failed: the Pipedrive listing broke, nothing is reported as synced',
+    );
+    await runEnded(deps, await runs.fail(run.id, failure));
+    throw new RunFailedError(failure.message, errorTypeOf(failure), run.id);
+  }
+  await runEnded(deps, await runs.finishIfDone(run.id));
+}

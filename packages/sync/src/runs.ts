@@ -1,0 +1,568 @@
+import { randomUUID } from 'node:crypto';
+import {
+  In,
+  MoreThanOrEqual,
+  RunEntity,
+  withDatabaseRetry,
+  type DataSource,
+  type EntityManager,
+  type Run,
+  type RunStatus,
+  type RunType,
+} from '@pcs/db';
+import { alertErrorType, describeError, type ErrorKind, type ErrorSource } from '@pcs/errors';
+import type { Logger } from '@pcs/logger';
+
+/**
+ * The owner of the `runs` table: the only module that writes it. Every transition (begin, claim
+ * the listing, progress, finish, fail, abort, refuse) is a conditional UPDATE guarded by the state
+ * it expects, stamped by one clock (the database's UTC_TIMESTAMP), so two workers, a retried job
+ * and the reaper can race without ever ending a run twice or reviving an ended one. It alone
+ * answers "the last complete listing" and "the last successful sync".
+ *
+ * A running run carries a lease that its progress renews (a listing page, a batch committed). A run
+ * whose lease ran out is looked at by the reaper (every worker, on a timer): when its BullMQ jobs
+ * are gone or failed for good, it is ended `failed` with the reason, so nothing waits on a run no
+ * one holds. docs/contract.md §6a: within 5 minutes.
+ */
+
+/** How long a running run stays alive without progress before the reaper looks at its jobs. */
+export const RUN_LEASE_SECONDS = 120;
+
+/** Why a run failed: the error's kind and source (see @pcs/errors), or `aborted` / `lost`. */
+export interface RunFailure {
+  kind: ErrorKind | 'aborted' | 'lost' | 'internal';
+  source?: ErrorSource;
+  message: string;
+  /** The alert error type; derived from the kind when absent. */
+  errorType?: string;
+}
+
+/** The failure of a typed error (its kind and source travel to the alert and the exit code). */
+export function failureOf(err: unknown, prefix = ''): RunFailure {
+  const { kind, source, message } = describeError(err);
+  return { kind, source, message: `${prefix}${message}` };
+}
+
+export type BeginResult =
+  /** This run may go on. */
+  | { state: 'started'; run: Run }
+  /** The same run id exists already (a retried or resumed job). */
+  | { state: 'resumed'; run: Run }
+  /** Another run of the same type is in progress. */
+  | { state: 'duplicate'; run: Run }
+  /** A run of the other type is in progress: try again later. */
+  | { state: 'blocked'; run: Run };
+
+/** Counter columns an outcome adds to (a warning counts under its action and under warnings). */
+const COUNTERS = [
+  'created',
+  'updated',
+  'unchanged',
+  'adopted',
+  'failed',
+  'warnings',
+  'marked',
+  'deleted',
+  'skipped',
+] as const;
+type Counter = (typeof COUNTERS)[number];
+export type Counts = Record<Counter, number>;
+
+export type OutcomeAction =
+  'created' | 'updated' | 'unchanged' | 'adopted' | 'failed' | 'marked' | 'deleted' | 'skipped';
+
+/** What happened to one organization in a run. */
+export interface OutcomeRecord {
+  orgId: number;
+  action: OutcomeAction;
+  /** A value was left off: the outcome is stored as `warning`. */
+  warning?: string;
+  errorType?: string | null;
+  message?: string | null;
+}
+
+export function emptyCounts(): Counts {
+  return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Counts;
+}
+
+export function countOutcomes(records: readonly OutcomeRecord[]): Counts {
+  const c = emptyCounts();
+  for (const r of records) {
+    c[r.action] += 1;
+    if (r.warning) c.warnings += 1;
+  }
+  return c;
+}
+
+const OTHER: Record<RunType, RunType> = { sync: 'cleanup', cleanup: 'sync' };
+
+/** Modes of runs that list Pipedrive (a webhook run upserts one organization and says nothing of the others). */
+const LISTING_MODES = ['full', 'incremental'];
+const GOOD: RunStatus[] = ['succeeded', 'partial'];
+
+export interface RunsOptions {
+  /** How long a transition keeps trying while the database is away (0: fail at once). */
+  retryBudgetMs?: number;
+  /** How long progress keeps a run's lease (RUN_LEASE_SECONDS by default). */
+  leaseSeconds?: number;
+  log?: Pick<Logger, 'warn'>;
+}
+
+export class Runs {
+  private readonly retryBudgetMs: number;
+  private readonly lease: number;
+
+  constructor(
+    readonly ds: DataSource,
+    private readonly opts: RunsOptions = {},
+  ) {
+    this.retryBudgetMs = opts.retryBudgetMs ?? 0;
+    this.lease = opts.leaseSeconds ?? RUN_LEASE_SECONDS;
+  }
+
+  /** Runs a database step, trying again while the database is unreachable or busy (within the budget). */
+  private db<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.retryBudgetMs) return fn();
+    return withDatabaseRetry(fn, {
+      budgetMs: this.retryBudgetMs,
+      onRetry: (err, attempt) => {
+        if (attempt === 1) this.opts.log?.warn({ err, what }, `database unavailable (${what}): trying again`);
+      },
+    });
+  }
+
+  private async exec(sql: string, params: unknown[], m: Pick<EntityManager, 'query'> = this.ds): Promise<number> {
+    const res = (await m.query(sql, params)) as { affectedRows?: number };
+    return res.affectedRows ?? 0;
+  }
+
+  /** The database clock: every run timestamp comes from it. */
+  async now(): Promise<Date> {
+    const rows = (await this.db('clock', () => this.ds.query('SELECT UTC_TIMESTAMP(3) AS now'))) as {
+      now: Date | string;
+    }[];
+    const v = rows[0]!.now;
+    return v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`);
+  }
+
+  get(id: string): Promise<Run | null> {
+    return this.db('read run', () => this.ds.getRepository(RunEntity).findOneBy({ id }));
+  }
+
+  // --- begin ---------------------------------------------------------------------------------
+
+  /**
+   * Creates a sync or cleanup run unless one of the same type runs (that one comes back as
+   * `duplicate`) or one of the other type does (`blocked`: sync and cleanup never run at once).
+   * Decided under a MySQL named lock, so any number of workers agree. A retried job resumes its
+   * own run id.
+   */
+  async begin(init: {
+    type: RunType;
+    mode: string;
+    trigger: string;
+    runId?: string;
+    jobId?: string;
+    details?: Record<string, unknown>;
+  }): Promise<BeginResult> {
+    const name = `pcs_runs_${String(this.ds.options.database)}`.slice(0, 64);
+    return this.db('begin run', () =>
+      this.withNamedLock(name, async () => {
+        if (init.runId) {
+          const same = await this.ds.getRepository(RunEntity).findOneBy({ id: init.runId });
+          if (same) return { state: 'resumed', run: same };
+        }
+        const sameType = await this.active(init.type);
+        if (sameType) return { state: 'duplicate', run: sameType };
+        const other = await this.active(OTHER[init.type]);
+        if (other) return { state: 'blocked', run: other };
+        const id = init.runId ?? randomUUID();
+        await this.exec(
+          `INSERT INTO runs (id, type, mode, trigger_source, status, started_at, lease_until, job_id, details)
+           VALUES (?, ?, ?, ?, 'running', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? SECOND, ?, ?)`,
+          [
+            id,
+            init.type,
+            init.mode,
+            init.trigger,
+            this.lease,
+            init.jobId ?? null,
+            JSON.stringify(init.details ?? null),
+          ],
+        );
+        return { state: 'started', run: (await this.ds.getRepository(RunEntity).findOneByOrFail({ id })) as Run };
+      }),
+    );
+  }
+
+  /** A targeted run (one organization, a webhook event or an operator): no exclusion, its listing is the org itself. */
+  async beginTargeted(init: { trigger: string; jobId?: string; details: Record<string, unknown> }): Promise<Run> {
+    const id = randomUUID();
+    await this.db('begin targeted run', () =>
+      this.exec(
+        `INSERT INTO runs (id, type, mode, trigger_source, status, started_at, listing_started_at, listing_complete, lease_until, job_id, details)
+         VALUES (?, 'sync', 'webhook', ?, 'running', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), 1, UTC_TIMESTAMP(3) + INTERVAL ? SECOND, ?, ?)`,
+        [id, init.trigger, this.lease, init.jobId ?? null, JSON.stringify(init.details)],
+      ),
+    );
+    return (await this.get(id))!;
+  }
+
+  private async withNamedLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      const rows = (await runner.query('SELECT GET_LOCK(?, 30) AS got', [name])) as { got: number | null }[];
+      if (Number(rows[0]?.got) !== 1) throw new Error(`could not take lock ${name} within 30 s`);
+      try {
+        return await fn();
+      } finally {
+        await runner.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => undefined);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  // --- progress ------------------------------------------------------------------------------
+
+  /** The listing starts now (its start is the next incremental run's `since`). False: the run ended meanwhile. */
+  async startListing(id: string, patch: { mode: string; details: Record<string, unknown> }): Promise<boolean> {
+    const n = await this.db('start listing', () =>
+      this.exec(
+        `UPDATE runs SET mode = ?, details = ?, listing_started_at = UTC_TIMESTAMP(3),
+           lease_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
+         WHERE id = ? AND status = 'running'`,
+        [patch.mode, JSON.stringify(patch.details), this.lease, id],
+      ),
+    );
+    return n > 0;
+  }
+
+  /** Progress: renews the lease (and records the details or batches known so far). False: the run ended meanwhile. */
+  async progress(
+    id: string,
+    patch: { details?: Record<string, unknown>; batchesTotal?: number } = {},
+  ): Promise<boolean> {
+    const sets = ['lease_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND'];
+    const params: unknown[] = [this.lease];
+    if (patch.details) {
+      sets.push('details = ?');
+      params.push(JSON.stringify(patch.details));
+    }
+    if (patch.batchesTotal !== undefined) {
+      sets.push('batches_total = ?');
+      params.push(patch.batchesTotal);
+    }
+    const n = await this.db('run progress', () =>
+      this.exec(`UPDATE runs SET ${sets.join(', ')} WHERE id = ? AND status = 'running'`, [...params, id]),
+    );
+    return n > 0;
+  }
+
+  /** The listing is complete: every batch is known. False: the run ended meanwhile. */
+  async completeListing(
+    id: string,
+    patch: { batchesTotal: number; details?: Record<string, unknown> },
+  ): Promise<boolean> {
+    const n = await this.db('complete listing', () =>
+      this.exec(
+        `UPDATE runs SET listing_complete = 1, batches_total = ?, details = COALESCE(?, details),
+           listing_started_at = COALESCE(listing_started_at, started_at),
+           lease_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
+         WHERE id = ? AND status = 'running'`,
+        [patch.batchesTotal, patch.details ? JSON.stringify(patch.details) : null, this.lease, id],
+      ),
+    );
+    return n > 0;
+  }
+
+  /**
+   * Records the outcomes of a batch (or of a targeted upsert) in one transaction with `alsoWrite`
+   * (the organization rows the same work changed) and the run's counters. An organization that
+   * already has an outcome in this run (the batch ran twice: a crash after its commit, a stalled
+   * job run again) is neither recorded nor counted again, and `alsoWrite` is told only the new ones.
+   * `batchDone`: this batch has ended (counted once, however often it ends).
+   */
+  async recordOutcomes(
+    id: string,
+    records: readonly OutcomeRecord[],
+    opts: {
+      batchDone?: number;
+      /** Add to the run's counters (cleanup keeps its own per-contact counters). */
+      count?: boolean;
+      alsoWrite?: (m: EntityManager, fresh: ReadonlySet<number>) => Promise<void>;
+    } = {},
+  ): Promise<Counts> {
+    return this.db('record outcomes', () =>
+      this.ds.transaction(async (m) => {
+        let fresh = records;
+        if (records.length) {
+          const ids = records.map((r) => r.orgId);
+          const existing = (await m.query(
+            `SELECT org_id FROM record_outcomes WHERE run_id = ? AND org_id IN (${ids.map(() => '?').join(',')}) FOR UPDATE`,
+            [id, ...ids],
+          )) as { org_id: string | number }[];
+          const seen = new Set(existing.map((r) => Number(r.org_id)));
+          fresh = records.filter((r) => !seen.has(r.orgId));
+        }
+        if (fresh.length) {
+          const values: unknown[] = [];
+          for (const r of fresh) {
+            values.push(
+              id,
+              r.orgId,
+              r.warning ? 'warning' : r.action,
+              r.errorType ?? (r.warning ? 'bad_data' : null),
+              (r.message ?? r.warning ?? null)?.slice(0, 1000) ?? null,
+            );
+          }
+          await m.query(
+            `INSERT INTO record_outcomes (run_id, org_id, outcome, error_type, message, created_at)
+             VALUES ${fresh.map(() => '(?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ')}`,
+            values,
+          );
+        }
+        await opts.alsoWrite?.(m, new Set(fresh.map((r) => r.orgId)));
+        let ended = 0;
+        if (opts.batchDone !== undefined) {
+          ended = await this.exec(
+            'INSERT IGNORE INTO run_batches (run_id, batch, ended_at) VALUES (?, ?, UTC_TIMESTAMP(3))',
+            [id, opts.batchDone],
+            m,
+          );
+        }
+        const c = opts.count === false ? emptyCounts() : countOutcomes(fresh);
+        const processed = opts.count === false ? 0 : c.created + c.updated + c.unchanged + c.adopted + c.failed;
+        // Counted whatever the run's state (the work was done); the lease moves only while it runs.
+        await m.query(
+          `UPDATE runs SET processed = processed + ?, ${COUNTERS.map((k) => `${k} = ${k} + ?`).join(', ')},
+             batches_done = batches_done + ?,
+             lease_until = IF(status = 'running', UTC_TIMESTAMP(3) + INTERVAL ? SECOND, lease_until)
+           WHERE id = ?`,
+          [processed, ...COUNTERS.map((k) => c[k]), ended, this.lease, id],
+        );
+        return c;
+      }),
+    );
+  }
+
+  // --- ends ----------------------------------------------------------------------------------
+
+  /**
+   * Ends the run when its listing is complete and every batch has ended: `partial` when a record
+   * failed or was written with a value left off, else `succeeded`. Exactly one caller gets the run back.
+   */
+  async finishIfDone(id: string): Promise<Run | undefined> {
+    const n = await this.db('finish run', () =>
+      this.exec(
+        `UPDATE runs SET status = CASE WHEN failed > 0 OR warnings > 0 THEN 'partial' ELSE 'succeeded' END,
+           finished_at = UTC_TIMESTAMP(3), lease_until = NULL
+         WHERE id = ? AND status = 'running' AND listing_complete = 1 AND batches_done >= batches_total`,
+        [id],
+      ),
+    );
+    return n ? ((await this.get(id)) ?? undefined) : undefined;
+  }
+
+  /**
+   * Ends a running run as failed. `ifLease`: only if it made no progress since the caller looked
+   * (the reaper's guard). The run comes back to the one caller that ended it.
+   */
+  async fail(id: string, failure: RunFailure, opts: { ifLease?: Date | null } = {}): Promise<Run | undefined> {
+    const guard = opts.ifLease !== undefined ? ' AND lease_until <=> ?' : '';
+    const n = await this.db('fail run', () =>
+      this.exec(
+        `UPDATE runs SET status = 'failed', finished_at = UTC_TIMESTAMP(3), lease_until = NULL,
+           error_type = ?, error_message = ?, error_kind = ?, error_source = ?
+         WHERE id = ? AND status = 'running'${guard}`,
+        [
+          (failure.errorType ?? errorTypeOf(failure)).slice(0, 32),
+          failure.message.slice(0, 1000),
+          failure.kind,
+          failure.source ?? null,
+          id,
+          ...(opts.ifLease !== undefined ? [opts.ifLease] : []),
+        ],
+      ),
+    );
+    return n ? ((await this.get(id)) ?? undefined) : undefined;
+  }
+
+  /** An operator's abort: the run ends `failed` with the reason `aborted` (no alert: someone chose it). */
+  abort(id: string, by = 'an operator'): Promise<Run | undefined> {
+    return this.fail(id, { kind: 'aborted', errorType: 'aborted', message: `aborted by ${by}` });
+  }
+
+  /** Ends a cleanup run with its own counters and report. */
+  async endCleanup(
+    id: string,
+    end: {
+      status: Extract<RunStatus, 'succeeded' | 'partial' | 'refused'>;
+      processed?: number;
+      marked?: number;
+      deleted?: number;
+      skipped?: number;
+      failed?: number;
+      errorType?: string | null;
+      errorMessage?: string | null;
+      details: Record<string, unknown>;
+    },
+  ): Promise<Run | undefined> {
+    const n = await this.db('end cleanup', () =>
+      this.exec(
+        `UPDATE runs SET status = ?, finished_at = UTC_TIMESTAMP(3), lease_until = NULL, processed = ?, marked = ?,
+           deleted = ?, skipped = ?, failed = ?, error_type = ?, error_message = ?, error_kind = ?, details = ?
+         WHERE id = ? AND status = 'running'`,
+        [
+          end.status,
+          end.processed ?? 0,
+          end.marked ?? 0,
+          end.deleted ?? 0,
+          end.skipped ?? 0,
+          end.failed ?? 0,
+          end.errorType ?? null,
+          end.errorMessage?.slice(0, 1000) ?? null,
+          end.status === 'refused' ? 'refused' : null,
+          JSON.stringify(end.details),
+          id,
+        ],
+      ),
+    );
+    return n ? ((await this.get(id)) ?? undefined) : undefined;
+  }
+
+  /** The alerts of this run's end were evaluated (or it raises none). */
+  async markAlertsDone(id: string): Promise<void> {
+    await this.db('mark alerts done', () => this.exec('UPDATE runs SET alerts_done = 1 WHERE id = ?', [id]));
+  }
+
+  // --- questions -----------------------------------------------------------------------------
+
+  /** The running sync or cleanup run (targeted runs do not count for exclusion). */
+  active(type: RunType): Promise<Run | null> {
+    return this.ds.getRepository(RunEntity).findOne({
+      where: { type, status: 'running', mode: In(type === 'sync' ? LISTING_MODES : ['mark', 'delete', 'dry-run']) },
+      order: { startedAt: 'DESC' },
+    });
+  }
+
+  async isRunning(type: RunType): Promise<boolean> {
+    return Boolean(await this.db('read runs', () => this.active(type)));
+  }
+
+  /**
+   * The newest listing run that completed (succeeded or partial) since `since` (the moment the
+   * stored data started belonging to the current Pipedrive and Chatwoot); `full` for full listings only.
+   */
+  lastCompleteListing(since: Date, opts: { full?: boolean } = {}): Promise<Run | null> {
+    return this.db('read runs', () =>
+      this.ds.getRepository(RunEntity).findOne({
+        where: {
+          type: 'sync',
+          mode: opts.full ? 'full' : In(LISTING_MODES),
+          listingComplete: true,
+          listingStartedAt: MoreThanOrEqual(since),
+          status: In(GOOD),
+        },
+        order: { listingStartedAt: 'DESC' },
+      }),
+    );
+  }
+
+  /** The newest full or incremental sync that ended succeeded or partial since `since` (an account switch starts over). */
+  lastSuccessfulSync(since: Date): Promise<Run | null> {
+    return this.db('read runs', () =>
+      this.ds.getRepository(RunEntity).findOne({
+        where: { type: 'sync', mode: In(LISTING_MODES), status: In(GOOD), listingStartedAt: MoreThanOrEqual(since) },
+        order: { finishedAt: 'DESC' },
+      }),
+    );
+  }
+
+  /** The newest full or incremental sync run (any status), and the first one since `since`. */
+  async syncHistory(since: Date): Promise<{ last: Run | null; first: Run | null; lastSuccess: Run | null }> {
+    const repo = this.ds.getRepository(RunEntity);
+    const where = { type: 'sync' as const, mode: In(LISTING_MODES), startedAt: MoreThanOrEqual(since) };
+    const [last, first, lastSuccess] = await Promise.all([
+      repo.findOne({ where, order: { startedAt: 'DESC' } }),
+      repo.findOne({ where, order: { startedAt: 'ASC' } }),
+      this.lastSuccessfulSync(since),
+    ]);
+    return { last, first, lastSuccess };
+  }
+
+  /** The newest ended full or incremental sync runs, newest first (for "failed in a row"). */
+  recentEndedSyncs(limit: number): Promise<Run[]> {
+    return this.ds.getRepository(RunEntity).find({
+      where: { type: 'sync', mode: In(LISTING_MODES), status: In(['succeeded', 'partial', 'failed']) },
+      order: { startedAt: 'DESC' },
+      take: limit,
+    });
+  }
+
+  /** The newest run of a type (cleanup: any mode; sync: listing runs). */
+  latest(type: RunType): Promise<Run | null> {
+    return this.ds.getRepository(RunEntity).findOne({
+      where: type === 'sync' ? { type, mode: In(LISTING_MODES) } : { type },
+      order: { startedAt: 'DESC' },
+    });
+  }
+
+  /** Every run in progress (sync, cleanup, targeted), newest first. */
+  running(): Promise<Run[]> {
+    return this.ds
+      .getRepository(RunEntity)
+      .find({ where: { status: 'running' }, order: { startedAt: 'DESC' }, take: 100 });
+  }
+
+  /** Recent sync and cleanup runs, running ones first (targeted runs only while they run). */
+  async recent(limit = 20): Promise<Run[]> {
+    const repo = this.ds.getRepository(RunEntity);
+    const [running, ended] = await Promise.all([
+      this.running(),
+      repo.find({
+        where: {
+          status: In(['succeeded', 'partial', 'failed', 'refused']),
+          mode: In([...LISTING_MODES, 'mark', 'delete', 'dry-run']),
+        },
+        order: { startedAt: 'DESC' },
+        take: limit,
+      }),
+    ]);
+    return [...running, ...ended];
+  }
+
+  /** Running runs whose lease ran out (or that never had one): the reaper's candidates. */
+  async expired(): Promise<Run[]> {
+    const rows = (await this.ds.query(
+      "SELECT id FROM runs WHERE status = 'running' AND (lease_until IS NULL OR lease_until < UTC_TIMESTAMP(3)) ORDER BY started_at LIMIT 100",
+    )) as { id: string }[];
+    if (!rows.length) return [];
+    return this.ds.getRepository(RunEntity).findBy({ id: In(rows.map((r) => r.id)) });
+  }
+
+  /** Ended runs whose alerts were not evaluated yet (a crash between the end and the evaluation). */
+  awaitingAlerts(limit = 50): Promise<Run[]> {
+    return this.ds.getRepository(RunEntity).find({
+      where: { alertsDone: false, status: In(['succeeded', 'partial', 'failed', 'refused']) },
+      order: { finishedAt: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /** The batches of a run that have ended. */
+  async endedBatches(id: string): Promise<Set<number>> {
+    const rows = (await this.ds.query('SELECT batch FROM run_batches WHERE run_id = ?', [id])) as { batch: number }[];
+    return new Set(rows.map((r) => Number(r.batch)));
+  }
+}
+
+/** The alert error type of a run failure. */
+export function errorTypeOf(failure: Pick<RunFailure, 'kind' | 'errorType'>): string {
+  if (failure.errorType) return failure.errorType;
+  if (failure.kind === 'aborted') return 'aborted';
+  if (failure.kind === 'lost') return 'system error';
+  return alertErrorType(failure.kind);
+}
