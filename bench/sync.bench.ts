@@ -19,7 +19,7 @@ import { Redis } from 'ioredis';
 import { REPO_ROOT } from '../packages/config/src/index.js';
 import { openDatabase, RunEntity, type DataSource, type Run } from '../packages/db/src/index.js';
 import { syncRunJob } from '../packages/jobs/src/index.js';
-import { createSimulator, SIM_DEFAULTS, type Simulator } from '../apps/simulator/src/index.js';
+import { createSimulator, SIM_DEFAULTS, type Simulator } from '@pcs/simulator';
 import { createTestDatabase, dropPrefix, REDIS_URL, tempDir, testEnv, uniqueName } from '../test/support/index.js';
 import { spawnApp, type AppProcess } from '../test/support/processes.js';
 

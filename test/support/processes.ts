@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { REPO_ROOT } from '../../packages/config/src/index.js';
 import { waitFor } from './index.js';
 import { scriptArgs } from '../../apps/demo/src/processes.js';
@@ -17,7 +18,21 @@ export function spawnApp(
   env: Record<string, string>,
   args: string[] = [],
 ): AppProcess {
-  const child = spawn(process.execPath, [...scriptArgs(app), ...args], {
+  return spawnNode(app, [...scriptArgs(app), ...args], env);
+}
+
+/**
+ * The worker as its own process with shorter timings (test/support/worker-entry.ts): what fault
+ * tests SIGKILL when the production timings (30 s locks, 2-minute leases) would make them slow.
+ */
+export function spawnTestWorker(env: Record<string, string>, timing: Record<string, number>): AppProcess {
+  const worker = scriptArgs('worker');
+  const entry = join(REPO_ROOT, 'test/support/worker-entry.ts');
+  return spawnNode('worker', [...worker.slice(0, -1), entry], { ...env, PCS_TEST_TIMING: JSON.stringify(timing) });
+}
+
+function spawnNode(app: string, argv: string[], env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH!, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,4 @@
-import { PD_FIELD_KEYS, SIM_DEFAULTS, type Simulator } from '../../apps/simulator/src/index.js';
+import { PD_FIELD_KEYS, SIM_DEFAULTS, type Simulator } from '@pcs/simulator';
 
 /** Chatwoot write requests seen by the simulator (filter is a read). */
 export function chatwootWrites(sim: Simulator): number {
@@ -76,5 +76,27 @@ export function seedMixed(sim: Simulator) {
     liveCustomers: Object.entries(ids)
       .filter(([k]) => k !== 'nonCustomer' && k !== 'softDeleted')
       .map(([, v]) => v),
+  };
+}
+
+/** The live customer organizations of the simulated Pipedrive (customer label, not deleted). */
+export function liveCustomers(sim: Simulator) {
+  return sim.pipedrive.listOrgs().filter((o) => !o.is_deleted && o.label_ids.includes(CUSTOMER));
+}
+
+/**
+ * What Chatwoot must hold after a sync: exactly one contact per live customer organization, by
+ * identifier, and nothing else. Returns what is wrong (empty when all is right).
+ */
+export function contactProblems(sim: Simulator): { duplicates: string[]; missing: number[]; extra: string[] } {
+  const customers = liveCustomers(sim);
+  const identifiers = sim.chatwoot.listAllContacts().map((c) => c.identifier ?? '(none)');
+  const seen = new Set<string>();
+  const duplicates = identifiers.filter((i) => (seen.has(i) ? true : (seen.add(i), false)));
+  const wanted = new Set(customers.map((o) => `pipedrive:org:${o.id}`));
+  return {
+    duplicates,
+    missing: customers.filter((o) => !seen.has(`pipedrive:org:${o.id}`)).map((o) => o.id),
+    extra: [...seen].filter((i) => !wanted.has(i)),
   };
 }

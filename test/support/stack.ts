@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseConfig, type Config } from '../../packages/config/src/index.js';
 import { openDatabase, RunEntity, type DataSource, type Run } from '../../packages/db/src/index.js';
-import { createSimulator, SIM_DEFAULTS, type Simulator } from '../../apps/simulator/src/index.js';
+import { createSimulator, SIM_DEFAULTS, type Simulator } from '@pcs/simulator';
 import { createTestDatabase, dropPrefix, tempDir, testEnv, uniqueName, waitFor, type TestDatabase } from './index.js';
 
 /**

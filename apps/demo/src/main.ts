@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { readEnv } from '@pcs/config';
+import { AppError, isUnreachable } from '@pcs/errors';
 import { createSimulator, SIM_DEFAULTS, PD_FIELD_KEYS, seedDemoAccount } from '@pcs/simulator';
 import { demoSettings, freePort, writeEnvFile } from './settings.js';
 import { resetDemoState } from './reset.js';
@@ -98,9 +99,11 @@ try {
   const infra = readEnv();
   const redisUrl = infra.REDIS_URL || 'redis://127.0.0.1:6379';
   await checkRedis(redisUrl).catch((err: Error) => {
-    throw new Error(
-      `Redis is not reachable at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message}\nStart it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`,
-    );
+    throw new AppError({
+      kind: 'redis',
+      source: 'redis',
+      message: `Redis is not reachable at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message}\nStart it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`,
+    });
   });
 
   const { url: simUrl } = await sim.start().catch((err: NodeJS.ErrnoException) => {
@@ -123,9 +126,11 @@ try {
   const env = { ENV_FILE: envFile };
 
   await resetDemoState(settings).catch((err: Error) => {
-    throw new Error(
-      `the database server is not reachable or refused the demo database: ${err.message}\nStart MySQL/MariaDB, or set DATABASE_URL or MYSQL_HOST/MYSQL_USER/MYSQL_PASSWORD.`,
-    );
+    throw new AppError({
+      kind: 'database',
+      source: 'database',
+      message: `the database server is not reachable or refused the demo database: ${err.message}\nStart MySQL/MariaDB, or set DATABASE_URL or MYSQL_HOST/MYSQL_USER/MYSQL_PASSWORD.`,
+    });
   });
   const migrate = await runCli(['migrate'], env);
   if (migrate.code !== 0)
@@ -225,8 +230,5 @@ Ctrl-C stops everything.`);
     }, 30_000);
   }
 } catch (err) {
-  await shutdown(
-    /not reachable|ECONNREFUSED|Access denied/i.test((err as Error).message) ? 3 : 1,
-    `demo failed: ${(err as Error).message}`,
-  );
+  await shutdown(isUnreachable(err) ? 3 : 1, `demo failed: ${(err as Error).message}`);
 }

@@ -22,6 +22,12 @@ export interface WorkerTiming {
   reconcileIntervalMs: number;
   /** How often every worker moves committed alerts to the notifications queue (also at once when one is committed). */
   relayIntervalMs: number;
+  /**
+   * How long a job's lock lasts without renewal, and how often stalled jobs are looked for: a job
+   * whose worker died goes back to the queue within about twice this (BullMQ's lockDuration and
+   * stalledInterval); the second time it fails for good.
+   */
+  jobLockMs: number;
 }
 
 export const DEFAULT_TIMING: WorkerTiming = {
@@ -30,6 +36,7 @@ export const DEFAULT_TIMING: WorkerTiming = {
   reaperIntervalMs: 30_000,
   reconcileIntervalMs: 30_000,
   relayIntervalMs: 2_000,
+  jobLockMs: 30_000,
 };
 
 /** What every handler may use: typed config, the log channels, the database, the queues (as a producer), the state owners. */

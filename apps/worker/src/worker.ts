@@ -143,7 +143,11 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   // Jobs in flight, so that a stop past its bound can hand them back to the queue at once.
   const inFlight = new Map<string, Job>();
   const workers = served.map((queue) => {
-    const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix, QUEUE_WORKER_OPTIONS[queue]);
+    const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix, {
+      lockDuration: timing.jobLockMs,
+      stalledInterval: timing.jobLockMs,
+      ...QUEUE_WORKER_OPTIONS[queue],
+    });
     const qlog = loggers.get('worker').child({ queue });
     const key = (job: Job) => `${queue}:${job.id}`;
     w.on('active', (job) => inFlight.set(key(job), job));

@@ -1,4 +1,4 @@
-import { ApiError, isApiError, isNetworkError, truncate } from '@pcs/http';
+import { ApiError, isApiError, isNetworkError, truncate, type ApiErrorReason } from '@pcs/http';
 
 /** What a request was about, so that errors can name it. */
 export interface RequestContext {
@@ -53,8 +53,7 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 
 /** True when a DELETE was refused because the contact is online (422 "<Name> is Online, please try again later"). */
 export function isOnlineConflict(err: unknown): boolean {
-  if (!isApiError(err, 'conflict') || err.api !== 'chatwoot') return false;
-  return ONLINE_RE.test(err.body ?? '') || /contact is online/i.test(err.message);
+  return isApiError(err, 'conflict') && err.api === 'chatwoot' && err.reason === 'contact_online';
 }
 
 function bodyText(data: unknown): string {
@@ -104,7 +103,7 @@ export function errorFromResponse(
   const mk = (
     type: ApiError['type'],
     message: string,
-    extra: { attributes?: string[]; retryAfterMs?: number } = {},
+    extra: { attributes?: string[]; retryAfterMs?: number; reason?: ApiErrorReason } = {},
   ): ApiError => new ApiError({ ...base, type, message: ctx.scrub(message), ...extra });
 
   if (status === 429) {
@@ -142,10 +141,11 @@ export function errorFromResponse(
         return mk(
           'conflict',
           `Chatwoot ${ctx.what}: contact is online (widget presence), deletion refused; retry the deletion later (422 "${msg}")`,
-          { attributes: [] },
+          { attributes: [], reason: 'contact_online' },
         );
       }
-      if (TAKEN_RE.test(msg)) return mk('conflict', `Chatwoot ${where}: ${msg} (422)`, { attributes });
+      if (TAKEN_RE.test(msg))
+        return mk('conflict', `Chatwoot ${where}: ${msg} (422)`, { attributes, reason: 'value_taken' });
       return mk('bad_data', `Chatwoot ${where}: ${msg} (422)`, { attributes });
     }
     return mk('bad_data', `Chatwoot ${where} rejected the request (422${text ? ` "${text}"` : ''})`);

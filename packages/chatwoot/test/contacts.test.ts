@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@pcs/http';
-import { createSimulator, SIM_DEFAULTS } from '../../../apps/simulator/src/index.js';
+import { createSimulator, SIM_DEFAULTS } from '@pcs/simulator';
 import { ChatwootClient, isOnlineConflict } from '../src/index.js';
 import type { ChatwootClientOptions } from '../src/index.js';
 

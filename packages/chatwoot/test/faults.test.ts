@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@pcs/http';
-import { createSimulator, SIM_DEFAULTS } from '../../../apps/simulator/src/index.js';
+import { createSimulator, SIM_DEFAULTS } from '@pcs/simulator';
 import { ChatwootClient, msUntilNextMinute, parseRetryAfter } from '../src/index.js';
 import type { ChatwootClientOptions } from '../src/index.js';
 

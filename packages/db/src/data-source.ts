@@ -39,6 +39,25 @@ export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {
 
 const database = (err: unknown) => tagError(err, 'database', 'database');
 
+/** Connections whose session clock is UTC already (pooled connections are reused). */
+const utcSessions = new WeakSet<object>();
+
+/**
+ * Every session runs in UTC, whatever the server's own time zone: NOW(), CURRENT_TIMESTAMP
+ * defaults and the Dates TypeORM reads and writes (timezone 'Z') then agree, and UTC_TIMESTAMP is
+ * the one clock runs and checks are stamped with.
+ */
+async function inUtc<C>(conn: C): Promise<C> {
+  const c = conn as unknown as { query(sql: string, cb: (err: unknown) => void): void };
+  if (conn && !utcSessions.has(conn as object)) {
+    await new Promise<void>((resolve, reject) =>
+      c.query("SET time_zone = '+00:00'", (err) => (err ? reject(err) : resolve())),
+    );
+    utcSessions.add(conn as object);
+  }
+  return conn;
+}
+
 /**
  * Every error of this data source carries the kind `database` (see @pcs/errors): connecting,
  * queries, transactions, whatever repository or query builder issued them. TypeORM runs all of
@@ -52,6 +71,8 @@ function typeDatabaseErrors(ds: DataSource): DataSource {
   const create = driver.createQueryRunner.bind(driver);
   driver.createQueryRunner = (mode) => {
     const runner = create(mode);
+    const connect = runner.connect.bind(runner);
+    runner.connect = async () => inUtc(await connect());
     for (const method of [
       'connect',
       'query',

@@ -12,6 +12,9 @@ export type ErrorType = Extract<
   'rate_limit' | 'transient' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'bad_data'
 >;
 
+/** Finer reasons a client reads from an API's answer (its protocol), so no caller reads a message. */
+export type ApiErrorReason = 'contact_online' | 'value_taken' | 'daily_budget';
+
 export const RETRYABLE: ReadonlySet<ErrorType> = new Set(['rate_limit', 'transient']);
 
 export interface ApiErrorOptions {
@@ -26,6 +29,8 @@ export interface ApiErrorOptions {
   retryAfterMs?: number;
   /** Attributes the API named as the problem (Chatwoot 422: ["email", "phone_number"]). */
   attributes?: string[];
+  /** A finer reason the client read from the API's answer, for callers to act on (e.g. `contact_online`). */
+  reason?: ApiErrorReason;
   /** A short, secret-free excerpt of the response body. */
   body?: string;
   cause?: unknown;
@@ -40,6 +45,7 @@ export class ApiError extends AppError {
   readonly path?: string;
   readonly retryAfterMs?: number;
   readonly attributes: string[];
+  readonly reason?: ApiErrorReason;
   readonly body?: string;
 
   constructor(opts: ApiErrorOptions) {
@@ -52,6 +58,7 @@ export class ApiError extends AppError {
     this.path = opts.path;
     this.retryAfterMs = opts.retryAfterMs;
     this.attributes = opts.attributes ?? [];
+    this.reason = opts.reason;
     this.body = opts.body;
   }
 
@@ -67,6 +74,7 @@ export class ApiError extends AppError {
       path: this.path,
       retryAfterMs: this.retryAfterMs,
       attributes: this.attributes.length ? this.attributes : undefined,
+      reason: this.reason,
     };
   }
 }

@@ -156,7 +156,13 @@ export function errorFromResponse(res: ResponseLike, ctx: RequestContext): ApiEr
     const message = daily
       ? `Pipedrive daily budget exhausted (429 ${quoted ?? 'daily request budget exceeded'}); resets in ${secs} s`
       : `Pipedrive rate limit exceeded (429 ${quoted ?? 'too many requests'}); retry in ${secs} s`;
-    return new ApiError({ ...base, type: 'rate_limit', retryAfterMs: wait, message });
+    return new ApiError({
+      ...base,
+      type: 'rate_limit',
+      retryAfterMs: wait,
+      message,
+      reason: daily ? 'daily_budget' : undefined,
+    });
   }
   if (status === 408 || status >= 500) {
     return new ApiError({

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@pcs/http';
-import { createSimulator, PD_FIELD_KEYS, SIM_DEFAULTS } from '../../../apps/simulator/src/index.js';
-import type { Simulator } from '../../../apps/simulator/src/index.js';
+import { createSimulator, PD_FIELD_KEYS, SIM_DEFAULTS } from '@pcs/simulator';
+import type { Simulator } from '@pcs/simulator';
 import {
   customFieldText,
   PipedriveClient,

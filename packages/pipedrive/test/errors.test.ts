@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@pcs/http';
 import type { RetryPolicy } from '@pcs/http';
-import { createSimulator, SIM_DEFAULTS } from '../../../apps/simulator/src/index.js';
-import type { Simulator } from '../../../apps/simulator/src/index.js';
+import { createSimulator, SIM_DEFAULTS } from '@pcs/simulator';
+import type { Simulator } from '@pcs/simulator';
 import { PipedriveClient } from '../src/index.js';
 import type { PdOrganization, PipedriveClientOptions } from '../src/index.js';
 

@@ -18,8 +18,15 @@ export class InvalidPayloadError extends AppError {
   }
 }
 
+/**
+ * A queue over a shared connection. The connection's errors (Redis away) are reported once by
+ * whoever owns the connection (worker, dashboard, CLI); without a listener here BullMQ would
+ * print every reconnection attempt of every queue on stderr.
+ */
 export function createQueue(name: QueueName, connection: Redis, prefix: string): Queue {
-  return new Queue(name, { connection, prefix });
+  const queue = new Queue(name, { connection, prefix });
+  queue.on('error', () => undefined);
+  return queue;
 }
 
 export function createQueues(connection: Redis, prefix: string, names: readonly QueueName[] = QUEUE_NAMES): Queues {

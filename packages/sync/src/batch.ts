@@ -8,7 +8,7 @@ import type { SyncDeps } from './deps.js';
 import type { RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import { loadOrganizations, loadPersonsByOrg, replacePersonsOfOrg, saveOrganizationRows } from './mirror.js';
-import { failureOf, type Counts } from './runs.js';
+import { failureOf, type Counts } from './runs/index.js';
 import { targetKey } from './target.js';
 import { upsertOrganization, type KnownContact, type UpsertContext, type UpsertResult } from './upsert.js';
 

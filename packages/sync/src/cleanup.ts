@@ -13,7 +13,7 @@ import { RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
 import { ensureDefinitions, isCustomerOrg, resolveRunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import { markUnseenOrganizations, upsertOrganizations } from './mirror.js';
-import { errorTypeOf, failureOf, type BeginResult, type OutcomeRecord } from './runs.js';
+import { errorTypeOf, failureOf, type BeginResult, type OutcomeRecord } from './runs/index.js';
 import { ensureTarget } from './target.js';
 
 export * from './cleanup-plan.js';

@@ -4,7 +4,7 @@ import type { Config } from '@pcs/config';
 import type { DataSource, Run } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import type { PipedriveClient } from '@pcs/pipedrive';
-import type { Runs } from './runs.js';
+import type { Runs } from './runs/index.js';
 
 /** What the sync and cleanup use cases need, given by the worker (or a test). */
 export interface SyncDeps {

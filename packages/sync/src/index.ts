@@ -3,7 +3,7 @@ export * from './mirror.js';
 export * from './upsert.js';
 export * from './deps.js';
 export * from './details.js';
-export * from './runs.js';
+export * from './runs/index.js';
 export * from './listing.js';
 export * from './batch.js';
 export * from './targeted.js';

@@ -11,7 +11,7 @@ import {
   upsertOrganizations,
   upsertPersons,
 } from './mirror.js';
-import { errorTypeOf, failureOf, type BeginResult } from './runs.js';
+import { errorTypeOf, failureOf, type BeginResult } from './runs/index.js';
 import { ensureTarget } from './target.js';
 
 /**

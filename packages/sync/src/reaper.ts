@@ -2,7 +2,7 @@ import type { Run } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import type { SyncDeps } from './deps.js';
 import { evaluateRunAlerts, runEnded } from './ended.js';
-import type { RunFailure } from './runs.js';
+import type { RunFailure } from './runs/index.js';
 
 /**
  * What the queue says of a run whose lease ran out: still in hand (a job of it waits, runs or will

@@ -5,7 +5,7 @@ import type { SyncDeps } from './deps.js';
 import { cachedRunDetails, isCustomerOrg } from './details.js';
 import { runEnded } from './ended.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
-import { failureOf } from './runs.js';
+import { failureOf } from './runs/index.js';
 import { ensureTarget } from './target.js';
 import { upsertOrganization } from './upsert.js';
 

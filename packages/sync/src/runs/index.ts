@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { RunEntity, type DataSource, type EntityManager, type Run, type RunStatus, type RunType } from '@pcs/db';
+import { RunHistory, type RunsOptions } from './history.js';
 import {
-  In,
-  MoreThanOrEqual,
-  RunEntity,
-  withDatabaseRetry,
-  type DataSource,
-  type EntityManager,
-  type Run,
-  type RunStatus,
-  type RunType,
-} from '@pcs/db';
-import { alertErrorType, describeError, type ErrorKind, type ErrorSource } from '@pcs/errors';
-import type { Logger } from '@pcs/logger';
+  COUNTERS,
+  countOutcomes,
+  emptyCounts,
+  errorTypeOf,
+  type BeginResult,
+  type Counts,
+  type OutcomeRecord,
+  type RunFailure,
+} from './types.js';
+
+export * from './types.js';
+export { RunHistory, LISTING_MODES, type RunsOptions } from './history.js';
 
 /**
  * The owner of the `runs` table: the only module that writes it. Every transition (begin, claim
@@ -29,125 +31,19 @@ import type { Logger } from '@pcs/logger';
 /** How long a running run stays alive without progress before the reaper looks at its jobs. */
 export const RUN_LEASE_SECONDS = 120;
 
-/** Why a run failed: the error's kind and source (see @pcs/errors), or `aborted` / `lost`. */
-export interface RunFailure {
-  kind: ErrorKind | 'aborted' | 'lost' | 'internal';
-  source?: ErrorSource;
-  message: string;
-  /** The alert error type; derived from the kind when absent. */
-  errorType?: string;
-}
-
-/** The failure of a typed error (its kind and source travel to the alert and the exit code). */
-export function failureOf(err: unknown, prefix = ''): RunFailure {
-  const { kind, source, message } = describeError(err);
-  return { kind, source, message: `${prefix}${message}` };
-}
-
-export type BeginResult =
-  /** This run may go on. */
-  | { state: 'started'; run: Run }
-  /** The same run id exists already (a retried or resumed job). */
-  | { state: 'resumed'; run: Run }
-  /** Another run of the same type is in progress. */
-  | { state: 'duplicate'; run: Run }
-  /** A run of the other type is in progress: try again later. */
-  | { state: 'blocked'; run: Run };
-
-/** Counter columns an outcome adds to (a warning counts under its action and under warnings). */
-const COUNTERS = [
-  'created',
-  'updated',
-  'unchanged',
-  'adopted',
-  'failed',
-  'warnings',
-  'marked',
-  'deleted',
-  'skipped',
-] as const;
-type Counter = (typeof COUNTERS)[number];
-export type Counts = Record<Counter, number>;
-
-export type OutcomeAction =
-  'created' | 'updated' | 'unchanged' | 'adopted' | 'failed' | 'marked' | 'deleted' | 'skipped';
-
-/** What happened to one organization in a run. */
-export interface OutcomeRecord {
-  orgId: number;
-  action: OutcomeAction;
-  /** A value was left off: the outcome is stored as `warning`. */
-  warning?: string;
-  errorType?: string | null;
-  message?: string | null;
-}
-
-export function emptyCounts(): Counts {
-  return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Counts;
-}
-
-export function countOutcomes(records: readonly OutcomeRecord[]): Counts {
-  const c = emptyCounts();
-  for (const r of records) {
-    c[r.action] += 1;
-    if (r.warning) c.warnings += 1;
-  }
-  return c;
-}
-
 const OTHER: Record<RunType, RunType> = { sync: 'cleanup', cleanup: 'sync' };
 
-/** Modes of runs that list Pipedrive (a webhook run upserts one organization and says nothing of the others). */
-const LISTING_MODES = ['full', 'incremental'];
-const GOOD: RunStatus[] = ['succeeded', 'partial'];
-
-export interface RunsOptions {
-  /** How long a transition keeps trying while the database is away (0: fail at once). */
-  retryBudgetMs?: number;
-  /** How long progress keeps a run's lease (RUN_LEASE_SECONDS by default). */
-  leaseSeconds?: number;
-  log?: Pick<Logger, 'warn'>;
-}
-
-export class Runs {
-  private readonly retryBudgetMs: number;
+export class Runs extends RunHistory {
   private readonly lease: number;
 
-  constructor(
-    readonly ds: DataSource,
-    private readonly opts: RunsOptions = {},
-  ) {
-    this.retryBudgetMs = opts.retryBudgetMs ?? 0;
+  constructor(ds: DataSource, opts: RunsOptions = {}) {
+    super(ds, opts);
     this.lease = opts.leaseSeconds ?? RUN_LEASE_SECONDS;
-  }
-
-  /** Runs a database step, trying again while the database is unreachable or busy (within the budget). */
-  private db<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (!this.retryBudgetMs) return fn();
-    return withDatabaseRetry(fn, {
-      budgetMs: this.retryBudgetMs,
-      onRetry: (err, attempt) => {
-        if (attempt === 1) this.opts.log?.warn({ err, what }, `database unavailable (${what}): trying again`);
-      },
-    });
   }
 
   private async exec(sql: string, params: unknown[], m: Pick<EntityManager, 'query'> = this.ds): Promise<number> {
     const res = (await m.query(sql, params)) as { affectedRows?: number };
     return res.affectedRows ?? 0;
-  }
-
-  /** The database clock: every run timestamp comes from it. */
-  async now(): Promise<Date> {
-    const rows = (await this.db('clock', () => this.ds.query('SELECT UTC_TIMESTAMP(3) AS now'))) as {
-      now: Date | string;
-    }[];
-    const v = rows[0]!.now;
-    return v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`);
-  }
-
-  get(id: string): Promise<Run | null> {
-    return this.db('read run', () => this.ds.getRepository(RunEntity).findOneBy({ id }));
   }
 
   // --- begin ---------------------------------------------------------------------------------
@@ -437,132 +333,4 @@ export class Runs {
   async markAlertsDone(id: string): Promise<void> {
     await this.db('mark alerts done', () => this.exec('UPDATE runs SET alerts_done = 1 WHERE id = ?', [id]));
   }
-
-  // --- questions -----------------------------------------------------------------------------
-
-  /** The running sync or cleanup run (targeted runs do not count for exclusion). */
-  active(type: RunType): Promise<Run | null> {
-    return this.ds.getRepository(RunEntity).findOne({
-      where: { type, status: 'running', mode: In(type === 'sync' ? LISTING_MODES : ['mark', 'delete', 'dry-run']) },
-      order: { startedAt: 'DESC' },
-    });
-  }
-
-  async isRunning(type: RunType): Promise<boolean> {
-    return Boolean(await this.db('read runs', () => this.active(type)));
-  }
-
-  /**
-   * The newest listing run that completed (succeeded or partial) since `since` (the moment the
-   * stored data started belonging to the current Pipedrive and Chatwoot); `full` for full listings only.
-   */
-  lastCompleteListing(since: Date, opts: { full?: boolean } = {}): Promise<Run | null> {
-    return this.db('read runs', () =>
-      this.ds.getRepository(RunEntity).findOne({
-        where: {
-          type: 'sync',
-          mode: opts.full ? 'full' : In(LISTING_MODES),
-          listingComplete: true,
-          listingStartedAt: MoreThanOrEqual(since),
-          status: In(GOOD),
-        },
-        order: { listingStartedAt: 'DESC' },
-      }),
-    );
-  }
-
-  /** The newest full or incremental sync that ended succeeded or partial since `since` (an account switch starts over). */
-  lastSuccessfulSync(since: Date): Promise<Run | null> {
-    return this.db('read runs', () =>
-      this.ds.getRepository(RunEntity).findOne({
-        where: { type: 'sync', mode: In(LISTING_MODES), status: In(GOOD), listingStartedAt: MoreThanOrEqual(since) },
-        order: { finishedAt: 'DESC' },
-      }),
-    );
-  }
-
-  /** The newest full or incremental sync run (any status), and the first one since `since`. */
-  async syncHistory(since: Date): Promise<{ last: Run | null; first: Run | null; lastSuccess: Run | null }> {
-    const repo = this.ds.getRepository(RunEntity);
-    const where = { type: 'sync' as const, mode: In(LISTING_MODES), startedAt: MoreThanOrEqual(since) };
-    const [last, first, lastSuccess] = await Promise.all([
-      repo.findOne({ where, order: { startedAt: 'DESC' } }),
-      repo.findOne({ where, order: { startedAt: 'ASC' } }),
-      this.lastSuccessfulSync(since),
-    ]);
-    return { last, first, lastSuccess };
-  }
-
-  /** The newest ended full or incremental sync runs, newest first (for "failed in a row"). */
-  recentEndedSyncs(limit: number): Promise<Run[]> {
-    return this.ds.getRepository(RunEntity).find({
-      where: { type: 'sync', mode: In(LISTING_MODES), status: In(['succeeded', 'partial', 'failed']) },
-      order: { startedAt: 'DESC' },
-      take: limit,
-    });
-  }
-
-  /** The newest run of a type (cleanup: any mode; sync: listing runs). */
-  latest(type: RunType): Promise<Run | null> {
-    return this.ds.getRepository(RunEntity).findOne({
-      where: type === 'sync' ? { type, mode: In(LISTING_MODES) } : { type },
-      order: { startedAt: 'DESC' },
-    });
-  }
-
-  /** Every run in progress (sync, cleanup, targeted), newest first. */
-  running(): Promise<Run[]> {
-    return this.ds
-      .getRepository(RunEntity)
-      .find({ where: { status: 'running' }, order: { startedAt: 'DESC' }, take: 100 });
-  }
-
-  /** Recent sync and cleanup runs, running ones first (targeted runs only while they run). */
-  async recent(limit = 20): Promise<Run[]> {
-    const repo = this.ds.getRepository(RunEntity);
-    const [running, ended] = await Promise.all([
-      this.running(),
-      repo.find({
-        where: {
-          status: In(['succeeded', 'partial', 'failed', 'refused']),
-          mode: In([...LISTING_MODES, 'mark', 'delete', 'dry-run']),
-        },
-        order: { startedAt: 'DESC' },
-        take: limit,
-      }),
-    ]);
-    return [...running, ...ended];
-  }
-
-  /** Running runs whose lease ran out (or that never had one): the reaper's candidates. */
-  async expired(): Promise<Run[]> {
-    const rows = (await this.ds.query(
-      "SELECT id FROM runs WHERE status = 'running' AND (lease_until IS NULL OR lease_until < UTC_TIMESTAMP(3)) ORDER BY started_at LIMIT 100",
-    )) as { id: string }[];
-    if (!rows.length) return [];
-    return this.ds.getRepository(RunEntity).findBy({ id: In(rows.map((r) => r.id)) });
-  }
-
-  /** Ended runs whose alerts were not evaluated yet (a crash between the end and the evaluation). */
-  awaitingAlerts(limit = 50): Promise<Run[]> {
-    return this.ds.getRepository(RunEntity).find({
-      where: { alertsDone: false, status: In(['succeeded', 'partial', 'failed', 'refused']) },
-      order: { finishedAt: 'ASC' },
-      take: limit,
-    });
-  }
-
-  /** The batches of a run that have ended. */
-  async endedBatches(id: string): Promise<Set<number>> {
-    const rows = (await this.ds.query('SELECT batch FROM run_batches WHERE run_id = ?', [id])) as { batch: number }[];
-    return new Set(rows.map((r) => Number(r.batch)));
-  }
-}
-
-/** The alert error type of a run failure. */
-export function errorTypeOf(failure: Pick<RunFailure, 'kind' | 'errorType'>): string {
-  if (failure.errorType) return failure.errorType;
-  if (failure.kind === 'aborted') return 'aborted';
-  if (failure.kind === 'lost') return 'system error';
-  return alertErrorType(failure.kind);
 }

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '@pcs/config';
+import { openDatabase, RecordOutcomeEntity, type DataSource } from '@pcs/db';
+import type { Logger } from '@pcs/logger';
+import { reapRuns, Runs, type Liveness, type OutcomeRecord } from '../src/index.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the runs module (the one writer of run state)', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let runs: Runs;
+  const config = parseConfig({ MYSQL_USER: 'root' });
+  const quiet = () => undefined;
+  const log = { info: quiet, warn: quiet, error: quiet, debug: quiet } as unknown as Logger;
+  beforeAll(async () => {
+    db = await createTestDatabase('runs');
+    ds = (await openDatabase(db.config)).ds;
+    runs = new Runs(ds);
+  });
+  afterAll(async () => {
+    await ds.destroy();
+    await db.drop();
+  });
+  const clean = () => ds.query('DELETE FROM runs');
+
+  it('one sync and one cleanup at a time: a second sync is a duplicate, a cleanup is blocked, a retried job resumes', async () => {
+    await clean();
+    const first = await runs.begin({ type: 'sync', mode: 'full', trigger: 'test', jobId: 'j1' });
+    expect(first.state).toBe('started');
+    expect((await runs.begin({ type: 'sync', mode: 'incremental', trigger: 'test' })).state).toBe('duplicate');
+    expect((await runs.begin({ type: 'cleanup', mode: 'mark', trigger: 'test' })).state).toBe('blocked');
+    const again = await runs.begin({ type: 'sync', mode: 'full', trigger: 'test', runId: first.run.id });
+    expect(again).toMatchObject({ state: 'resumed', run: { id: first.run.id } });
+    // Concurrent begins agree: exactly one starts.
+    await runs.abort(first.run.id);
+    const racing = await Promise.all(
+      Array.from({ length: 6 }, () => new Runs(ds).begin({ type: 'cleanup', mode: 'mark', trigger: 'test' })),
+    );
+    expect(racing.filter((r) => r.state === 'started')).toHaveLength(1);
+  });
+
+  it('stamps runs with the database clock', async () => {
+    await clean();
+    const [{ now }] = (await ds.query('SELECT UTC_TIMESTAMP(3) AS now')) as [{ now: Date }];
+    const { run } = await runs.begin({ type: 'sync', mode: 'full', trigger: 'test' });
+    expect(Math.abs(run.startedAt.getTime() - new Date(now).getTime())).toBeLessThan(2_000);
+    expect(run.leaseUntil!.getTime() - run.startedAt.getTime()).toBe(120_000);
+  });
+
+  it('every transition is guarded by the state it expects: an ended run stays ended', async () => {
+    await clean();
+    const { run } = await runs.begin({ type: 'sync', mode: 'full', trigger: 'test' });
+    expect(await runs.startListing(run.id, { mode: 'full', details: { legacyLookup: true } })).toBe(true);
+    const failed = await runs.fail(run.id, { kind: 'database', source: 'database', message: 'gone' });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      errorKind: 'database',
+      errorSource: 'database',
+      errorType: 'database connection failure',
+      leaseUntil: null,
+    });
+    // Whoever comes second changes nothing.
+    expect(await runs.fail(run.id, { kind: 'transient', message: 'again' })).toBeUndefined();
+    expect(await runs.abort(run.id)).toBeUndefined();
+    expect(await runs.progress(run.id)).toBe(false);
+    expect(await runs.completeListing(run.id, { batchesTotal: 0 })).toBe(false);
+    expect(await runs.finishIfDone(run.id)).toBeUndefined();
+    expect((await runs.get(run.id))!.errorMessage).toBe('gone');
+  });
+
+  it('a batch recorded twice counts once; the run finishes when every batch has ended', async () => {
+    await clean();
+    const { run } = await runs.begin({ type: 'sync', mode: 'full', trigger: 'test' });
+    await runs.completeListing(run.id, { batchesTotal: 2 });
+    const batch: OutcomeRecord[] = [
+      { orgId: 1, action: 'created' },
+      { orgId: 2, action: 'updated', warning: 'email left off' },
+      { orgId: 3, action: 'failed', errorType: 'transient', message: '503' },
+    ];
+    await runs.recordOutcomes(run.id, batch, { batchDone: 0 });
+    // The same batch again (a stalled job run twice): nothing more.
+    await runs.recordOutcomes(run.id, batch, { batchDone: 0 });
+    let r = (await runs.get(run.id))!;
+    expect(r).toMatchObject({ processed: 3, created: 1, updated: 1, failed: 1, warnings: 1, batchesDone: 1 });
+    expect(await ds.getRepository(RecordOutcomeEntity).countBy({ runId: run.id })).toBe(3);
+    expect(await runs.finishIfDone(run.id)).toBeUndefined();
+    await runs.recordOutcomes(run.id, [{ orgId: 4, action: 'unchanged' }], { batchDone: 1 });
+    r = (await runs.finishIfDone(run.id))!;
+    expect(r).toMatchObject({ status: 'partial', processed: 4, batchesDone: 2 });
+    expect(await runs.finishIfDone(run.id)).toBeUndefined();
+  });
+
+  it('the reaper ends a run whose jobs are lost, leaves a live one, and finishes one whose work is done', async () => {
+    await clean();
+    const quick = new Runs(ds, { leaseSeconds: 0 });
+    const lost = (await quick.begin({ type: 'sync', mode: 'full', trigger: 'test', jobId: 'lost' })).run;
+    const finishedButOpen = await quick.beginTargeted({ trigger: 'test', details: {} });
+    await sleep(20);
+    const ended: string[] = [];
+    const seen: string[] = [];
+    const inspect = async (run: { id: string; jobId: string | null }): Promise<Liveness> => {
+      seen.push(run.id);
+      return run.jobId === 'lost'
+        ? { alive: false, failure: { kind: 'lost', message: 'its listing job is gone' } }
+        : { alive: true };
+    };
+    const result = await reapRuns({ runs, config, log, onRunEnded: async (r) => void ended.push(r.id) }, inspect);
+    expect(result).toEqual(
+      expect.arrayContaining([
+        { runId: lost.id, outcome: 'failed', reason: 'its listing job is gone' },
+        { runId: finishedButOpen.id, outcome: 'finished' },
+      ]),
+    );
+    expect((await runs.get(lost.id))!).toMatchObject({
+      status: 'failed',
+      errorKind: 'lost',
+      errorType: 'system error',
+    });
+    expect((await runs.get(finishedButOpen.id))!.status).toBe('succeeded');
+    expect(ended.sort()).toEqual([lost.id, finishedButOpen.id].sort());
+    // The alerts of both ends were evaluated: nothing left for the sweep.
+    expect(await runs.awaitingAlerts()).toEqual([]);
+    // A run whose job still runs is left alone, however old its lease.
+    const alive = (await quick.begin({ type: 'sync', mode: 'full', trigger: 'test', jobId: 'alive' })).run;
+    await sleep(20);
+    expect(await reapRuns({ runs, config, log }, inspect)).toEqual([{ runId: alive.id, outcome: 'alive' }]);
+    expect((await runs.get(alive.id))!.status).toBe('running');
+  });
+
+  it('the reaper leaves a run alone that moved after it looked', async () => {
+    await clean();
+    const { run } = await new Runs(ds, { leaseSeconds: 0 }).begin({ type: 'sync', mode: 'full', trigger: 'test' });
+    await sleep(20);
+    const result = await reapRuns({ runs, config, log }, async () => {
+      // Progress between the reaper's look and its decision.
+      await runs.progress(run.id);
+      return { alive: false, failure: { kind: 'lost', message: 'looked lost' } };
+    });
+    expect(result).toEqual([]);
+    expect((await runs.get(run.id))!.status).toBe('running');
+  });
+
+  it('the last successful sync and the last complete listing count only runs since the target changed', async () => {
+    await clean();
+    const done = async (mode: 'full' | 'incremental') => {
+      const { run } = await runs.begin({ type: 'sync', mode, trigger: 'test' });
+      await runs.startListing(run.id, { mode, details: {} });
+      await runs.completeListing(run.id, { batchesTotal: 0 });
+      return (await runs.finishIfDone(run.id))!;
+    };
+    const full = await done('full');
+    const incremental = await done('incremental');
+    expect((await runs.lastSuccessfulSync(new Date(0)))!.id).toBe(incremental.id);
+    expect((await runs.lastCompleteListing(new Date(0), { full: true }))!.id).toBe(full.id);
+    const later = new Date(incremental.finishedAt!.getTime() + 1_000);
+    expect(await runs.lastSuccessfulSync(later)).toBeNull();
+    expect(await runs.lastCompleteListing(later)).toBeNull();
+  });
+});
