@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
-import { describeError, isKind, isUnreachable } from '@pcs/errors';
+import { isDatabaseUnreachable } from '@pcs/db';
+import { describeError, isKind } from '@pcs/errors';
 import { buildProgram } from './program.js';
 import { CliError, EXIT } from './runtime.js';
 
@@ -7,7 +8,7 @@ import { CliError, EXIT } from './runtime.js';
 function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (isKind(err, 'config')) return EXIT.usage;
-  if (isUnreachable(err)) return EXIT.unreachable;
+  if (unreachable(err)) return EXIT.unreachable;
   return EXIT.failed;
 }
 
@@ -28,3 +29,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
+
+/** Redis or the database cannot be reached (exit code 3); a statement the database refused is not that. */
+function unreachable(err: unknown): boolean {
+  return isKind(err, 'redis') || isDatabaseUnreachable(err);
+}

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, readEnv, type Requirement } from '@pcs/config';
-import { describeError, isKind, isUnreachable } from '@pcs/errors';
+import { isDatabaseUnreachable } from '@pcs/db';
+import { describeError, isKind } from '@pcs/errors';
 import { startWorker } from './worker.js';
 
 /**
@@ -58,5 +59,10 @@ try {
   const { kind, message } = describeError(err);
   process.stderr.write(`worker could not start (${kind}): ${message}\n`);
   // docs/contract.md §2 exit codes: 3 Redis or the database cannot be reached, 2 bad configuration.
-  process.exit(isUnreachable(err) ? 3 : isKind(err, 'config') ? 2 : 1);
+  process.exit(unreachable(err) ? 3 : isKind(err, 'config') ? 2 : 1);
+}
+
+/** Redis or the database cannot be reached (exit code 3); a statement the database refused is not that. */
+function unreachable(err: unknown): boolean {
+  return isKind(err, 'redis') || isDatabaseUnreachable(err);
 }

@@ -27,7 +27,7 @@ describe('sync-status and consistency checks', () => {
   async function runRow(status: string, minutesAgo: number, extra: Record<string, unknown> = {}) {
     const id = randomUUID();
     await ds.query(
-      'INSERT INTO runs (id, type, mode, trigger_source, status, started_at, listing_started_at, finished_at, listing_complete, error_type, error_message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)',
+      'INSERT INTO runs (id, type, mode, trigger_source, status, started_at, listing_started_at, finished_at, listing_complete, error_type, error_message, details, alerts_done) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 1)',
       [
         id,
         'sync',

@@ -53,6 +53,20 @@ export function databaseFailure(err: unknown): DatabaseFailure | undefined {
   return fatal ? 'unreachable' : 'statement';
 }
 
+/**
+ * Whether an error says the database cannot be used from here: away, refusing the credentials,
+ * or without the configured database (the CLI's exit code 3). A refused statement is not that.
+ */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  const f = databaseFailure(err);
+  return f === 'unreachable' || f === 'denied' || f === 'missing';
+}
+
+/** A write the unique key refused: the row is there already (written by a concurrent twin). */
+export function isDuplicateKey(err: unknown): boolean {
+  return kindOf(err) === 'database' && codeOf(err) === 'ER_DUP_ENTRY';
+}
+
 /** Whether trying the same statement again later can succeed (the server away, a lock conflict). */
 export function isRetryableDatabaseError(err: unknown): boolean {
   const f = databaseFailure(err);

@@ -245,6 +245,63 @@ describe('alert engine', () => {
     expect(await fallback.get(fp)).toBeUndefined();
   });
 
+  it('falls back only when the primary is away, starting from the state this process last saw there', async () => {
+    const fallback = new RedisAlertStore(redis, `${prefix}:fb2`);
+    let reachable = true;
+    const engine = new AlertEngine({
+      primary: new MysqlAlertStore(() => (reachable ? ds : undefined)),
+      fallback,
+      channel: 'queue',
+      repeatHours: 4,
+    });
+    const fp = 'monitor:queues:fallback';
+    const c: Condition = {
+      fingerprint: fp,
+      script: 'monitor',
+      level: 'ERROR',
+      errorType: 'system error',
+      message: 'no worker',
+    };
+    const sent: Alert[] = [];
+    await engine.observe(fp, c);
+    await engine.relay(async (a) => void sent.push(a));
+    // MySQL goes away while the incident lasts: no second firing message from the fallback.
+    reachable = false;
+    await engine.observe(fp, c);
+    await engine.relay(async (a) => void sent.push(a));
+    expect(sent.map((a) => a.state)).toEqual(['firing']);
+    // A refused statement is a bug, not an outage: it is not hidden in the fallback.
+    reachable = true;
+    const broken = new AlertEngine({
+      primary: {
+        ...new MysqlAlertStore(ds),
+        transact: () => ds.query('SELECT * FROM no_such_table'),
+      } as unknown as AlertStore,
+      fallback,
+      channel: 'queue',
+      repeatHours: 4,
+    });
+    await expect(broken.observe(fp, c)).rejects.toMatchObject({ code: 'ER_NO_SUCH_TABLE' });
+  });
+
+  it('a direct relay posts each message once, however many relays run at once; a failed post is tried again', async () => {
+    const engines = [1, 2].map(
+      () => new AlertEngine({ primary: new MysqlAlertStore(ds), channel: 'direct', repeatHours: 4 }),
+    );
+    const fp = 'watchdog:no-worker:test';
+    await engines[0]!.observe(fp, {
+      fingerprint: fp,
+      script: 'monitor',
+      level: 'ERROR',
+      errorType: 'system error',
+      message: 'no worker',
+    });
+    await expect(engines[0]!.relay(async () => Promise.reject(new Error('Google Chat is down')))).rejects.toThrow();
+    const posted: string[] = [];
+    await Promise.all(engines.map((e) => e.relay(async (a) => void posted.push(a.fingerprint))));
+    expect(posted.filter((f) => f === fp)).toHaveLength(1);
+  });
+
   it('parses Alertmanager-style durations', () => {
     expect(parseDuration('2h')).toBe(2 * H);
     expect(parseDuration('30m')).toBe(1_800_000);

@@ -123,7 +123,8 @@ export async function processBatch(deps: SyncDeps, data: BatchData): Promise<Bat
     if (isApiError(err, 'rate_limit') || isApiError(err, 'auth')) throw err;
     // Looked up one by one below instead.
   }
-  const now = await runs.now();
+  // The mirror's own stamps (last written, last tried): the process clock; run state has the database's.
+  const now = new Date();
   for (const org of orgs.sort((a, b) => a.id - b.id)) {
     if (!org.isCustomer || org.isDeleted) continue;
     try {
@@ -199,6 +200,20 @@ export async function abandonBatch(deps: SyncDeps, data: BatchData, err: unknown
 /** OR-chained conditions per filter request. */
 const LOOKUP_CHUNK = 50;
 
+/** The contacts whose attribute equals one of the values, in one filter request per 50 values. */
+async function filterIn(deps: SyncDeps, attributeKey: string, values: (string | number)[]) {
+  const found = [];
+  for (let i = 0; i < values.length; i += LOOKUP_CHUNK) {
+    const part = values.slice(i, i + LOOKUP_CHUNK);
+    found.push(
+      ...(await deps.chatwoot.filterAllContacts(
+        part.map((value) => ({ attributeKey, operator: 'equal_to' as const, value, queryOperator: 'OR' as const })),
+      )),
+    );
+  }
+  return found;
+}
+
 /**
  * Finds, in few requests, the Chatwoot contacts of a batch's organizations that have no stored
  * contact id: one filter per 50 organizations on the identifier, then, only while Chatwoot holds
@@ -213,40 +228,33 @@ export async function lookupContacts(
 ): Promise<Map<number, KnownContact>> {
   const known = new Map<number, KnownContact>();
   if (!orgs.length) return known;
-  for (let i = 0; i < orgs.length; i += LOOKUP_CHUNK) {
-    const part = orgs.slice(i, i + LOOKUP_CHUNK);
-    const found = await deps.chatwoot.filterAllContacts(
-      part.map((o) => ({
-        attributeKey: 'identifier',
-        operator: 'equal_to' as const,
-        value: identifierOf(o.id),
-        queryOperator: 'OR' as const,
-      })),
-    );
-    const byIdentifier = new Map(found.filter((c) => c.identifier).map((c) => [c.identifier!, c]));
-    for (const o of part) {
-      const c = byIdentifier.get(identifierOf(o.id));
-      known.set(o.id, c ? { contactId: c.id, adopted: false } : null);
-    }
+  const byIdentifier = new Map(
+    (
+      await filterIn(
+        deps,
+        'identifier',
+        orgs.map((o) => identifierOf(o.id)),
+      )
+    )
+      .filter((c) => c.identifier)
+      .map((c) => [c.identifier!, c]),
+  );
+  for (const o of orgs) {
+    const c = byIdentifier.get(identifierOf(o.id));
+    known.set(o.id, c ? { contactId: c.id, adopted: false } : null);
   }
   const rest = orgs.filter((o) => known.get(o.id) === null);
   if (rest.length && legacyLookup && (await legacyContactsExist(deps, runId))) {
-    for (let i = 0; i < rest.length; i += LOOKUP_CHUNK) {
-      const part = rest.slice(i, i + LOOKUP_CHUNK);
-      const found = await deps.chatwoot.filterAllContacts(
-        part.map((o) => ({
-          attributeKey: 'pipedrive_org_id',
-          operator: 'equal_to' as const,
-          value: o.id,
-          queryOperator: 'OR' as const,
-        })),
-      );
-      for (const c of found.sort((a, b) => a.id - b.id)) {
-        const orgId = Number(c.customAttributes.pipedrive_org_id);
-        // A contact that carries another organization's identifier is not this one's to adopt.
-        if (c.identifier && c.identifier !== identifierOf(orgId)) continue;
-        if (known.get(orgId) === null) known.set(orgId, { contactId: c.id, adopted: true });
-      }
+    const found = await filterIn(
+      deps,
+      'pipedrive_org_id',
+      rest.map((o) => o.id),
+    );
+    for (const c of found.sort((a, b) => a.id - b.id)) {
+      const orgId = Number(c.customAttributes.pipedrive_org_id);
+      // A contact that carries another organization's identifier is not this one's to adopt.
+      if (c.identifier && c.identifier !== identifierOf(orgId)) continue;
+      if (known.get(orgId) === null) known.set(orgId, { contactId: c.id, adopted: true });
     }
   }
   return known;

@@ -83,7 +83,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     await runEnded(logged, await runs.fail(run.id, failure));
     throw new RunFailedError(failure.message, errorTypeOf(failure), run.id);
   }
-  await runs.completeListing(run.id, { batchesTotal: 0 });
+  if (!(await runs.completeListing(run.id, { batchesTotal: 0 }))) throw new RunEndedError(run.id);
 
   const ids = managedOrgIds(listed.managed);
   const rows = ids.length
@@ -132,13 +132,14 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
 
   // Apply (or, in a dry run, only list).
   const outcomes = new Map<number, OutcomeRecord>();
-  for (const [i, p] of plan.changes.entries()) {
+  for (const p of plan.changes) {
     if (opts.dryRun) {
       report.affected.push({ ...p, result: 'would' });
       continue;
     }
-    // An aborted run stops between two changes; what changed is recorded below.
-    if (i % 20 === 19 && !(await runs.progress(run.id))) break;
+    // Each change renews the lease; an aborted or reaped run stops before the next one (what
+    // changed so far is recorded below).
+    if (!(await runs.progress(run.id))) break;
     const stop = await applyChange(deps, run, p, report, log);
     report.affected.push(p);
     if (p.action !== 'merge') {

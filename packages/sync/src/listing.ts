@@ -25,6 +25,8 @@ import { ensureTarget } from './target.js';
 export const INCREMENTAL_OVERLAP_MS = 5 * 60_000;
 /** An incremental run turns full when the last complete full listing is older than this (deletions, lost persons). */
 export const FULL_LISTING_MAX_AGE_MS = 24 * 3_600_000;
+/** How often a listing renews its run's lease while it makes progress (the lease lasts minutes). */
+const LEASE_RENEW_MS = 5_000;
 
 /**
  * Begins (or resumes) a sync run for a job. `go`: this job lists; otherwise another sync run is in
@@ -120,9 +122,6 @@ class BatchFeeder {
       });
       this.pending.splice(0, orgIds.length);
       this.batch += 1;
-      // Progress renews the run's lease; an ended run (aborted, reaped) stops its listing here.
-      if (!(await this.deps.runs.progress(this.runId, { batchesTotal: this.batch })))
-        throw new RunEndedError(this.runId);
     }
   }
 }
@@ -137,8 +136,13 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   const feeder = new BatchFeeder(deps, run.id);
   // Mirror writes ride out a database blip instead of failing the whole run.
   const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
-  const alive = async (patch: { details?: RunDetails } = {}) => {
-    if (!(await runs.progress(run.id, patch))) throw new RunEndedError(run.id);
+  // The listing renews the run's lease (and records the batches queued so far) every few seconds
+  // of progress; an ended run (aborted, reaped) stops its listing there.
+  let renewedAt = Date.now();
+  const alive = async (force = false) => {
+    if (!force && Date.now() - renewedAt < LEASE_RENEW_MS) return;
+    if (!(await runs.progress(run.id, { batchesTotal: feeder.count }))) throw new RunEndedError(run.id);
+    renewedAt = Date.now();
   };
   try {
     // Another Pipedrive or Chatwoot than the stored data belongs to: forget it, list everything.

@@ -22,8 +22,8 @@ export interface ReapResult {
 
 /**
  * Ends the runs that can no longer end by themselves (docs/contract.md §6a): for every running run
- * whose lease ran out, a run whose work is all done but never finished (a crash between its last
- * commit and its end) is finished; a run whose jobs are lost is failed with the reason, guarded
+ * whose lease ran out, a sync run whose batches have all ended but that never finished (a crash
+ * between its last commit and its end) is finished; a run whose jobs are lost is failed with the reason, guarded
  * by the lease it was seen with, so a run that moved meanwhile is left alone.
  */
 export async function reapRuns(
@@ -32,7 +32,10 @@ export async function reapRuns(
 ): Promise<ReapResult[]> {
   const out: ReapResult[] = [];
   for (const run of await deps.runs.expired()) {
-    if (run.listingComplete && run.batchesDone >= run.batchesTotal) {
+    // Only a sync listing run is done when its batches are: a cleanup or a targeted upsert is
+    // "listed" from its start and ends in its own job, which the inspector looks at.
+    const listing = run.type === 'sync' && run.mode !== 'webhook';
+    if (listing && run.listingComplete && run.batchesDone >= run.batchesTotal) {
       const finished = await deps.runs.finishIfDone(run.id);
       if (finished) {
         await runEnded(deps, finished);

@@ -92,25 +92,22 @@ describe('the runs module (the one writer of run state)', () => {
     expect(await runs.finishIfDone(run.id)).toBeUndefined();
   });
 
-  it('the reaper ends a run whose jobs are lost, leaves a live one, and finishes one whose work is done', async () => {
+  it('the reaper ends a run whose jobs are lost, leaves a live one, and finishes a sync whose batches all ended', async () => {
     await clean();
     const quick = new Runs(ds, { leaseSeconds: 0 });
-    const lost = (await quick.begin({ type: 'sync', mode: 'full', trigger: 'test', jobId: 'lost' })).run;
-    const finishedButOpen = await quick.beginTargeted({ trigger: 'test', details: {} });
+    const lost = await quick.beginTargeted({ trigger: 'test', jobId: 'lost', details: {} });
+    const done = (await quick.begin({ type: 'sync', mode: 'full', trigger: 'test', jobId: 'done' })).run;
+    await quick.completeListing(done.id, { batchesTotal: 1 });
+    await quick.recordOutcomes(done.id, [{ orgId: 1, action: 'created' }], { batchDone: 0 });
     await sleep(20);
     const ended: string[] = [];
-    const seen: string[] = [];
-    const inspect = async (run: { id: string; jobId: string | null }): Promise<Liveness> => {
-      seen.push(run.id);
-      return run.jobId === 'lost'
-        ? { alive: false, failure: { kind: 'lost', message: 'its listing job is gone' } }
-        : { alive: true };
-    };
+    const inspect = async (run: { id: string; jobId: string | null }): Promise<Liveness> =>
+      run.jobId === 'lost' ? { alive: false, failure: { kind: 'lost', message: 'its job is gone' } } : { alive: true };
     const result = await reapRuns({ runs, config, log, onRunEnded: async (r) => void ended.push(r.id) }, inspect);
     expect(result).toEqual(
       expect.arrayContaining([
-        { runId: lost.id, outcome: 'failed', reason: 'its listing job is gone' },
-        { runId: finishedButOpen.id, outcome: 'finished' },
+        { runId: lost.id, outcome: 'failed', reason: 'its job is gone' },
+        { runId: done.id, outcome: 'finished' },
       ]),
     );
     expect((await runs.get(lost.id))!).toMatchObject({
@@ -118,15 +115,29 @@ describe('the runs module (the one writer of run state)', () => {
       errorKind: 'lost',
       errorType: 'system error',
     });
-    expect((await runs.get(finishedButOpen.id))!.status).toBe('succeeded');
-    expect(ended.sort()).toEqual([lost.id, finishedButOpen.id].sort());
+    expect((await runs.get(done.id))!.status).toBe('succeeded');
+    expect(ended.sort()).toEqual([lost.id, done.id].sort());
     // The alerts of both ends were evaluated: nothing left for the sweep.
     expect(await runs.awaitingAlerts()).toEqual([]);
-    // A run whose job still runs is left alone, however old its lease.
-    const alive = (await quick.begin({ type: 'sync', mode: 'full', trigger: 'test', jobId: 'alive' })).run;
+  });
+
+  it('the reaper never finishes a cleanup or a targeted run behind its job: it asks the job', async () => {
+    await clean();
+    const quick = new Runs(ds, { leaseSeconds: 0 });
+    // Both are "listed" from their start, with nothing left to count: only their job says whether they run.
+    const cleanup = (await quick.begin({ type: 'cleanup', mode: 'mark', trigger: 'test', jobId: 'c' })).run;
+    await quick.completeListing(cleanup.id, { batchesTotal: 0 });
+    const targeted = await quick.beginTargeted({ trigger: 'test', jobId: 't', details: {} });
     await sleep(20);
-    expect(await reapRuns({ runs, config, log }, inspect)).toEqual([{ runId: alive.id, outcome: 'alive' }]);
-    expect((await runs.get(alive.id))!.status).toBe('running');
+    const seen: string[] = [];
+    const result = await reapRuns({ runs, config, log }, async (run) => {
+      seen.push(run.id);
+      return { alive: true };
+    });
+    expect(seen.sort()).toEqual([cleanup.id, targeted.id].sort());
+    expect(result.map((r) => r.outcome)).toEqual(['alive', 'alive']);
+    expect((await runs.get(cleanup.id))!.status).toBe('running');
+    expect((await runs.get(targeted.id))!.status).toBe('running');
   });
 
   it('the reaper leaves a run alone that moved after it looked', async () => {

@@ -1,3 +1,4 @@
+import type { AlertState } from '@pcs/db';
 import { alertTimestamp, type Alert } from '@pcs/notify/alert';
 
 /**
@@ -21,24 +22,8 @@ export interface Condition {
   inhibitedBy?: string[];
 }
 
-/** The state of one fingerprint, as every store keeps it. */
-export interface AlertRecord {
-  fingerprint: string;
-  state: 'ok' | 'firing' | 'resolved';
-  level: string;
-  script: string;
-  errorType: string;
-  message: string;
-  details: Record<string, unknown> | null;
-  firstFiredAt: Date | null;
-  lastFiredAt: Date | null;
-  lastNotifiedAt: Date | null;
-  resolvedAt: Date | null;
-  notifyCount: number;
-  silencedUntil: Date | null;
-  silenceReason: string | null;
-  updatedAt: Date;
-}
+/** The state of one fingerprint, as every store keeps it (the `alert_states` row's shape). */
+export type AlertRecord = AlertState;
 
 export type Quiet = 'silenced' | 'inhibited' | 'repeat-window' | 'ok' | 'stale';
 
@@ -56,7 +41,7 @@ export interface DecideInput {
   fingerprint: string;
   /** Present: the condition holds now; null: it is fine now. */
   condition: Condition | null;
-  /** When the observer saw it (a check's start, a run's end). */
+  /** When the observer saw it (a check's start, a run's end): firing and resolution are stamped with it. */
   observedAt: Date;
   now: Date;
   repeatMs: number;
@@ -94,7 +79,8 @@ export function decide(prev: AlertRecord | undefined, input: DecideInput): Decis
     const next: AlertRecord = {
       ...prev,
       state: 'resolved',
-      resolvedAt: now,
+      // Stamped with the observer's time, so that a later observation compares with it.
+      resolvedAt: observedAt,
       lastNotifiedAt: tell ? now : prev.lastNotifiedAt,
       notifyCount: prev.notifyCount + (tell ? 1 : 0),
       updatedAt: now,
@@ -124,8 +110,8 @@ export function decide(prev: AlertRecord | undefined, input: DecideInput): Decis
     errorType: condition.errorType,
     message: condition.message.slice(0, 2048),
     details: condition.details ?? {},
-    firstFiredAt: wasFiring ? (prev!.firstFiredAt ?? now) : now,
-    lastFiredAt: now,
+    firstFiredAt: wasFiring ? (prev!.firstFiredAt ?? observedAt) : observedAt,
+    lastFiredAt: observedAt,
     lastNotifiedAt: shouldNotify ? now : wasFiring ? (prev!.lastNotifiedAt ?? null) : null,
     resolvedAt: null,
     notifyCount: (prev?.notifyCount ?? 0) + (shouldNotify ? 1 : 0),

@@ -1,4 +1,5 @@
-import { isUnreachable } from '@pcs/errors';
+import { databaseFailure } from '@pcs/db';
+import { isKind } from '@pcs/errors';
 import type { Logger } from '@pcs/logger';
 import type { Alert } from '@pcs/notify/alert';
 import { decide, silencedRecord, type AlertRecord, type Condition, type Decision } from './decide.js';
@@ -29,6 +30,9 @@ export interface ObserveOptions {
 const newer = (a: AlertRecord | undefined, b: AlertRecord | undefined) =>
   !a ? b : !b ? a : a.updatedAt >= b.updatedAt ? a : b;
 
+/** The store is away (not a refused statement: that is a bug, and a fallback would only hide it). */
+const away = (err: unknown) => isKind(err, 'redis') || databaseFailure(err) === 'unreachable';
+
 /**
  * The one place where alerts are decided: fire, repeat, resolve, silence, inhibit (decide.ts),
  * for workers, checks, runs, the CLI and the dashboard watchdog alike. Each evaluation holds its
@@ -39,6 +43,8 @@ const newer = (a: AlertRecord | undefined, b: AlertRecord | undefined) =>
  */
 export class AlertEngine {
   private readonly clock: () => Date;
+  /** The last state this process saw in the primary store, per fingerprint: the fallback starts from it. */
+  private readonly lastPrimary = new Map<string, AlertRecord>();
 
   constructor(private readonly opts: AlertEngineOptions) {
     this.clock = opts.clock ?? (() => new Date());
@@ -56,7 +62,7 @@ export class AlertEngine {
     try {
       return await this.evaluateIn(primary, fingerprint, condition, observedAt);
     } catch (err) {
-      if (!fallback || !isUnreachable(err)) throw err;
+      if (!fallback || !away(err)) throw err;
       this.opts.log?.warn(
         { err, fingerprint, store: fallback.name },
         `alert state kept in ${fallback.name} while ${primary.name} is unreachable`,
@@ -88,13 +94,20 @@ export class AlertEngine {
     const inhibited = condition?.inhibitedBy?.length
       ? (await store.firing({ fingerprints: condition.inhibitedBy })).length > 0
       : false;
-    // State the fallback kept while the primary was away comes back into the primary.
-    const kept = store === primary && fallback ? await fallback.get(fingerprint).catch(() => undefined) : undefined;
+    // State the fallback kept while the primary was away comes back into the primary; the
+    // fallback starts from what this process last saw in the primary.
+    const inPrimary = store === primary;
+    const kept = inPrimary
+      ? fallback
+        ? await fallback.get(fingerprint).catch(() => undefined)
+        : undefined
+      : this.lastPrimary.get(fingerprint);
+    let seen: AlertRecord | undefined;
     const d = await store.transact(
       fingerprint,
       condition !== null || kept !== undefined,
       (prev) =>
-        decide(newer(prev, kept), {
+        decide((seen = newer(prev, kept)), {
           fingerprint,
           condition,
           observedAt,
@@ -104,7 +117,11 @@ export class AlertEngine {
         }),
       this.opts.channel,
     );
-    if (kept) await fallback!.remove(fingerprint).catch(() => undefined);
+    if (inPrimary) {
+      const state = d.next ?? seen;
+      if (state) this.lastPrimary.set(fingerprint, state);
+      if (kept) await fallback!.remove(fingerprint).catch(() => undefined);
+    }
     if (d.notify) this.opts.onQueued?.();
     return d;
   }
@@ -117,7 +134,7 @@ export class AlertEngine {
     try {
       fromPrimary = await primary.firing(selector);
     } catch (err) {
-      if (!fallback || !isUnreachable(err)) throw err;
+      if (!fallback || !away(err)) throw err;
     }
     const seen = new Set(fromPrimary.map((a) => a.fingerprint));
     return [...fromPrimary, ...fromFallback.filter((a) => !seen.has(a.fingerprint))];
@@ -165,6 +182,10 @@ export class AlertEngine {
    * that fails stops this round: the next round tries again.
    */
   async relay(send: (alert: Alert, id: string) => Promise<void>, limit = 50): Promise<number> {
+    // The queue takes a job id (relaying twice queues once): send, then mark. A direct post has no
+    // such key: the entry is claimed first (one relay posts it however many try), and released
+    // when the post fails, so the next round posts it again.
+    const claimFirst = this.opts.channel === 'direct';
     let n = 0;
     for (const store of [this.opts.primary, this.opts.fallback]) {
       if (!store) continue;
@@ -172,12 +193,18 @@ export class AlertEngine {
       try {
         entries = await store.pending(this.opts.channel, limit);
       } catch (err) {
-        if (isUnreachable(err)) continue;
+        if (away(err)) continue;
         throw err;
       }
       for (const e of entries) {
-        await send(e.alert, `${store.name}-${e.id}`);
-        await store.relayed(e.id);
+        if (claimFirst && !(await store.claim(e.id))) continue;
+        try {
+          await send(e.alert, `${store.name}-${e.id}`);
+        } catch (err) {
+          if (claimFirst) await store.release(e.id).catch(() => undefined);
+          throw err;
+        }
+        if (!claimFirst) await store.relayed(e.id);
         n += 1;
       }
     }

@@ -57,4 +57,19 @@ export class MemoryAlertStore implements AlertStore {
     const i = this.outbox.findIndex((e) => e.id === id);
     if (i >= 0) this.outbox.splice(i, 1);
   }
+
+  private readonly claimed = new Map<string, OutboxEntry & { channel: OutboxChannel }>();
+
+  async claim(id: string): Promise<boolean> {
+    const i = this.outbox.findIndex((e) => e.id === id);
+    if (i < 0) return false;
+    this.claimed.set(id, this.outbox.splice(i, 1)[0]!);
+    return true;
+  }
+
+  async release(id: string): Promise<void> {
+    const entry = this.claimed.get(id);
+    if (entry) this.outbox.unshift(entry);
+    this.claimed.delete(id);
+  }
 }

@@ -1,10 +1,8 @@
-import { AlertStateEntity, In, type AlertState, type DataSource } from '@pcs/db';
+import { AlertStateEntity, In, type DataSource } from '@pcs/db';
 import { AppError } from '@pcs/errors';
 import type { Alert } from '@pcs/notify/alert';
 import type { AlertRecord, Decision } from './decide.js';
 import type { AlertSelector, AlertStore, OutboxChannel, OutboxEntry } from './store.js';
-
-const toRecord = (s: AlertState): AlertRecord => ({ ...s, state: s.state });
 
 /**
  * Alert state in MySQL (`alert_states`), the primary store. A fingerprint is evaluated under its
@@ -49,7 +47,7 @@ export class MysqlAlertStore implements AlertStore {
       const row = await m
         .getRepository(AlertStateEntity)
         .findOne({ where: { fingerprint }, lock: { mode: 'pessimistic_write' } });
-      const d = decide(row ? toRecord(row) : undefined);
+      const d = decide(row ?? undefined);
       if (d.next) await m.getRepository(AlertStateEntity).save(d.next);
       if (d.notify)
         await m.query(
@@ -62,14 +60,14 @@ export class MysqlAlertStore implements AlertStore {
 
   async get(fingerprint: string): Promise<AlertRecord | undefined> {
     const row = await this.ds.getRepository(AlertStateEntity).findOneBy({ fingerprint });
-    return row ? toRecord(row) : undefined;
+    return row ?? undefined;
   }
 
   async firing(selector?: AlertSelector): Promise<AlertRecord[]> {
     const repo = this.ds.getRepository(AlertStateEntity);
     if (selector && 'fingerprints' in selector) {
       if (!selector.fingerprints.length) return [];
-      return (await repo.find({ where: { state: 'firing', fingerprint: In(selector.fingerprints) } })).map(toRecord);
+      return await repo.find({ where: { state: 'firing', fingerprint: In(selector.fingerprints) } });
     }
     const qb = repo.createQueryBuilder('a').where('a.state = :state', { state: 'firing' });
     if (selector)
@@ -78,11 +76,11 @@ export class MysqlAlertStore implements AlertStore {
         pc: `${selector.prefix}:`,
         n: selector.prefix.length + 1,
       });
-    return (await qb.orderBy('a.first_fired_at', 'ASC').getMany()).map(toRecord);
+    return await qb.orderBy('a.first_fired_at', 'ASC').getMany();
   }
 
   async list(): Promise<AlertRecord[]> {
-    return (await this.ds.getRepository(AlertStateEntity).find({ order: { firstFiredAt: 'ASC' } })).map(toRecord);
+    return await this.ds.getRepository(AlertStateEntity).find({ order: { firstFiredAt: 'ASC' } });
   }
 
   async remove(fingerprint: string): Promise<void> {
@@ -101,5 +99,17 @@ export class MysqlAlertStore implements AlertStore {
     await this.ds.query('UPDATE alert_outbox SET relayed_at = UTC_TIMESTAMP(3), attempts = attempts + 1 WHERE id = ?', [
       id,
     ]);
+  }
+
+  async claim(id: string): Promise<boolean> {
+    const res = (await this.ds.query(
+      'UPDATE alert_outbox SET relayed_at = UTC_TIMESTAMP(3), attempts = attempts + 1 WHERE id = ? AND relayed_at IS NULL',
+      [id],
+    )) as { affectedRows?: number };
+    return Boolean(res.affectedRows);
+  }
+
+  async release(id: string): Promise<void> {
+    await this.ds.query('UPDATE alert_outbox SET relayed_at = NULL WHERE id = ?', [id]);
   }
 }

@@ -122,4 +122,17 @@ export class RedisAlertStore implements AlertStore {
     await this.redis.lrem(this.outboxKey(entry.channel), 1, entry.raw);
     this.handedOut.delete(id);
   }
+
+  /** Claims by taking the entry off the list (LREM removes it once: one caller gets 1). */
+  async claim(id: string): Promise<boolean> {
+    const entry = this.handedOut.get(id);
+    if (!entry) return false;
+    const removed = await this.redis.lrem(this.outboxKey(entry.channel), 1, entry.raw);
+    return removed === 1;
+  }
+
+  async release(id: string): Promise<void> {
+    const entry = this.handedOut.get(id);
+    if (entry) await this.redis.lpush(this.outboxKey(entry.channel), entry.raw);
+  }
 }

@@ -40,6 +40,10 @@ export interface AlertStore {
   /** Outbox entries not relayed yet, oldest first. */
   pending(channel: OutboxChannel, limit: number): Promise<OutboxEntry[]>;
   relayed(id: string): Promise<void>;
+  /** Marks an entry relayed only if nobody did yet; true for the one caller that did. */
+  claim(id: string): Promise<boolean>;
+  /** Undoes a claim whose delivery failed. */
+  release(id: string): Promise<void>;
 }
 
 export function matches(fingerprint: string, selector: AlertSelector | undefined): boolean {

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { RunEntity, type DataSource, type EntityManager, type Run, type RunStatus, type RunType } from '@pcs/db';
+import {
+  isDuplicateKey,
+  RunEntity,
+  type DataSource,
+  type EntityManager,
+  type Run,
+  type RunStatus,
+  type RunType,
+} from '@pcs/db';
 import { RunHistory, type RunsOptions } from './history.js';
 import {
   COUNTERS,
@@ -191,13 +199,33 @@ export class Runs extends RunHistory {
       alsoWrite?: (m: EntityManager, fresh: ReadonlySet<number>) => Promise<void>;
     } = {},
   ): Promise<Counts> {
+    // The unique key (run_id, org_id) is the guard: the same batch committing twice at once
+    // (a stalled job run again while the first one still works) fails one of the two inserts,
+    // which then starts over and finds those outcomes recorded. No locking read: concurrent
+    // batches of one run never wait on each other's gaps.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.recordOnce(id, records, opts, attempt > 1);
+      } catch (err) {
+        if (attempt >= 3 || !isDuplicateKey(err)) throw err;
+      }
+    }
+  }
+
+  /** `filter`: look up what is recorded already (after a duplicate; callers filter done organizations first). */
+  private recordOnce(
+    id: string,
+    records: readonly OutcomeRecord[],
+    opts: Parameters<Runs['recordOutcomes']>[2] & object,
+    filter: boolean,
+  ): Promise<Counts> {
     return this.db('record outcomes', () =>
       this.ds.transaction(async (m) => {
         let fresh = records;
-        if (records.length) {
+        if (filter && records.length) {
           const ids = records.map((r) => r.orgId);
           const existing = (await m.query(
-            `SELECT org_id FROM record_outcomes WHERE run_id = ? AND org_id IN (${ids.map(() => '?').join(',')}) FOR UPDATE`,
+            `SELECT org_id FROM record_outcomes WHERE run_id = ? AND org_id IN (${ids.map(() => '?').join(',')})`,
             [id, ...ids],
           )) as { org_id: string | number }[];
           const seen = new Set(existing.map((r) => Number(r.org_id)));
@@ -267,7 +295,10 @@ export class Runs extends RunHistory {
    * (the reaper's guard). The run comes back to the one caller that ended it.
    */
   async fail(id: string, failure: RunFailure, opts: { ifLease?: Date | null } = {}): Promise<Run | undefined> {
-    const guard = opts.ifLease !== undefined ? ' AND lease_until <=> ?' : '';
+    const guard =
+      opts.ifLease !== undefined
+        ? ' AND lease_until <=> ? AND (lease_until IS NULL OR lease_until < UTC_TIMESTAMP(3))'
+        : '';
     const n = await this.db('fail run', () =>
       this.exec(
         `UPDATE runs SET status = 'failed', finished_at = UTC_TIMESTAMP(3), lease_until = NULL,

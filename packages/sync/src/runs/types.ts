@@ -1,4 +1,4 @@
-import type { Run } from '@pcs/db';
+import { databaseFailure, type Run } from '@pcs/db';
 import { alertErrorType, describeError, type ErrorKind, type ErrorSource } from '@pcs/errors';
 
 /** Why a run failed: the error's kind and source (see @pcs/errors), or `aborted` / `lost`. */
@@ -10,10 +10,14 @@ export interface RunFailure {
   errorType?: string;
 }
 
-/** The failure of a typed error (its kind and source travel to the alert and the exit code). */
+/**
+ * The failure of a typed error (its kind and source travel to the alert and the exit code). A
+ * statement the database refused is a bug, not the database being away: `internal`.
+ */
 export function failureOf(err: unknown, prefix = ''): RunFailure {
   const { kind, source, message } = describeError(err);
-  return { kind, source, message: `${prefix}${message}` };
+  const bug = kind === 'database' && databaseFailure(err) === 'statement';
+  return { kind: bug ? 'internal' : kind, source: bug ? undefined : source, message: `${prefix}${message}` };
 }
 
 export type BeginResult =
