@@ -1,4 +1,4 @@
-import { databaseFailure } from '@pcs/db';
+import { isDatabaseUnreachable } from '@pcs/db';
 import { isKind } from '@pcs/errors';
 import type { Logger } from '@pcs/logger';
 import type { Alert } from '@pcs/notify/alert';
@@ -30,8 +30,12 @@ export interface ObserveOptions {
 const newer = (a: AlertRecord | undefined, b: AlertRecord | undefined) =>
   !a ? b : !b ? a : a.updatedAt >= b.updatedAt ? a : b;
 
-/** The store is away (not a refused statement: that is a bug, and a fallback would only hide it). */
-const away = (err: unknown) => isKind(err, 'redis') || databaseFailure(err) === 'unreachable';
+/**
+ * The store cannot be used (away, refusing the credentials, its tables missing: a dashboard in
+ * front of a database nobody migrated yet); not a refused statement: that is a bug, and a
+ * fallback would only hide it.
+ */
+const away = (err: unknown) => isKind(err, 'redis') || isDatabaseUnreachable(err);
 
 /**
  * The one place where alerts are decided: fire, repeat, resolve, silence, inhibit (decide.ts),
