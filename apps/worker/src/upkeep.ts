@@ -19,23 +19,45 @@ import type { WorkerContext } from './context.js';
 export const SCHEDULERS_FINGERPRINT = 'monitor:schedulers';
 
 interface Timer {
-  stop(): void;
+  /** No more rounds; resolves when the round under way (if any) has ended. */
+  stop(): Promise<void>;
   /** One round now (tests and the relay's kick). */
   kick(): Promise<void>;
 }
 
-/** Runs `round` every `ms`, never two rounds at once; a failing round is logged and tried again next time. */
+/** How long a stop waits for a round under way. */
+const STOP_WAIT_MS = 5_000;
+
+/** Runs `round` every `ms`, never two rounds at once; a failing round is reported and tried again next time. */
 function every(ms: number, round: () => Promise<void>, onError: (err: unknown) => void): Timer {
   let running: Promise<void> | undefined;
+  let stopped = false;
   const tick = () => {
+    if (stopped) return Promise.resolve();
     running ??= round()
-      .catch(onError)
+      .catch((err: unknown) => {
+        try {
+          onError(err);
+        } catch {
+          // Reporting must never take the process down (a log closed by a stop, say).
+        }
+      })
       .finally(() => (running = undefined));
     return running;
   };
   const timer = setInterval(() => void tick(), ms);
   timer.unref();
-  return { stop: () => clearInterval(timer), kick: tick };
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      // A round stuck on an away database is not waited for long: the stop has its own bound.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([running, new Promise((r) => (bound = setTimeout(r, STOP_WAIT_MS)))]);
+      clearTimeout(bound);
+    },
+    kick: tick,
+  };
 }
 
 /** A failed job's typed failure: recorded by our handler (see handlers/queue-errors.ts), else inferred from BullMQ's own end. */
@@ -105,7 +127,8 @@ export interface Upkeep {
   reaper: Timer;
   schedulers: Timer;
   relay: Timer;
-  stop(): void;
+  /** No more rounds; resolves when the rounds under way have ended. */
+  stop(): Promise<void>;
 }
 
 export function startUpkeep(
@@ -170,10 +193,8 @@ export function startUpkeep(
     reaper,
     schedulers,
     relay,
-    stop() {
-      reaper.stop();
-      schedulers.stop();
-      relay.stop();
+    async stop() {
+      await Promise.all([reaper.stop(), schedulers.stop(), relay.stop()]);
     },
   };
 }

@@ -175,7 +175,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     stopping ??= (async () => {
       log.info({ reason }, 'worker stopping: no new jobs, waiting for jobs in flight');
       heartbeat.stop();
-      running.stop();
+      // The upkeep's rounds end before the connections and logs they use close.
+      await running.stop();
       const timeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
       let forced = false;
       let timer: NodeJS.Timeout | undefined;
