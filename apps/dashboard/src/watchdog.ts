@@ -101,7 +101,13 @@ export function startWatchdog(
     if (running) return;
     running = true;
     void tick()
-      .catch((err: unknown) => log.error({ err }, 'watchdog round failed'))
+      .catch((err: unknown) => {
+        try {
+          log.error({ err }, 'watchdog round failed');
+        } catch {
+          // The log is closed: the dashboard is stopping.
+        }
+      })
       .finally(() => (running = false));
   }, interval);
   timer.unref();
