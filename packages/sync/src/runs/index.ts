@@ -9,18 +9,11 @@ import {
   type RunType,
 } from '@pcs/db';
 import { RunHistory, type RunsOptions } from './history.js';
-import {
-  COUNTERS,
-  countOutcomes,
-  emptyCounts,
-  errorTypeOf,
-  type BeginResult,
-  type Counts,
-  type OutcomeRecord,
-  type RunFailure,
-} from './types.js';
+import { writeOutcomes, type RecordOptions } from './outcomes.js';
+import { errorTypeOf, type BeginResult, type Counts, type OutcomeRecord, type RunFailure } from './types.js';
 
 export * from './types.js';
+export type { RecordOptions } from './outcomes.js';
 export { RunHistory, LISTING_MODES, type RunsOptions } from './history.js';
 
 /**
@@ -189,87 +182,21 @@ export class Runs extends RunHistory {
    * job run again) is neither recorded nor counted again, and `alsoWrite` is told only the new ones.
    * `batchDone`: this batch has ended (counted once, however often it ends).
    */
-  async recordOutcomes(
-    id: string,
-    records: readonly OutcomeRecord[],
-    opts: {
-      batchDone?: number;
-      /** Add to the run's counters (cleanup keeps its own per-contact counters). */
-      count?: boolean;
-      alsoWrite?: (m: EntityManager, fresh: ReadonlySet<number>) => Promise<void>;
-    } = {},
-  ): Promise<Counts> {
+  async recordOutcomes(id: string, records: readonly OutcomeRecord[], opts: RecordOptions = {}): Promise<Counts> {
     // The unique key (run_id, org_id) is the guard: the same batch committing twice at once
     // (a stalled job run again while the first one still works) fails one of the two inserts,
     // which then starts over and finds those outcomes recorded. No locking read: concurrent
     // batches of one run never wait on each other's gaps.
     for (let attempt = 1; ; attempt++) {
+      const how = { filter: attempt > 1, leaseSeconds: this.lease };
       try {
-        return await this.recordOnce(id, records, opts, attempt > 1);
+        return await this.db('record outcomes', () =>
+          this.ds.transaction((m) => writeOutcomes(m, id, records, opts, how)),
+        );
       } catch (err) {
         if (attempt >= 3 || !isDuplicateKey(err)) throw err;
       }
     }
-  }
-
-  /** `filter`: look up what is recorded already (after a duplicate; callers filter done organizations first). */
-  private recordOnce(
-    id: string,
-    records: readonly OutcomeRecord[],
-    opts: Parameters<Runs['recordOutcomes']>[2] & object,
-    filter: boolean,
-  ): Promise<Counts> {
-    return this.db('record outcomes', () =>
-      this.ds.transaction(async (m) => {
-        let fresh = records;
-        if (filter && records.length) {
-          const ids = records.map((r) => r.orgId);
-          const existing = (await m.query(
-            `SELECT org_id FROM record_outcomes WHERE run_id = ? AND org_id IN (${ids.map(() => '?').join(',')})`,
-            [id, ...ids],
-          )) as { org_id: string | number }[];
-          const seen = new Set(existing.map((r) => Number(r.org_id)));
-          fresh = records.filter((r) => !seen.has(r.orgId));
-        }
-        if (fresh.length) {
-          const values: unknown[] = [];
-          for (const r of fresh) {
-            values.push(
-              id,
-              r.orgId,
-              r.warning ? 'warning' : r.action,
-              r.errorType ?? (r.warning ? 'bad_data' : null),
-              (r.message ?? r.warning ?? null)?.slice(0, 1000) ?? null,
-            );
-          }
-          await m.query(
-            `INSERT INTO record_outcomes (run_id, org_id, outcome, error_type, message, created_at)
-             VALUES ${fresh.map(() => '(?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ')}`,
-            values,
-          );
-        }
-        await opts.alsoWrite?.(m, new Set(fresh.map((r) => r.orgId)));
-        let ended = 0;
-        if (opts.batchDone !== undefined) {
-          ended = await this.exec(
-            'INSERT IGNORE INTO run_batches (run_id, batch, ended_at) VALUES (?, ?, UTC_TIMESTAMP(3))',
-            [id, opts.batchDone],
-            m,
-          );
-        }
-        const c = opts.count === false ? emptyCounts() : countOutcomes(fresh);
-        const processed = opts.count === false ? 0 : c.created + c.updated + c.unchanged + c.adopted + c.failed;
-        // Counted whatever the run's state (the work was done); the lease moves only while it runs.
-        await m.query(
-          `UPDATE runs SET processed = processed + ?, ${COUNTERS.map((k) => `${k} = ${k} + ?`).join(', ')},
-             batches_done = batches_done + ?,
-             lease_until = IF(status = 'running', UTC_TIMESTAMP(3) + INTERVAL ? SECOND, lease_until)
-           WHERE id = ?`,
-          [processed, ...COUNTERS.map((k) => c[k]), ended, this.lease, id],
-        );
-        return c;
-      }),
-    );
   }
 
   // --- ends ----------------------------------------------------------------------------------
