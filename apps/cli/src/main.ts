@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { isDatabaseUnreachable } from '@pcs/db';
+import { isServiceUnreachable } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import { buildProgram } from './program.js';
 import { CliError, EXIT } from './runtime.js';
@@ -8,7 +8,7 @@ import { CliError, EXIT } from './runtime.js';
 function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (isKind(err, 'config')) return EXIT.usage;
-  if (unreachable(err)) return EXIT.unreachable;
+  if (isServiceUnreachable(err)) return EXIT.unreachable;
   return EXIT.failed;
 }
 
@@ -29,8 +29,3 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
-
-/** Redis or the database cannot be reached (exit code 3); a statement the database refused is not that. */
-function unreachable(err: unknown): boolean {
-  return isKind(err, 'redis') || isDatabaseUnreachable(err);
-}

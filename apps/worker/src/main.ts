@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, readEnv, type Requirement } from '@pcs/config';
-import { isDatabaseUnreachable } from '@pcs/db';
+import { isServiceUnreachable } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import { startWorker } from './worker.js';
 
@@ -59,10 +59,5 @@ try {
   const { kind, message } = describeError(err);
   process.stderr.write(`worker could not start (${kind}): ${message}\n`);
   // docs/contract.md §2 exit codes: 3 Redis or the database cannot be reached, 2 bad configuration.
-  process.exit(unreachable(err) ? 3 : isKind(err, 'config') ? 2 : 1);
-}
-
-/** Redis or the database cannot be reached (exit code 3); a statement the database refused is not that. */
-function unreachable(err: unknown): boolean {
-  return isKind(err, 'redis') || isDatabaseUnreachable(err);
+  process.exit(isServiceUnreachable(err) ? 3 : isKind(err, 'config') ? 2 : 1);
 }

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Run } from '@pcs/db';
-import { describeError, isUnreachable, type ErrorKind } from '@pcs/errors';
+import { isServiceUnreachable } from '@pcs/db';
+import { describeError, type ErrorKind } from '@pcs/errors';
 import { alertJob, batchJobId } from '@pcs/jobs';
 import { enqueue, LIVE_JOB_STATES, reconcileSchedulers, type QueueName, type WantedSchedule } from '@pcs/queues';
 import { reapRuns, sweepRunAlerts, type Liveness, type RunFailure, type RunInspector } from '@pcs/sync';
@@ -141,7 +142,7 @@ export function startUpkeep(
   let lastError = 0;
   const quietly = (what: string) => (err: unknown) => {
     // Redis or the database away: said once a minute, not on every tick.
-    if (isUnreachable(err) && Date.now() - lastError < 60_000) return;
+    if (isServiceUnreachable(err) && Date.now() - lastError < 60_000) return;
     lastError = Date.now();
     log.warn({ err, errorKind: describeError(err).kind }, `${what} could not run this time`);
   };

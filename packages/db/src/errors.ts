@@ -1,4 +1,4 @@
-import { AppError, kindOf, retryFor } from '@pcs/errors';
+import { AppError, isKind, kindOf, retryFor } from '@pcs/errors';
 
 /**
  * What a database error means for the caller, read from the driver's codes (never its message):
@@ -60,6 +60,14 @@ export function databaseFailure(err: unknown): DatabaseFailure | undefined {
 export function isDatabaseUnreachable(err: unknown): boolean {
   const f = databaseFailure(err);
   return f === 'unreachable' || f === 'denied' || f === 'missing';
+}
+
+/**
+ * Redis or the database cannot be reached (the CLI's and the worker's exit code 3, the alert
+ * engine's reason to use its fallback); a statement the database refused is not that.
+ */
+export function isServiceUnreachable(err: unknown): boolean {
+  return isKind(err, 'redis') || isDatabaseUnreachable(err);
 }
 
 /** A write the unique key refused: the row is there already (written by a concurrent twin). */

@@ -1,10 +1,10 @@
-import { RecordOutcomeEntity, In, withDatabaseRetry, type Organization } from '@pcs/db';
+import { RecordOutcomeEntity, In, type Organization } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import { isApiError } from '@pcs/http';
 import type { PdPerson } from '@pcs/pipedrive';
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { cached } from './cache.js';
-import type { SyncDeps } from './deps.js';
+import { durable, type SyncDeps } from './deps.js';
 import type { RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import { loadOrganizations, loadPersonsByOrg, replacePersonsOfOrg, saveOrganizationRows } from './mirror.js';
@@ -37,12 +37,10 @@ export interface BatchResult {
 
 /** The organizations of a batch that have an outcome in the run already. */
 async function doneInRun(deps: SyncDeps, data: BatchData): Promise<Set<number>> {
-  const rows = await withDatabaseRetry(
-    () =>
-      deps.ds
-        .getRepository(RecordOutcomeEntity)
-        .find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } }),
-    { budgetMs: deps.retryBudgetMs },
+  const rows = await durable(deps, () =>
+    deps.ds
+      .getRepository(RecordOutcomeEntity)
+      .find({ select: { orgId: true }, where: { runId: data.runId, orgId: In(data.orgIds) } }),
   );
   return new Set(rows.map((o) => o.orgId));
 }
@@ -102,16 +100,15 @@ export async function processBatch(deps: SyncDeps, data: BatchData): Promise<Bat
   }
   const done = await doneInRun(deps, data);
   const todo = data.orgIds.filter((id) => !done.has(id));
-  const read = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
   if (details.personsMode === 'per-org' && run.mode === 'full') {
     for (const orgId of todo) {
       const list: PdPerson[] = [];
       for await (const page of deps.pipedrive.personPages({ orgId })) list.push(...page);
-      await read(() => replacePersonsOfOrg(ds, orgId, list));
+      await durable(deps, () => replacePersonsOfOrg(ds, orgId, list));
     }
   }
-  const orgs = await read(() => loadOrganizations(ds, todo));
-  const persons = await read(() => loadPersonsByOrg(ds, todo));
+  const orgs = await durable(deps, () => loadOrganizations(ds, todo));
+  const persons = await durable(deps, () => loadPersonsByOrg(ds, todo));
   const ctx = upsertContext(deps, details);
   const results: UpsertResult[] = [];
   let stop: unknown;

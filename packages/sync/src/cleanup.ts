@@ -1,5 +1,5 @@
 import { isOnlineConflict, type CwContact } from '@pcs/chatwoot';
-import { In, OrganizationEntity, withDatabaseRetry, type Run } from '@pcs/db';
+import { In, OrganizationEntity, type Run } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import {
   managedOrgIds,
@@ -9,7 +9,7 @@ import {
   type CleanupReport,
 } from './cleanup-plan.js';
 import { STATUS_FORMER } from './contact.js';
-import { RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
+import { durable, RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
 import { ensureDefinitions, isCustomerOrg, resolveRunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import { markUnseenOrganizations, upsertOrganizations } from './mirror.js';
@@ -40,19 +40,18 @@ export function beginCleanup(deps: SyncDeps, opts: CleanupOptions & { jobId?: st
 /** The complete customer set and every managed contact, listed now. Any failure: nothing changes, the run fails. */
 async function listBoth(deps: SyncDeps, run: Run): Promise<{ customers: Set<number>; managed: CwContact[] }> {
   const { ds, config } = deps;
-  const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
   const customers = new Set<number>();
   const details = await resolveRunDetails(deps, 'cleanup');
   const viaFilter = Boolean(config.pipedrive.customerFilterId);
   for await (const page of deps.pipedrive.organizationPages({ filterId: config.pipedrive.customerFilterId })) {
     const rows = page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) }));
-    await write(() => upsertOrganizations(ds, rows, run.id));
+    await durable(deps, () => upsertOrganizations(ds, rows, run.id));
     for (const r of rows) if (r.isCustomer) customers.add(r.org.id);
     if (!(await deps.runs.progress(run.id))) throw new RunEndedError(run.id);
   }
   // The mirror learns what the complete listing showed: organizations it did not list are no
   // longer customers (deleted, merged, out of the filter), so no sync brings their contact back.
-  await write(() => markUnseenOrganizations(ds, run.id, !viaFilter));
+  await durable(deps, () => markUnseenOrganizations(ds, run.id, !viaFilter));
   if (!(await ensureDefinitions(deps)))
     throw new Error(
       'the Chatwoot account has no pipedrive_org_id attribute definition and the token may not create it (needs an administrator)',
@@ -69,12 +68,11 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   // Everything a cleanup run says goes to its own channel (logs/cleanup/).
   const log = deps.cleanupLog ?? deps.log;
   const logged = { ...deps, log };
-  const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
   const action = config.cleanupAction;
   let listed: Awaited<ReturnType<typeof listBoth>>;
   try {
     // Contact ids of another Chatwoot, a mirror of another Pipedrive: forgotten before they are used.
-    await write(() => ensureTarget(ds, config, log));
+    await durable(deps, () => ensureTarget(ds, config, log));
     listed = await listBoth(deps, run);
   } catch (err) {
     if (err instanceof RunEndedError) throw err;
@@ -87,7 +85,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
 
   const ids = managedOrgIds(listed.managed);
   const rows = ids.length
-    ? await write(() =>
+    ? await durable(deps, () =>
         ds
           .getRepository(OrganizationEntity)
           .find({ select: { id: true, chatwootContactId: true }, where: { id: In(ids) } }),
@@ -202,16 +200,15 @@ async function applyChange(
   log: SyncDeps['log'],
 ): Promise<boolean> {
   const orgs = deps.ds.getRepository(OrganizationEntity);
-  const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
   try {
     if (p.action === 'mark') {
       await deps.chatwoot.updateContact(p.contactId, { custom_attributes: { status: STATUS_FORMER } });
-      await write(() => orgs.update({ id: p.orgId }, { contactStatus: STATUS_FORMER, contentHash: null }));
+      await durable(deps, () => orgs.update({ id: p.orgId }, { contactStatus: STATUS_FORMER, contentHash: null }));
       report.marked += 1;
       p.result = 'marked';
     } else if (p.action === 'delete') {
       await deps.chatwoot.deleteContact(p.contactId);
-      await write(() =>
+      await durable(deps, () =>
         orgs.update(
           { id: p.orgId, chatwootContactId: p.contactId },
           { chatwootContactId: null, contentHash: null, contactStatus: null, syncState: 'pending' },
@@ -222,7 +219,7 @@ async function applyChange(
     } else {
       await deps.chatwoot.mergeContacts(p.intoContactId!, p.contactId);
       // The database follows the merge: the organization's contact is the one merged into.
-      await write(() =>
+      await durable(deps, () =>
         orgs.update(
           { id: p.orgId, chatwootContactId: p.contactId },
           { chatwootContactId: p.intoContactId!, contentHash: null },

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
-import type { DataSource, Run } from '@pcs/db';
+import { withDatabaseRetry, type DataSource, type Run } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import type { PipedriveClient } from '@pcs/pipedrive';
 import type { Runs } from './runs/index.js';
@@ -24,6 +24,11 @@ export interface SyncDeps {
   cleanupLog?: Logger;
   /** Told when a run ends (succeeded, partial, failed, refused): the alert engine listens here. */
   onRunEnded?: (run: Run) => Promise<void>;
+}
+
+/** Runs a database step of a run, trying again while the database is away, for the run's retry budget. */
+export function durable<T>(deps: Pick<SyncDeps, 'retryBudgetMs'>, step: () => Promise<T>): Promise<T> {
+  return withDatabaseRetry(step, { budgetMs: deps.retryBudgetMs });
 }
 
 /** A run ended under its work (an operator aborted it, the reaper ended it): stop without a word more. */

@@ -1,6 +1,6 @@
-import { withDatabaseRetry, type Run } from '@pcs/db';
+import type { Run } from '@pcs/db';
 import { isRetryable, retryFor } from '@pcs/errors';
-import { RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
+import { durable, RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
 import { isCustomerOrg, resolveRunDetails, type RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import {
@@ -134,8 +134,6 @@ class BatchFeeder {
 export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   const { ds, config, log, runs } = deps;
   const feeder = new BatchFeeder(deps, run.id);
-  // Mirror writes ride out a database blip instead of failing the whole run.
-  const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
   // The listing renews the run's lease (and records the batches queued so far) every few seconds
   // of progress; an ended run (aborted, reaped) stops its listing there.
   let renewedAt = Date.now();
@@ -146,7 +144,7 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   };
   try {
     // Another Pipedrive or Chatwoot than the stored data belongs to: forget it, list everything.
-    const target = await write(() => ensureTarget(ds, config, log));
+    const target = await durable(deps, () => ensureTarget(ds, config, log));
     const listedFor = (run.details as RunDetails | null)?.target;
     if (listedFor && listedFor !== target.key)
       throw new Error(
@@ -169,12 +167,12 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     if (details.personsMode === 'listing') {
       for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
         personPages += 1;
-        const orgs = await write(() => upsertPersons(ds, page, full ? run.id : null));
+        const orgs = await durable(deps, () => upsertPersons(ds, page, full ? run.id : null));
         // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
         if (!full) for (const id of orgs) touched.add(id);
         await alive();
       }
-      if (full) for (const id of await write(() => removeUnseenPersons(ds, run.id))) touched.add(id);
+      if (full) for (const id of await durable(deps, () => removeUnseenPersons(ds, run.id))) touched.add(id);
     }
 
     // 2. Organizations, streamed; customers go out in batches.
@@ -184,18 +182,18 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       filterId: config.pipedrive.customerFilterId,
     })) {
       const rows = page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) }));
-      await write(() => upsertOrganizations(ds, rows, full ? run.id : null));
+      await durable(deps, () => upsertOrganizations(ds, rows, full ? run.id : null));
       for (const org of page) seenOrgs.add(org.id);
       await feeder.add(page.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
       await alive();
     }
     if (full) {
-      const gone = await write(() => markUnseenOrganizations(ds, run.id, !viaFilter));
+      const gone = await durable(deps, () => markUnseenOrganizations(ds, run.id, !viaFilter));
       if (gone) log.info({ runId: run.id, count: gone }, 'organizations no longer listed: marked as not customers');
     } else {
       // A person's change is a change of its organization, even when the org itself did not change.
       const extra = [...touched].filter((id) => !seenOrgs.has(id));
-      const { known, customers } = await write(() => knownCustomers(ds, extra));
+      const { known, customers } = await durable(deps, () => knownCustomers(ds, extra));
       // Organizations the mirror does not know yet. With a customer filter, membership is only
       // known from the filter's own listing (Pipedrive ignores ids when filter_id is set), so
       // those wait for the next full run.
@@ -203,18 +201,18 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       for (let i = 0; i < unknown.length; i += 100) {
         const { items } = await deps.pipedrive.listOrganizations({ ids: unknown.slice(i, i + 100) });
         const rows = items.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, false) }));
-        await write(() => upsertOrganizations(ds, rows, null));
+        await durable(deps, () => upsertOrganizations(ds, rows, null));
         customers.push(...items.filter((org) => isCustomerOrg(org, details, false)).map((o) => o.id));
       }
       await feeder.add(customers);
       // Customers that failed (or were never written) in earlier runs are tried again now, not
       // only when Pipedrive lists them as changed.
-      await feeder.add(await write(() => retryableCustomers(ds)));
+      await feeder.add(await durable(deps, () => retryableCustomers(ds)));
     }
     if (full) {
       // Customers whose contact content may have changed through a removed person.
       const rest = [...touched].filter((id) => !feeder.queued.has(id));
-      const { customers } = await write(() => knownCustomers(ds, rest));
+      const { customers } = await durable(deps, () => knownCustomers(ds, rest));
       await feeder.add(customers);
     }
     await feeder.flush(true);

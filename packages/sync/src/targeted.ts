@@ -1,7 +1,7 @@
-import { OrganizationEntity, withDatabaseRetry } from '@pcs/db';
+import { OrganizationEntity } from '@pcs/db';
 import type { PdPerson } from '@pcs/pipedrive';
 import { commitResults, upsertContext } from './batch.js';
-import type { SyncDeps } from './deps.js';
+import { durable, type SyncDeps } from './deps.js';
 import { cachedRunDetails, isCustomerOrg } from './details.js';
 import { runEnded } from './ended.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
@@ -24,13 +24,12 @@ export interface TargetedResult {
  */
 export async function syncOne(deps: SyncDeps, orgId: number, trigger: string, jobId?: string): Promise<TargetedResult> {
   const { ds } = deps;
-  const write = <T>(fn: () => Promise<T>) => withDatabaseRetry(fn, { budgetMs: deps.retryBudgetMs });
   // Never write by a contact id that belonged to another Chatwoot (see ensureTarget).
-  await write(() => ensureTarget(ds, deps.config, deps.log));
+  await durable(deps, () => ensureTarget(ds, deps.config, deps.log));
   const details = await cachedRunDetails(deps);
   const org = await deps.pipedrive.getOrganization(orgId);
   if (!org) {
-    await write(() =>
+    await durable(deps, () =>
       ds.getRepository(OrganizationEntity).update({ id: orgId }, { isCustomer: false, isDeleted: true }),
     );
     return { orgId, outcome: 'gone', isCustomer: false };
@@ -39,9 +38,11 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string, jo
   for await (const page of deps.pipedrive.personPages({ orgId })) persons.push(...page);
   const viaFilter = Boolean(deps.config.pipedrive.customerFilterId);
   // With a customer filter, membership is only known from the filter's listing: keep what the mirror knows.
-  const known = viaFilter ? await write(() => ds.getRepository(OrganizationEntity).findOneBy({ id: orgId })) : null;
+  const known = viaFilter
+    ? await durable(deps, () => ds.getRepository(OrganizationEntity).findOneBy({ id: orgId }))
+    : null;
   const isCustomer = viaFilter ? Boolean(known?.isCustomer) && !org.isDeleted : isCustomerOrg(org, details, false);
-  await write(async () => {
+  await durable(deps, async () => {
     await upsertOrganizations(ds, [{ org, isCustomer }], null);
     await replacePersonsOfOrg(ds, orgId, persons);
   });
@@ -49,7 +50,7 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string, jo
 
   const run = await deps.runs.beginTargeted({ trigger, jobId, details: { orgId } });
   try {
-    const row = await write(() => ds.getRepository(OrganizationEntity).findOneByOrFail({ id: orgId }));
+    const row = await durable(deps, () => ds.getRepository(OrganizationEntity).findOneByOrFail({ id: orgId }));
     const mirrored = persons
       .map((p) => ({
         id: p.id,

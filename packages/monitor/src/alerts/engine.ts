@@ -1,5 +1,4 @@
-import { isDatabaseUnreachable } from '@pcs/db';
-import { isKind } from '@pcs/errors';
+import { isServiceUnreachable } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import type { Alert } from '@pcs/notify/alert';
 import { decide, silencedRecord, type AlertRecord, type Condition, type Decision } from './decide.js';
@@ -35,7 +34,7 @@ const newer = (a: AlertRecord | undefined, b: AlertRecord | undefined) =>
  * front of a database nobody migrated yet); not a refused statement: that is a bug, and a
  * fallback would only hide it.
  */
-const away = (err: unknown) => isKind(err, 'redis') || isDatabaseUnreachable(err);
+const away = isServiceUnreachable;
 
 /**
  * The one place where alerts are decided: fire, repeat, resolve, silence, inhibit (decide.ts),

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
-import { pingDatabase, recordCheckResult, type CheckStatus, type DataSource } from '@pcs/db';
-import { describeError, isUnreachable } from '@pcs/errors';
+import { isServiceUnreachable, pingDatabase, recordCheckResult, type CheckStatus, type DataSource } from '@pcs/db';
+import { describeError } from '@pcs/errors';
 import type { MonitorCheck } from '@pcs/jobs';
 import type { Logger } from '@pcs/logger';
 import type { PipedriveClient } from '@pcs/pipedrive';
@@ -58,7 +58,7 @@ export async function runCheck(
   try {
     observedAt = await pingDatabase(ctx.ds, 3_000);
   } catch (err) {
-    if (!isUnreachable(err)) throw err;
+    if (!isServiceUnreachable(err)) throw err;
     const { host, port, database } = ctx.config.database;
     const condition: Condition = {
       fingerprint: DATABASE_FINGERPRINT,

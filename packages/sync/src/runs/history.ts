@@ -1,6 +1,7 @@
 import {
   In,
   MoreThanOrEqual,
+  pingDatabase,
   RunEntity,
   withDatabaseRetry,
   type DataSource,
@@ -49,12 +50,8 @@ export class RunHistory {
   }
 
   /** The database clock: every run timestamp comes from it. */
-  async now(): Promise<Date> {
-    const rows = (await this.db('clock', () => this.ds.query('SELECT UTC_TIMESTAMP(3) AS now'))) as {
-      now: Date | string;
-    }[];
-    const v = rows[0]!.now;
-    return v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`);
+  now(): Promise<Date> {
+    return this.db('clock', () => pingDatabase(this.ds));
   }
 
   get(id: string): Promise<Run | null> {
@@ -102,16 +99,16 @@ export class RunHistory {
     );
   }
 
-  /** The newest full or incremental sync run (any status), and the first one since `since`. */
-  async syncHistory(since: Date): Promise<{ last: Run | null; first: Run | null; lastSuccess: Run | null }> {
-    const repo = this.ds.getRepository(RunEntity);
-    const where = { type: 'sync' as const, mode: In(LISTING_MODES), startedAt: MoreThanOrEqual(since) };
-    const [last, first, lastSuccess] = await Promise.all([
-      repo.findOne({ where, order: { startedAt: 'DESC' } }),
-      repo.findOne({ where, order: { startedAt: 'ASC' } }),
+  /** The first full or incremental sync run since `since` (any status), and the last successful one. */
+  async syncHistory(since: Date): Promise<{ first: Run | null; lastSuccess: Run | null }> {
+    const [first, lastSuccess] = await Promise.all([
+      this.ds.getRepository(RunEntity).findOne({
+        where: { type: 'sync', mode: In(LISTING_MODES), startedAt: MoreThanOrEqual(since) },
+        order: { startedAt: 'ASC' },
+      }),
       this.lastSuccessfulSync(since),
     ]);
-    return { last, first, lastSuccess };
+    return { first, lastSuccess };
   }
 
   /** The newest ended full or incremental sync runs, newest first (for "failed in a row"). */
