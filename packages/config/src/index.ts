@@ -57,6 +57,8 @@ export interface Config {
     email: { to: string[]; from: string; smtpUrl: string } | undefined;
     healthcheckPingUrl: string | undefined;
   };
+  /** Days of run, outcome, check and delivered-alert history kept by the daily prune. */
+  retentionDays: number;
   workerQueues: QueueName[];
   /** Touched while the worker serves its queues (container healthcheck). */
   workerHealthFile?: string;
@@ -68,6 +70,8 @@ export interface Config {
     /** Unset: every interface. */ host?: string;
     auth: { user: string; password: string } | undefined;
     webhookAuth: { user: string; password: string } | undefined;
+    /** Above this many pending targeted syncs the webhook intake answers 429. */
+    webhookMaxPending: number;
     watchdogAfterMs: number;
   };
   /** Every secret value present, for redaction by value. */
@@ -233,6 +237,18 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     } else webhookAuth = { user: e.PIPEDRIVE_WEBHOOK_USER, password: e.PIPEDRIVE_WEBHOOK_PASSWORD };
   }
 
+  // A short password guards nothing once the dashboard listens beyond this host.
+  if (!isLoopbackHost(e.DASHBOARD_HOST)) {
+    for (const v of ['DASHBOARD_PASSWORD', 'PIPEDRIVE_WEBHOOK_PASSWORD'] as const) {
+      const value = e[v];
+      if (value && value.length < MIN_PASSWORD_LENGTH && !badVariables.has(v))
+        issues.push({
+          variable: v,
+          problem: `too short (expected at least ${MIN_PASSWORD_LENGTH} characters while the dashboard listens beyond loopback; set DASHBOARD_HOST=127.0.0.1 to allow a short one on this host only)`,
+        });
+    }
+  }
+
   let email: Config['alerts']['email'];
   if (e.ALERT_EMAIL_TO && e.SMTP_URL) {
     email = {
@@ -282,6 +298,7 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     batchSize: e.BATCH_SIZE!,
     cleanupAction: e.CLEANUP_ACTION,
     alerts: { googleChatWebhook: e.SUPPORT_GOOGLE_CHAT, email, healthcheckPingUrl: e.HEALTHCHECK_PING_URL },
+    retentionDays: e.RETENTION_DAYS!,
     workerQueues: e.WORKER_QUEUES,
     workerHealthFile: e.WORKER_HEALTH_FILE,
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
@@ -297,6 +314,7 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
       host: e.DASHBOARD_HOST,
       auth: dashboardAuth,
       webhookAuth,
+      webhookMaxPending: e.WEBHOOK_MAX_PENDING!,
       watchdogAfterMs: e.WATCHDOG_AFTER_SECONDS! * 1000,
     },
     secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
@@ -304,9 +322,11 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
 }
 
 /** The parts of a secret variable worth redacting by value: the whole value and, for URLs, password/key/token. */
-function secretParts(name: string, value: string | undefined): string[] {
-  if (!value) return [];
-  const parts = [value];
+function secretParts(name: string, raw: string | undefined): string[] {
+  if (!raw) return [];
+  // A value set with surrounding spaces is used trimmed but may be echoed raw: redact both.
+  const value = raw.trim();
+  const parts = raw === value ? [value] : [value, raw];
   if (/URL|GOOGLE_CHAT/.test(name)) {
     try {
       const u = new URL(value);
@@ -320,6 +340,19 @@ function secretParts(name: string, value: string | undefined): string[] {
     }
   }
   return parts;
+}
+
+/** Passwords shorter than this stop the process unless the dashboard listens on loopback only. */
+export const MIN_PASSWORD_LENGTH = 12;
+
+/** True when the dashboard binds only this host (127.0.0.0/8, ::1, localhost). Unset means every interface. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

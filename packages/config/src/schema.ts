@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { QUEUE_NAMES, type QueueName } from '@pcs/queues/names';
 
@@ -80,19 +81,33 @@ const url = (what: string, protocols: string[] = ['http:', 'https:']) =>
       }, `not a valid URL (expected ${what})`),
   );
 
-/** 5 or 6 space-separated cron fields (BullMQ's cron-parser syntax). */
+/**
+ * A cron pattern, checked with the parser BullMQ's job schedulers use (cron-parser), so a pattern
+ * that would fail when the scheduler is written (e.g. "60 * * * *") stops the process at start.
+ */
 const cron = () =>
   z.preprocess(
     blankToUndefined,
     z
       .string()
       .optional()
-      .refine(
-        (v) =>
-          v === undefined ||
-          (/^(\S+\s+){4,5}\S+$/.test(v) && v.split(/\s+/).every((f) => /^[\d*/,\-?LW#A-Za-z]+$/.test(f))),
-        'not a cron pattern (expected 5 or 6 fields, e.g. "*/30 * * * *")',
-      ),
+      .superRefine((v, ctx) => {
+        if (v === undefined) return;
+        const fields = v.split(/\s+/).length;
+        if (fields < 5 || fields > 6) {
+          ctx.addIssue({ code: 'custom', message: `has ${fields} fields (expected 5 or 6, e.g. "*/30 * * * *")` });
+          return;
+        }
+        try {
+          CronExpressionParser.parse(v);
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          ctx.addIssue({
+            code: 'custom',
+            message: `not a valid cron pattern: ${why} (expected 5 or 6 fields, e.g. "*/30 * * * *")`,
+          });
+        }
+      }),
   );
 
 const boolOnOff = (def: 'on' | 'off') =>
@@ -233,6 +248,13 @@ export const envSchema = z.object({
       .regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name of letters, digits, _ or $')
       .default('pipedrive_chatwoot_sync'),
   ),
+  RETENTION_DAYS: int({ min: 1, max: 3650, def: 90, what: 'a whole number of days between 1 and 3650' }),
+  WEBHOOK_MAX_PENDING: int({
+    min: 1,
+    max: 1_000_000,
+    def: 10_000,
+    what: 'a whole number of pending targeted syncs between 1 and 1000000',
+  }),
   LOG_DIR: optionalString().default('logs'),
   LOG_LEVEL: z.preprocess(
     (v) => (typeof blankToUndefined(v) === 'string' ? (blankToUndefined(v) as string).toLowerCase() : undefined),

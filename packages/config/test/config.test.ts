@@ -46,6 +46,41 @@ describe('config', () => {
     expect(c.log.maxSize).toBe('10m');
     expect(c.log.maxFiles).toBe(5);
     expect(c.dashboard.port).toBe(3000);
+    expect(c.retentionDays).toBe(90);
+    expect(c.dashboard.webhookMaxPending).toBe(10_000);
+  });
+
+  it("checks cron patterns with BullMQ's own parser", () => {
+    const issues = issuesOf({ SYNC_CRON: '60 * * * *', CLEANUP_CRON: '* * *', MONITOR_CRON: '0 */2 * * *' });
+    expect(issues.map((i) => i.variable).sort()).toEqual(['CLEANUP_CRON', 'SYNC_CRON']);
+    expect(issues.find((i) => i.variable === 'SYNC_CRON')!.problem).toMatch(/0-59/);
+  });
+
+  it('refuses a short dashboard or webhook password unless the dashboard listens on loopback only', () => {
+    const short = {
+      DASHBOARD_USER: 'ops',
+      DASHBOARD_PASSWORD: 'x',
+      PIPEDRIVE_WEBHOOK_USER: 'pd',
+      PIPEDRIVE_WEBHOOK_PASSWORD: 'short',
+    };
+    expect(
+      issuesOf(short)
+        .map((i) => i.variable)
+        .sort(),
+    ).toEqual(['DASHBOARD_PASSWORD', 'PIPEDRIVE_WEBHOOK_PASSWORD']);
+    expect(issuesOf({ ...short, DASHBOARD_HOST: '0.0.0.0' })).toHaveLength(2);
+    for (const host of ['127.0.0.1', 'localhost', '::1', '[::1]'])
+      expect(issuesOf({ ...short, DASHBOARD_HOST: host })).toEqual([]);
+    expect(
+      issuesOf({ ...short, DASHBOARD_PASSWORD: '12 characters', PIPEDRIVE_WEBHOOK_PASSWORD: 'also long enough' }),
+    ).toEqual([]);
+    // The message never carries the value.
+    expect(JSON.stringify(issuesOf({ ...short, PIPEDRIVE_WEBHOOK_PASSWORD: 'tiny-pw' }))).not.toContain('tiny-pw');
+  });
+
+  it('redacts a secret set with surrounding spaces both trimmed and as written', () => {
+    const c = parseConfig({ ...base, CHATWOOT_API_KEY: '  cw-secret-9876 \t' });
+    expect(c.secrets).toEqual(expect.arrayContaining(['cw-secret-9876', '  cw-secret-9876 \t']));
   });
 
   it('accepts the seed deployment formats', () => {
@@ -179,5 +214,28 @@ describe('config', () => {
     expect(lines.join('\n')).toMatch(/BATCH_SIZE: .*between 1 and 500/);
     expect(lines.join('\n')).toMatch(/LOG_MAX_FILES/);
     expect(lines.join('\n')).toMatch(/PIPEDRIVE_API_KEY: missing/);
+  });
+
+  it('stops a process with exit 2 naming SYNC_CRON for "60 * * * *" and DASHBOARD_PASSWORD for a short one', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/worker/src/main.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        ENV_FILE: 'none',
+        SYNC_CRON: '60 * * * *',
+        DASHBOARD_USER: 'ops',
+        DASHBOARD_PASSWORD: 'pw',
+        PIPEDRIVE_API_KEY: 'k',
+        MYSQL_USER: 'root',
+        CHATWOOT_BASE_URL: 'http://127.0.0.1:9/api/v1/accounts/1',
+        CHATWOOT_API_KEY: 'k',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/SYNC_CRON: not a valid cron pattern/);
+    expect(res.stderr).toMatch(/DASHBOARD_PASSWORD: too short/);
+    expect(res.stderr + res.stdout).not.toMatch(/"pw"|=pw\b/);
   });
 });
