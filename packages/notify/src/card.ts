@@ -18,6 +18,22 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * Makes untrusted text (alert messages, upstream error text) inert in Chat's text syntax: `<…>` would
+ * be a link or a mention (`<users/all>` pings everyone), a backtick could close the code block, and
+ * `*`, `~`, a word-initial `_` would start bold, strike or italic. Chat syntax has no escape
+ * character, so they become look-alike characters that Chat does not parse.
+ */
+export function escapeChatText(s: string): string {
+  return s
+    .replace(/</g, '‹')
+    .replace(/>/g, '›')
+    .replace(/`/g, 'ˋ')
+    .replace(/\*/g, '∗')
+    .replace(/~/g, '∼')
+    .replace(/(^|[\s(])_/g, '$1＿');
+}
+
 function cut(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
@@ -50,15 +66,15 @@ function build(alert: Alert, messageMax: number, detailsMax: number): ChatMessag
     widgets.push({ textParagraph: { text: `<b>Details</b><br>${escapeHtml(detailText).replace(/\n/g, '<br>')}` } });
   const text = cut(
     [
-      `*${headline.split('\n')[0]}*`,
-      `${alert.script} - ${alert.error_type} · ${alert.timestamp}`,
-      ...(detailText ? ['```', detailText, '```'] : []),
+      `*${escapeChatText(headline.split('\n')[0]!)}*`,
+      escapeChatText(`${alert.script} - ${alert.error_type} · ${alert.timestamp}`),
+      ...(detailText ? ['```', escapeChatText(detailText), '```'] : []),
     ].join('\n'),
     MAX_TEXT,
   );
   return {
     text,
-    fallbackText: cut(headline, 300),
+    fallbackText: cut(escapeChatText(headline), 300),
     cardsV2: [
       {
         cardId: 'alert',

@@ -34,6 +34,28 @@ describe('Google Chat card', () => {
     expect(base.timestamp).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   });
 
+  it('keeps upstream text inert in the text fallback: no mention, link, bold or code-block break-out', () => {
+    const hostile = makeAlert({
+      script: 'sync',
+      level: 'ERROR',
+      error_type: 'API failure',
+      message: 'Chatwoot said: <users/all> *urgent* see <https://evil.example|here>',
+      details: { api: 'Chatwoot', error: 'HTTP 422 ```\n<users/all> ~gone~ _now_' },
+      fingerprint: 'sync:api:chatwoot',
+    });
+    const m = renderMessage(hostile);
+    for (const t of [m.text, m.fallbackText]) {
+      expect(t).not.toMatch(/<users\/all>|<https:/);
+      expect(t).toContain('users/all'); // still readable
+    }
+    // Exactly the two fences the renderer wrote, and the only bold is the headline's own.
+    expect(m.text.match(/```/g)).toHaveLength(2);
+    expect(m.text.split('\n')[0]).toMatch(/^\*[^*]+\*$/);
+    expect(m.text).not.toMatch(/~gone~|(^|\s)_now_/);
+    // The card is HTML-escaped, so the mention is inert there too.
+    expect(JSON.stringify(m.cardsV2)).not.toContain('<users/all>');
+  });
+
   it('uses ⚠️ for warnings, ℹ️ for info and ✅ once resolved', () => {
     expect(renderMessage({ ...base, level: 'WARNING' }).fallbackText).toMatch(/^⚠️ WARNING/);
     expect(renderMessage({ ...base, level: 'INFO' }).fallbackText).toMatch(/^ℹ️ INFO/);
