@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { createConnection } from 'mysql2/promise';
 import type { DatabaseConfig } from '@pcs/config';
 import { tagError } from '@pcs/errors';
-import { databaseTimeout } from './errors.js';
+import { databaseTimeout, isStatementTimeout, statementTimeout } from './errors.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 
@@ -12,10 +12,24 @@ export interface DataSourceOptions {
   poolSize?: number;
   /** Fail fast when the server does not answer (ms). */
   connectTimeoutMs?: number;
+  /**
+   * The longest a statement may run before the server stops it (ms); 0: no limit. Default
+   * DEFAULT_STATEMENT_TIMEOUT_MS. Migrations run without it (see runMigrations).
+   */
+  statementTimeoutMs?: number;
 }
 
+/**
+ * No statement of this project should take long: runs, batches, outcomes and checks are written
+ * and read in small chunks. One that runs this long is stopped by the server (a typed error, see
+ * `databaseFailure` → `timeout`) instead of holding a connection and its locks indefinitely.
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+
 export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {}): DataSource {
+  const limitMs = Math.max(0, opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
   return typeDatabaseErrors(
+    limitMs,
     new DataSource({
       type: 'mysql',
       host: db.host,
@@ -39,22 +53,60 @@ export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {
 
 const database = (err: unknown) => tagError(err, 'database', 'database');
 
-/** Connections whose session clock is UTC already (pooled connections are reused). */
-const utcSessions = new WeakSet<object>();
+/**
+ * Which statement limit the server has: MariaDB's `max_statement_time` (seconds, every
+ * statement), MySQL's `max_execution_time` (ms, SELECT only, since 5.7.8), or none.
+ */
+type Flavour = 'mariadb' | 'mysql' | 'none';
+
+function flavourOf(version: string): Flavour {
+  if (/mariadb/i.test(version)) return 'mariadb';
+  const [major = 0, minor = 0, patch = 0] = (/^(\d+)\.(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  return major * 10_000 + minor * 100 + patch >= 50_708 ? 'mysql' : 'none';
+}
+
+/** The SQL that sets a session's statement limit (0: none), or undefined when the server has none. */
+function limitSql(flavour: Flavour, ms: number): string | undefined {
+  if (flavour === 'mariadb') return `max_statement_time = ${(ms / 1000).toFixed(3)}`;
+  if (flavour === 'mysql') return `max_execution_time = ${Math.round(ms)}`;
+  return undefined;
+}
+
+type Callback = (err: unknown, rows?: unknown) => void;
+type RawConnection = { query(sql: string, cb: Callback): void };
+
+function rawQuery(conn: RawConnection, sql: string): Promise<unknown> {
+  return new Promise((resolve, reject) => conn.query(sql, (err, rows) => (err ? reject(err) : resolve(rows))));
+}
+
+/** What a data source knows of its server's sessions. */
+interface Sessions {
+  limitMs: number;
+  flavour?: Promise<Flavour>;
+  /** Connections whose session is set up already (pooled connections are reused). */
+  ready: WeakSet<object>;
+}
+
+const sessionsOf = new WeakMap<DataSource, Sessions>();
 
 /**
  * Every session runs in UTC, whatever the server's own time zone: NOW(), CURRENT_TIMESTAMP
  * defaults and the Dates TypeORM reads and writes (timezone 'Z') then agree, and UTC_TIMESTAMP is
- * the one clock runs and checks are stamped with.
+ * the one clock runs and checks are stamped with. And every session has the statement limit.
  */
-async function inUtc<C>(conn: C): Promise<C> {
-  const c = conn as unknown as { query(sql: string, cb: (err: unknown) => void): void };
-  if (conn && !utcSessions.has(conn as object)) {
-    await new Promise<void>((resolve, reject) =>
-      c.query("SET time_zone = '+00:00'", (err) => (err ? reject(err) : resolve())),
-    );
-    utcSessions.add(conn as object);
-  }
+async function setUp<C>(sessions: Sessions, conn: C): Promise<C> {
+  if (!conn || sessions.ready.has(conn as object)) return conn;
+  const c = conn as unknown as RawConnection;
+  sessions.flavour ??= rawQuery(c, 'SELECT VERSION() AS v').then(
+    (rows) => flavourOf(String((rows as { v?: unknown }[])[0]?.v ?? '')),
+    (err: unknown) => {
+      sessions.flavour = undefined;
+      throw err;
+    },
+  );
+  const limit = sessions.limitMs ? limitSql(await sessions.flavour, sessions.limitMs) : undefined;
+  await rawQuery(c, `SET time_zone = '+00:00'${limit ? `, ${limit}` : ''}`);
+  sessions.ready.add(conn as object);
   return conn;
 }
 
@@ -62,9 +114,13 @@ async function inUtc<C>(conn: C): Promise<C> {
  * Every error of this data source carries the kind `database` (see @pcs/errors): connecting,
  * queries, transactions, whatever repository or query builder issued them. TypeORM runs all of
  * them through a query runner, so the runner's methods are where the kind is attached; the
- * driver's own error (class, code, message) is left as it is.
+ * driver's own error (class, code, message) is left as it is, except a statement the server
+ * stopped at the limit: that becomes a typed AppError (failure `timeout`), its cause the driver's.
  */
-function typeDatabaseErrors(ds: DataSource): DataSource {
+function typeDatabaseErrors(limitMs: number, ds: DataSource): DataSource {
+  const sessions: Sessions = { limitMs, ready: new WeakSet() };
+  sessionsOf.set(ds, sessions);
+  const typed = (err: unknown) => (isStatementTimeout(err) ? statementTimeout(err, limitMs) : database(err));
   const initialize = ds.initialize.bind(ds);
   ds.initialize = () => initialize().catch((err: unknown) => Promise.reject(database(err)));
   const driver = ds.driver;
@@ -72,7 +128,7 @@ function typeDatabaseErrors(ds: DataSource): DataSource {
   driver.createQueryRunner = (mode) => {
     const runner = create(mode);
     const connect = runner.connect.bind(runner);
-    runner.connect = async () => inUtc(await connect());
+    runner.connect = async () => setUp(sessions, await connect());
     for (const method of [
       'connect',
       'query',
@@ -82,7 +138,7 @@ function typeDatabaseErrors(ds: DataSource): DataSource {
     ] as const) {
       const original = (runner[method] as (...args: unknown[]) => Promise<unknown>).bind(runner);
       (runner as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
-        original(...args).catch((err: unknown) => Promise.reject(database(err)));
+        original(...args).catch((err: unknown) => Promise.reject(typed(err)));
     }
     return runner;
   };
@@ -113,22 +169,31 @@ export interface MigrationReport {
 
 /**
  * Applies pending migrations under a MySQL named lock, so several workers starting at once
- * apply them exactly once: the others wait for the lock, then find nothing pending.
+ * apply them exactly once: the others wait for the lock, then find nothing pending. They run on
+ * one connection whose statement limit is lifted (a migration may build an index on a big
+ * table); that connection gets the limit back before anything else uses it.
  */
 export async function runMigrations(ds: DataSource, lockTimeoutSeconds = 120): Promise<MigrationReport> {
   const runner = ds.createQueryRunner();
-  await runner.connect();
+  const conn = (await runner.connect()) as object;
+  const sessions = sessionsOf.get(ds);
   const lockName = `pcs_migrate_${ds.options.database as string}`.slice(0, 64);
   try {
+    const unlimited = sessions?.flavour ? limitSql(await sessions.flavour, 0) : undefined;
+    if (unlimited) await runner.query(`SET ${unlimited}`);
     const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS got', [lockName, lockTimeoutSeconds])) as {
       got: number | null;
     }[];
     if (Number(rows[0]?.got) !== 1)
       throw new Error(`could not take the migration lock ${lockName} within ${lockTimeoutSeconds}s`);
-    const applied = await ds.runMigrations({ transaction: 'each' });
+    const executor = new MigrationExecutor(ds, runner);
+    executor.transaction = 'each';
+    const applied = await executor.executePendingMigrations();
     return { applied: applied.map((m) => m.name) };
   } finally {
     await runner.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    // the next connect() of this pooled connection sets its session up again, limit included
+    sessions?.ready.delete(conn);
     await runner.release();
   }
 }

@@ -4,11 +4,13 @@ import { AppError, isKind, kindOf, retryFor } from '@pcs/errors';
  * What a database error means for the caller, read from the driver's codes (never its message):
  * - unreachable: the server did not answer or dropped the connection: retry when it is back;
  * - busy: a deadlock or a lock wait timed out: retry now;
+ * - timeout: the server stopped a statement that ran past the session's limit (see
+ *   `createDataSource`'s `statementTimeoutMs`): a loaded server or a lock held long; retry later;
  * - denied: the user or password is refused;
  * - missing: the database or a table does not exist (not created or not migrated);
  * - statement: anything else the server refused (a bug, most likely).
  */
-export type DatabaseFailure = 'unreachable' | 'busy' | 'denied' | 'missing' | 'statement';
+export type DatabaseFailure = 'unreachable' | 'busy' | 'timeout' | 'denied' | 'missing' | 'statement';
 
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -35,10 +37,43 @@ const DENIED_CODES = new Set([
 ]);
 const MISSING_CODES = new Set(['ER_BAD_DB_ERROR', 'ER_NO_SUCH_TABLE']);
 
+/** The code of a statement stopped by the session's time limit, as a typed error of this package carries it. */
+export const STATEMENT_TIMEOUT = 'STATEMENT_TIMEOUT';
+/** MariaDB's ER_STATEMENT_TIMEOUT (max_statement_time; mysql2 has no name for it) and MySQL's ER_QUERY_TIMEOUT (max_execution_time). */
+const TIMEOUT_ERRNOS = new Set([1969, 3024]);
+
 function codeOf(err: unknown): string | undefined {
   const e = err as { code?: unknown; driverError?: { code?: unknown } } | undefined;
   const code = e?.driverError?.code ?? e?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+function errnoOf(err: unknown): number | undefined {
+  const e = err as { errno?: unknown; driverError?: { errno?: unknown } } | undefined;
+  const errno = e?.driverError?.errno ?? e?.errno;
+  return typeof errno === 'number' ? errno : undefined;
+}
+
+/** Whether a driver error is the server stopping a statement at the session's time limit. */
+export function isStatementTimeout(err: unknown): boolean {
+  if (codeOf(err) === STATEMENT_TIMEOUT || codeOf(err) === 'ER_QUERY_TIMEOUT') return true;
+  const errno = errnoOf(err);
+  return errno !== undefined && TIMEOUT_ERRNOS.has(errno);
+}
+
+/**
+ * The typed error of a statement the server stopped at the session's limit: kind `database`,
+ * failure `timeout`; the driver's error is its cause.
+ */
+export function statementTimeout(err: unknown, limitMs: number | undefined): AppError {
+  const limit = limitMs ? ` after the ${limitMs / 1000} s limit` : '';
+  return new AppError({
+    kind: 'database',
+    source: 'database',
+    code: STATEMENT_TIMEOUT,
+    message: `the database stopped a statement${limit} (statement timeout)`,
+    cause: err,
+  });
 }
 
 /** The failure class of an error of the database kind; undefined for an error of another kind. */
@@ -48,6 +83,7 @@ export function databaseFailure(err: unknown): DatabaseFailure | undefined {
   const fatal = (err as { fatal?: unknown } | undefined)?.fatal === true;
   if (code && UNREACHABLE_CODES.has(code)) return 'unreachable';
   if (code && BUSY_CODES.has(code)) return 'busy';
+  if (isStatementTimeout(err)) return 'timeout';
   if (code && DENIED_CODES.has(code)) return 'denied';
   if (code && MISSING_CODES.has(code)) return 'missing';
   return fatal ? 'unreachable' : 'statement';
@@ -75,10 +111,13 @@ export function isDuplicateKey(err: unknown): boolean {
   return kindOf(err) === 'database' && codeOf(err) === 'ER_DUP_ENTRY';
 }
 
-/** Whether trying the same statement again later can succeed (the server away, a lock conflict). */
+/**
+ * Whether trying the same statement again later can succeed (the server away, a lock conflict, a
+ * statement stopped at the time limit by a loaded server).
+ */
 export function isRetryableDatabaseError(err: unknown): boolean {
   const f = databaseFailure(err);
-  return f === 'unreachable' || f === 'busy';
+  return f === 'unreachable' || f === 'busy' || f === 'timeout';
 }
 
 /** The error of a database that did not answer in time. */
@@ -100,7 +139,7 @@ export interface DatabaseRetryOptions {
 
 /**
  * Runs `fn`, trying again with capped exponential backoff while it fails because the database is
- * unreachable or busy, for up to `budgetMs`; any other error, or the budget spent, is thrown.
+ * unreachable, busy or timed out, for up to `budgetMs`; any other error, or the budget spent, is thrown.
  * `fn` must be safe to run again (a transaction that rolled back, an idempotent write).
  */
 export function withDatabaseRetry<T>(fn: () => Promise<T>, opts: DatabaseRetryOptions): Promise<T> {
