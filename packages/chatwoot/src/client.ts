@@ -169,6 +169,7 @@ export class ChatwootClient {
       base,
       { api_access_token: opts.apiKey, 'content-type': 'application/json' },
       opts.timeoutMs ?? 30_000,
+      { api: 'chatwoot' },
     );
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
     this.hooks = opts.hooks ?? {};

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import axios, { AxiosError, type AxiosInstance } from 'axios';
 import pRetry from 'p-retry';
 import { ApiError, type ApiName } from './errors.js';
 
@@ -36,9 +36,104 @@ export interface RequestCounters {
   byRoute: Record<string, number>;
 }
 
-/** A keep-alive axios instance that never throws on status (the caller classifies). */
-export function createAxios(baseURL: string, headers: Record<string, string>, timeoutMs = 30_000): AxiosInstance {
-  return axios.create({
+const MB = 1024 * 1024;
+
+/**
+ * The largest answer read from each API (bytes, after decompression). Generous for real pages,
+ * small enough that one answer cannot exhaust the worker's 128 MB heap: a Pipedrive page of 500
+ * organizations or persons is well under 2 MB, a Chatwoot page of 15 contacts a few dozen KB,
+ * Google Chat's answer the message it created. Reading stops at the limit.
+ */
+export const MAX_RESPONSE_BYTES: Readonly<Record<ApiName, number>> = {
+  pipedrive: 8 * MB,
+  chatwoot: 4 * MB,
+  gchat: 1 * MB,
+  email: 1 * MB,
+  healthcheck: 1 * MB,
+};
+
+const LARGEST_RESPONSE_BYTES = Math.max(...Object.values(MAX_RESPONSE_BYTES));
+
+/** The largest request body sent to any API (contacts, alert cards: a few KB). */
+export const MAX_REQUEST_BYTES = 1 * MB;
+
+const LABEL: Record<ApiName, string> = {
+  pipedrive: 'Pipedrive',
+  chatwoot: 'Chatwoot',
+  gchat: 'Google Chat',
+  email: 'Email',
+  healthcheck: 'The healthcheck',
+};
+
+const megabytes = (bytes: number) => `${Math.round((bytes / MB) * 10) / 10} MB`;
+
+function bodyBytes(data: unknown): number | undefined {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof Uint8Array || data instanceof ArrayBuffer) return data.byteLength;
+  return undefined;
+}
+
+/**
+ * The typed error of a request axios stopped at a size limit (`maxContentLength` for the answer,
+ * `maxBodyLength` for our request), or undefined for any other failure. `bad_data`, not retried:
+ * the same request would bring the same answer. It names the API, the method, the path (never
+ * the query string) and the limit; never the body.
+ */
+export function sizeLimitError(api: ApiName, err: unknown): ApiError | undefined {
+  if (!axios.isAxiosError(err) || err.response) return undefined;
+  const cfg = err.config;
+  if (!cfg) return undefined;
+  const method = (cfg.method ?? 'get').toUpperCase();
+  let path: string | undefined;
+  try {
+    path = new URL(axios.getUri(cfg)).pathname;
+  } catch {
+    path = undefined;
+  }
+  const where = `${method}${path ? ` ${path}` : ''}`;
+  const maxResponse = cfg.maxContentLength ?? -1;
+  const maxRequest = cfg.maxBodyLength ?? -1;
+  // Without an answer, ERR_BAD_RESPONSE is the answer's size only (an aborted stream carries its answer).
+  if (err.code === AxiosError.ERR_BAD_RESPONSE && maxResponse > -1)
+    return new ApiError({
+      api,
+      type: 'bad_data',
+      reason: 'too_large',
+      method,
+      path,
+      message: `${LABEL[api]} answered ${where} with more than ${megabytes(maxResponse)}, the limit of one answer: it was not read`,
+    });
+  const sent = bodyBytes(cfg.data);
+  if (err.code === AxiosError.ERR_BAD_REQUEST && maxRequest > -1 && sent !== undefined && sent > maxRequest)
+    return new ApiError({
+      api,
+      type: 'bad_data',
+      reason: 'too_large',
+      method,
+      path,
+      message: `${LABEL[api]} ${where} was not sent: its body of ${megabytes(sent)} is over the ${megabytes(maxRequest)} limit`,
+    });
+  return undefined;
+}
+
+export interface AxiosOptions {
+  /** The API this instance talks to: names it in errors, picks its size limit. */
+  api: ApiName;
+  /** The largest answer read (bytes); default MAX_RESPONSE_BYTES[api]. */
+  maxResponseBytes?: number;
+}
+
+/**
+ * A keep-alive axios instance that never throws on status (the caller classifies). With `api`,
+ * an answer over the size limit is a typed `bad_data` ApiError (see sizeLimitError).
+ */
+export function createAxios(
+  baseURL: string,
+  headers: Record<string, string>,
+  timeoutMs = 30_000,
+  opts?: AxiosOptions,
+): AxiosInstance {
+  const instance = axios.create({
     baseURL,
     headers: { accept: 'application/json', ...headers },
     timeout: timeoutMs,
@@ -46,8 +141,15 @@ export function createAxios(baseURL: string, headers: Record<string, string>, ti
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 16 }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 16 }),
     maxRedirects: 0,
+    maxContentLength: opts?.maxResponseBytes ?? (opts ? MAX_RESPONSE_BYTES[opts.api] : LARGEST_RESPONSE_BYTES),
+    maxBodyLength: MAX_REQUEST_BYTES,
     transitional: { clarifyTimeoutError: true },
   });
+  if (opts)
+    instance.interceptors.response.use(undefined, (err: unknown) =>
+      Promise.reject(sizeLimitError(opts.api, err) ?? err),
+    );
+  return instance;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

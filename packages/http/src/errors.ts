@@ -12,8 +12,11 @@ export type ErrorType = Extract<
   'rate_limit' | 'transient' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'bad_data'
 >;
 
-/** Finer reasons a client reads from an API's answer (its protocol), so no caller reads a message. */
-export type ApiErrorReason = 'contact_online' | 'value_taken' | 'daily_budget';
+/**
+ * Finer reasons a client reads from an API's answer (its protocol), so no caller reads a message.
+ * `too_large`: the answer (or our request) was over the size limit of @pcs/http, and was not read.
+ */
+export type ApiErrorReason = 'contact_online' | 'value_taken' | 'daily_budget' | 'too_large';
 
 export const RETRYABLE: ReadonlySet<ErrorType> = new Set(['rate_limit', 'transient']);
 

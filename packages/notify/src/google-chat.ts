@@ -1,5 +1,5 @@
 import axios from 'axios';
-import { ApiError, truncate } from '@pcs/http';
+import { ApiError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, sizeLimitError, truncate } from '@pcs/http';
 import type { Alert } from './alert.js';
 import { renderMessage } from './card.js';
 
@@ -27,8 +27,13 @@ export async function postToGoogleChat(webhookUrl: string, alert: Alert, timeout
       timeout: timeoutMs,
       validateStatus: () => true,
       maxRedirects: 0,
+      maxContentLength: MAX_RESPONSE_BYTES.gchat,
+      maxBodyLength: MAX_REQUEST_BYTES,
     });
   } catch (err) {
+    // An answer over the size limit (never read, never retried: the message may well be posted).
+    const tooLarge = sizeLimitError('gchat', err);
+    if (tooLarge) throw tooLarge;
     const code = (err as { code?: string }).code;
     throw new ApiError({
       api: 'gchat',

@@ -117,7 +117,7 @@ export class PipedriveClient {
     this.policy = { ...DEFAULT_RETRY, ...(opts.retry ?? {}) };
     this.hooks = opts.hooks ?? {};
     const baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.http = createAxios(baseUrl, { 'x-api-token': apiKey }, this.timeoutMs);
+    this.http = createAxios(baseUrl, { 'x-api-token': apiKey }, this.timeoutMs, { api: 'pipedrive' });
     const encoded = encodeURIComponent(apiKey);
     // (a very short test key would mangle every message; real tokens are 40 hex characters)
     this.redact =
