@@ -1,13 +1,25 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import {
+  claimProcessName,
+  CLAIMS_DIR,
+  defaultRole,
+  sweepClaims,
+  type ClaimTiming,
+  type ProcessIdentity,
+} from './claim.js';
 import { createRedactor } from './redact.js';
+import { RollingFile } from './rolling.js';
 import { serializeError } from './serializers.js';
+import { DEAD_PROCESS_RETENTION_MS, sweepDeadProcessFiles } from './sweep.js';
 
 export { createRedactor, REDACTED } from './redact.js';
 export { serializeError } from './serializers.js';
 export type { Logger } from 'pino';
+export { listLogFiles, logFileName, parseLogFileName, type LogFile } from './files.js';
+export { DEAD_PROCESS_RETENTION_MS } from './sweep.js';
 
 /** The log channels of docs/contract.md §7: one directory (and file series) each under LOG_DIR. */
 export const CHANNELS = ['sync', 'cleanup', 'monitor', 'alerts', 'worker'] as const;
@@ -21,61 +33,85 @@ export interface LoggerSettings {
 export interface LoggerOptions {
   /** Where the copy of each line goes besides the file: stdout (default, for `docker logs`), stderr, or nowhere. */
   console?: 'stdout' | 'stderr' | false;
-  /** Channels to open; others are opened on first use. */
+  /** Channels to open (default: all); get() of another one throws. */
   channels?: readonly Channel[];
+  /** What this process is (`worker`, `dashboard`, `cli`); the default comes from the main script's path (`apps/<role>/…`). */
+  role?: string;
+  /** Files of processes that are gone are removed once unwritten this long (default 7 days). */
+  deadProcessRetentionMs?: number;
+  /** How a process keeps its name (tests shorten these). */
+  claim?: ClaimTiming;
 }
 
 export interface Loggers {
+  /** The process part of this process's file names (`worker-3f2a9c1b7d2e`). */
+  readonly processName: string;
   get(channel: Channel): Logger;
   /** Flushes and closes every file; call before exiting. */
   close(): Promise<void>;
 }
 
-type RollStream = DestinationStream & {
-  flushSync?: () => void;
-  end(): void;
-  once(ev: string, cb: () => void): void;
-  destroyed?: boolean;
-};
-type RollFactory = (opts: Record<string, unknown>) => Promise<RollStream>;
-const require = createRequire(import.meta.url);
-const roll = require('pino-roll') as RollFactory;
-
-function sizeForRoll(size: string): string {
-  // pino-roll understands k/m/g (and a bare number as MB); accept a trailing "b" too.
-  return size.toLowerCase().replace(/b$/, '');
-}
-
 /**
- * Opens one pino logger per channel: JSON lines to LOG_DIR/<channel>/<channel>.N.log, rolled at
- * LOG_MAX_SIZE, keeping LOG_MAX_FILES rolled files besides the current one, like the seed's
- * backupCount (older files from earlier processes count too), a
- * copy on stdout, and every secret redacted from the serialized line.
+ * Opens one pino logger per channel (docs/contract.md §7): JSON lines carrying `hostname` and
+ * `pid` to LOG_DIR/<channel>/<channel>.<process>.<n>.log, a series of this process's own (see
+ * claim.ts for how the process name is chosen), rolled at LOG_MAX_SIZE, keeping LOG_MAX_FILES
+ * rolled files besides the current one, like the seed's backupCount; a copy on stdout; every
+ * secret redacted from the serialized line. Files of processes that are gone are removed once
+ * nobody has written them for a week (DEAD_PROCESS_RETENTION_MS).
  */
 export async function createLoggers(settings: LoggerSettings, options: LoggerOptions = {}): Promise<Loggers> {
   const redact = createRedactor(settings.secrets);
   const consoleTarget = options.console === undefined ? 'stdout' : options.console;
-  const opened = new Map<Channel, { logger: Logger; file: RollStream }>();
+  const retentionMs = options.deadProcessRetentionMs ?? DEAD_PROCESS_RETENTION_MS;
+  const maxSize = parseSize(settings.log.maxSize);
+  const opened = new Map<Channel, { logger: Logger; file: RollingFile; dir: string }>();
+  const host = hostname();
+
+  const cannotWrite = (what: string, dir: string, err: unknown) => {
+    // The seed guide's "missing log files" case: say which folder, why, and what to do.
+    const e = err as NodeJS.ErrnoException;
+    return new Error(
+      `cannot write the ${what} in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir}, chown it to this user, chmod 755), or set LOG_DIR`,
+      { cause: err },
+    );
+  };
+
+  let identity: ProcessIdentity;
+  try {
+    identity = claimProcessName(settings.log.dir, options.role ?? defaultRole(), options.claim);
+  } catch (err) {
+    throw cannotWrite('logs', join(settings.log.dir, CLAIMS_DIR), err);
+  }
+
+  const lastSweep = new Map<Channel, number>();
+  const sweep = (channel: Channel, force = false) => {
+    const entry = opened.get(channel);
+    if (!entry || (!force && Date.now() - (lastSweep.get(channel) ?? 0) < 60_000)) return;
+    lastSweep.set(channel, Date.now());
+    try {
+      sweepDeadProcessFiles(entry.dir, channel, identity, retentionMs);
+    } catch {
+      /* a sweep that fails is tried again at the next roll */
+    }
+  };
 
   async function open(channel: Channel): Promise<void> {
     const dir = join(settings.log.dir, channel);
-    let file: RollStream;
     try {
       mkdirSync(dir, { recursive: true });
-      file = await roll({
-        file: join(dir, `${channel}.log`),
-        size: sizeForRoll(settings.log.maxSize),
-        limit: { count: settings.log.maxFiles, removeOtherLogFiles: true },
-        mkdir: true,
-      });
+      accessSync(dir, constants.W_OK);
     } catch (err) {
-      // The seed guide's "missing log files" case: say which folder, why, and what to do.
-      const e = err as NodeJS.ErrnoException;
-      throw new Error(
-        `cannot write the ${channel} log in ${dir} (LOG_DIR=${settings.log.dir}): ${e.code ?? e.message}; create the folder and let this user write to it (mkdir -p ${settings.log.dir}, chown it to this user, chmod 755), or set LOG_DIR`,
-        { cause: err },
-      );
+      throw cannotWrite(`${channel} log`, dir, err);
     }
+    const file = new RollingFile({
+      dir,
+      channel,
+      identity,
+      maxSize,
+      maxFiles: settings.log.maxFiles,
+      reopenWithinMs: retentionMs / 2,
+      onRoll: () => sweep(channel),
+    });
     const streams: pino.StreamEntry[] = [{ stream: file, level: 'trace' }];
     if (consoleTarget)
       streams.push({ stream: consoleTarget === 'stdout' ? process.stdout : process.stderr, level: 'trace' });
@@ -95,40 +131,53 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
           },
         },
         serializers: { err: serializeError, error: serializeError },
-        base: { pid: process.pid },
+        // Every line says which process wrote it (docs/contract.md §7), so scaled workers can be told apart.
+        base: { pid: process.pid, hostname: host },
         hooks: { streamWrite: redact },
       },
       pino.multistream(streams),
     );
-    opened.set(channel, { logger, file });
+    opened.set(channel, { logger, file, dir });
   }
 
-  await Promise.all((options.channels ?? CHANNELS).map((c) => open(c)));
+  try {
+    await Promise.all((options.channels ?? CHANNELS).map((c) => open(c)));
+  } catch (err) {
+    identity.release();
+    throw err;
+  }
+  for (const channel of opened.keys()) sweep(channel, true);
+  sweepClaims(settings.log.dir, retentionMs);
+  // A process whose channels never roll still sweeps now and then.
+  const sweeper = setInterval(() => {
+    for (const channel of opened.keys()) sweep(channel, true);
+    sweepClaims(settings.log.dir, retentionMs);
+  }, 3_600_000);
+  sweeper.unref();
 
   return {
+    get processName() {
+      return identity.name;
+    },
     get(channel) {
       const entry = opened.get(channel);
       if (entry) return entry.logger;
       throw new Error(`log channel ${channel} was not opened`);
     },
     async close() {
-      await Promise.all(
-        [...opened.values()].map(
-          ({ file }) =>
-            new Promise<void>((resolve) => {
-              if (file.destroyed) return resolve();
-              file.once('close', () => resolve());
-              try {
-                file.flushSync?.();
-              } catch {
-                /* nothing buffered or already closing */
-              }
-              file.end();
-              setTimeout(resolve, 2_000).unref();
-            }),
-        ),
-      );
+      clearInterval(sweeper);
+      for (const { file } of opened.values()) file.end();
       opened.clear();
+      identity.release();
     },
   };
+}
+
+/** LOG_MAX_SIZE in bytes: "500k", "10m", "1g" (or "10mb"); "500b" is bytes; a bare number is MB. */
+export function parseSize(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(b?)$/i.exec(size.trim());
+  if (!m) throw new Error(`${size} is not a size (expected e.g. 500k, 10m, 1g)`);
+  const unit = m[2]!.toLowerCase();
+  const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : m[3] ? 1 : 1024 ** 2;
+  return Math.max(1, Math.round(Number(m[1]) * factor));
 }

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoggers, createRedactor } from '../src/index.js';
+import { createLoggers, createRedactor, listLogFiles } from '../src/index.js';
 
 const WEBHOOK = 'https://chat.googleapis.com/v1/spaces/AAAA/messages?key=AIzaSyKEYVALUE&token=TOKENVALUE%3D';
 const PD_KEY = 'pd-live-0123456789';
@@ -20,8 +20,6 @@ function readChannel(dir: string, channel: string): string {
     .map((f) => readFileSync(join(folder, f), 'utf8'))
     .join('');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('logger', () => {
   let server: Server;
@@ -53,22 +51,46 @@ describe('logger', () => {
     const notADir = join(dir, 'logs');
     writeFileSync(notADir, 'a file where the log folder should be');
     await expect(createLoggers(settings(notADir), { console: false })).rejects.toThrow(
-      /cannot write the \w+ log in .*\(LOG_DIR=.*\/logs\): E\w+; create the folder and let this user write to it/,
+      /cannot write the (\w+ log|logs) in .*\/logs\/\S+ \(LOG_DIR=.*\/logs\): E\w+; create the folder and let this user write to it/,
     );
   });
 
-  it('writes JSON lines with time, level, msg and name into one folder per channel', async () => {
+  it('writes JSON lines with time, level, msg, name, hostname and pid into a file of its own per channel', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
-    const loggers = await createLoggers(settings(dir), { console: false });
+    const loggers = await createLoggers(settings(dir), { console: false, role: 'worker' });
     loggers.get('sync').info({ runId: 'r1' }, 'sync started');
     loggers.get('alerts').warn('alert queued');
     await loggers.close();
-    expect(readdirSync(dir).sort()).toEqual(['alerts', 'cleanup', 'monitor', 'sync', 'worker']);
-    expect(readdirSync(join(dir, 'sync'))).toEqual(['sync.1.log']);
+    expect(
+      readdirSync(dir)
+        .filter((f) => !f.startsWith('.'))
+        .sort(),
+    ).toEqual(['alerts', 'cleanup', 'monitor', 'sync', 'worker']);
+    // <channel>.<role>-<host>.<n>.log (docs/contract.md §7); a channel never written has no file.
+    expect(loggers.processName).toBe(
+      `worker-${hostname()
+        .split('.')[0]!
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')}`,
+    );
+    expect(readdirSync(join(dir, 'sync'))).toEqual([`sync.${loggers.processName}.1.log`]);
+    expect(readdirSync(join(dir, 'cleanup'))).toEqual([]);
     const line = JSON.parse(readChannel(dir, 'sync').trim());
-    expect(line).toMatchObject({ level: 'info', msg: 'sync started', name: 'sync', runId: 'r1' });
+    expect(line).toMatchObject({
+      level: 'info',
+      msg: 'sync started',
+      name: 'sync',
+      runId: 'r1',
+      hostname: hostname(),
+      pid: process.pid,
+    });
     expect(new Date(line.time).toString()).not.toBe('Invalid Date');
-    expect(JSON.parse(readChannel(dir, 'alerts').trim())).toMatchObject({ level: 'warn', name: 'alerts' });
+    expect(JSON.parse(readChannel(dir, 'alerts').trim())).toMatchObject({
+      level: 'warn',
+      name: 'alerts',
+      hostname: hostname(),
+      pid: process.pid,
+    });
   });
 
   it('redacts secrets in messages, objects, URLs and axios errors', async () => {
@@ -114,29 +136,87 @@ describe('logger', () => {
     expect(lines[0].msg).toContain('spaces/AAAA/messages?key=[REDACTED]&token=[REDACTED]');
   });
 
-  it('rolls at LOG_MAX_SIZE and keeps LOG_MAX_FILES rolled files, also across restarts', async () => {
+  it('rolls at LOG_MAX_SIZE and keeps LOG_MAX_FILES rolled files of its own, also across restarts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
-    // Files left by an earlier process (older numbers) must not pile up.
     const folder = join(dir, 'sync');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(folder, { recursive: true });
+    // Files another process is writing (here: the shared series of earlier versions) are not ours to prune.
     for (let i = 1; i <= 6; i++) writeFileSync(join(folder, `sync.${i}.log`), `{"old":${i}}\n`);
-    const loggers = await createLoggers(settings(dir, '1k', 3), { console: false, channels: ['sync'] });
-    const log = loggers.get('sync');
-    for (let i = 0; i < 60; i++) {
-      log.info({ i, pad: 'x'.repeat(200) }, 'filler line');
-      await sleep(2);
+    const own = (name: string) =>
+      listLogFiles(folder, 'sync')
+        .filter((f) => f.process === name)
+        .sort((a, b) => a.number - b.number);
+    let name = '';
+    for (let run = 0; run < 2; run++) {
+      // A restart: the process that comes back (same role, same host) continues its own series.
+      const loggers = await createLoggers(settings(dir, '1k', 3), { console: false, channels: ['sync'], role: 'w' });
+      if (run === 1) expect(loggers.processName).toBe(name);
+      name = loggers.processName;
+      for (let i = 0; i < 30; i++) loggers.get('sync').info({ i, run, pad: 'x'.repeat(200) }, 'filler line');
+      await loggers.close();
     }
-    await sleep(200);
-    await loggers.close();
-    const files = readdirSync(folder).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+    const files = own(name);
     // LOG_MAX_FILES rolled files are kept besides the one being written (the seed's backupCount).
-    expect(files.length).toBeLessThanOrEqual(4);
-    expect(files.length).toBeGreaterThanOrEqual(3);
-    expect(files.every((f) => /^sync\.\d+\.log$/.test(f))).toBe(true);
-    // numbering continued after the earlier process's files
-    expect(Number(files[0]!.split('.')[1])).toBeGreaterThan(6);
-    for (const f of files.slice(0, -1)) expect(statSync(join(folder, f)).size).toBeGreaterThanOrEqual(1024);
+    expect(files).toHaveLength(4);
+    expect(files[0]!.number).toBeGreaterThan(5); // numbering went on across the restart
+    for (const f of files.slice(0, -1)) expect(f.size).toBeGreaterThanOrEqual(1024);
+    expect(readFileSync(files.at(-1)!.path, 'utf8')).toContain('"run":1');
+    expect(own('')).toHaveLength(6);
+  });
+
+  it('gives a second process of the same role on the same host a name of its own, and takes back the name of one that died', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
+    const first = await createLoggers(settings(dir), { console: false, channels: ['worker'], role: 'w' });
+    const second = await createLoggers(settings(dir), { console: false, channels: ['worker'], role: 'w' });
+    expect(second.processName).toBe(`${first.processName}-2`);
+    first.get('worker').info('from the first');
+    second.get('worker').info('from the second');
+    expect(readdirSync(join(dir, 'worker')).sort()).toEqual(
+      [`worker.${first.processName}.1.log`, `worker.${second.processName}.1.log`].sort(),
+    );
+    await first.close();
+    // A clean exit gives the name back at once.
+    const third = await createLoggers(settings(dir), { console: false, channels: ['worker'], role: 'w' });
+    expect(third.processName).toBe(first.processName);
+    await third.close();
+    await second.close();
+
+    // A process that died without a word: its claim goes stale, and the next process takes its name over.
+    const claim = join(dir, '.processes', `${first.processName}.json`);
+    writeFileSync(claim, JSON.stringify({ pid: 999_999, token: 'dead' }));
+    const held = await createLoggers(settings(dir), { console: false, channels: ['worker'], role: 'w' });
+    expect(held.processName).toBe(`${first.processName}-2`); // still fresh: not taken
+    await held.close();
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(claim, old, old);
+    const heir = await createLoggers(settings(dir), { console: false, channels: ['worker'], role: 'w' });
+    expect(heir.processName).toBe(first.processName);
+    await heir.close();
+  });
+
+  it('removes the files of processes long gone, and never those of a living one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
+    const folder = join(dir, 'sync');
+    mkdirSync(join(dir, '.processes'), { recursive: true });
+    mkdirSync(folder, { recursive: true });
+    const write = (file: string, ageDays: number) => {
+      writeFileSync(join(folder, file), '{"msg":"x"}\n');
+      const t = new Date(Date.now() - ageDays * 86_400_000);
+      utimesSync(join(folder, file), t, t);
+    };
+    // A living process (fresh claim) whose channel has been quiet for weeks.
+    writeFileSync(join(dir, '.processes', 'worker-alive.json'), '{"token":"x"}');
+    write('sync.worker-alive.3.log', 30);
+    // A process gone for good (no claim): its old files go, its recent ones stay a while.
+    write('sync.worker-gone.1.log', 9);
+    write('sync.worker-gone.2.log', 8);
+    write('sync.worker-gone.3.log', 2);
+    // The shared series of earlier versions, untouched for long.
+    write('sync.4.log', 10);
+    write('notes.txt', 30);
+    const loggers = await createLoggers(settings(dir), { console: false, channels: ['sync'], role: 'w' });
+    await loggers.close();
+    expect(readdirSync(folder).sort()).toEqual(['notes.txt', 'sync.worker-alive.3.log', 'sync.worker-gone.3.log']);
   });
 
   it('never lets a secret reach stdout', () => {
