@@ -26,6 +26,7 @@ interface Service {
   profiles?: string[];
   restart?: string;
   volumes?: string[];
+  logging?: { driver?: string; options?: Record<string, string> };
 }
 const compose = parseYaml(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
@@ -102,6 +103,14 @@ describe('docker-compose.yml', () => {
     expect(services.dashboard!.ports).toEqual(['${DASHBOARD_PORT:-3000}:3000']);
     expect(services.simulator!.profiles).toEqual(['demo']);
     expect(demoEnv.COMPOSE_PROFILES).toBe('demo');
+  });
+
+  it("rotates Docker's copy of every service's output (each log line also goes to stdout)", () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.logging?.driver, name).toBe('json-file');
+      expect(service.logging?.options?.['max-size'], name).toMatch(/^\d+[kmg]$/);
+      expect(Number(service.logging?.options?.['max-file']), name).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('builds one image: multi-stage, production dependencies only, non-root, an init, a healthcheck the dashboard passes', () => {
