@@ -5,10 +5,12 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Redis } from 'ioredis';
 import type { Config } from '@pcs/config';
-import { pingDatabase, type DataSource } from '@pcs/db';
+import type { DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import { buildStatus } from '@pcs/ops';
-import { pingRedis, QUEUE_NAMES, type Queues } from '@pcs/queues';
+import { QUEUE_NAMES, type Queues } from '@pcs/queues';
+import { createHealth, downParts } from './health.js';
+import { createTargetedIntake } from './intake.js';
 import { createMetrics } from './metrics.js';
 import { webhookRouter } from './webhook.js';
 
@@ -43,31 +45,17 @@ export function createApp(deps: DashboardDeps): Express {
     res.json({ status: 'ok' });
   });
 
+  // docs/contract.md §4: say which part is down, never the driver's words (those are in the log).
+  const health = createHealth(redis, getDs, log);
   app.get('/readyz', async (_req, res) => {
-    const down: Record<string, string> = {};
-    await Promise.all([
-      pingRedis(redis, 2_000).catch((err: Error) => (down.redis = err.message)),
-      (async () => {
-        const ds = getDs();
-        if (!ds?.isInitialized) down.database = 'not connected';
-        else await pingDatabase(ds, 2_000).catch((err: Error) => (down.database = err.message));
-      })(),
-    ]);
-    if (Object.keys(down).length) res.status(503).json({ status: 'unavailable', down });
+    const down = downParts(await health.check());
+    if (down.length) res.status(503).json({ status: 'unavailable', down });
     else res.json({ status: 'ready' });
   });
 
-  const registry = createMetrics(queues, getDs);
+  const metrics = createMetrics(queues, getDs, health, log);
   app.get('/metrics', async (_req, res) => {
-    try {
-      res.type(registry.contentType).send(await registry.metrics());
-    } catch (err) {
-      log.warn({ err }, 'metrics collection failed');
-      res
-        .status(503)
-        .type('text/plain')
-        .send(`# metrics unavailable: ${(err as Error).message}\n`);
-    }
+    res.type(metrics.contentType).send(await metrics.scrape());
   });
 
   // --- Basic auth: Bull Board and the status API
@@ -89,7 +77,7 @@ export function createApp(deps: DashboardDeps): Express {
     }
   });
 
-  app.use(webhookRouter(config, queues, log));
+  app.use(webhookRouter(config, createTargetedIntake(queues, redis, config.dashboard.webhookMaxPending), log));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

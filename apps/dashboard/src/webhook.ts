@@ -2,37 +2,53 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import basicAuth from 'express-basic-auth';
 import { z } from 'zod';
 import type { Config } from '@pcs/config';
+import { isUnreachable } from '@pcs/errors';
 import type { Logger } from '@pcs/logger';
-import { syncOrgJob, WEBHOOK_PRIORITY } from '@pcs/jobs';
-import { enqueue, type Queues } from '@pcs/queues';
+import type { TargetedIntake } from './intake.js';
 
 /**
- * POST /webhooks/pipedrive: Pipedrive webhook v1 and v2 organization and person events.
- * Answers 202 at once and enqueues a targeted upsert of the organization, debounced per
- * organization (several edits within a few seconds → one upsert, with the newest data).
+ * POST /webhooks/pipedrive (docs/contract.md §4): Pipedrive webhook v1 and v2 organization and
+ * person events. Answers 202 at once and queues a targeted sync of each organization concerned;
+ * events of one organization coalesce into one pending sync that runs 2 s after the first of them
+ * (not extended by later ones, docs/contract.md §6a: ≤ 15 s), and an event that comes while that
+ * sync runs leads to one more after it. 400 for a malformed or over-long body (a warning in the
+ * log, no stack), 429 with Retry-After above WEBHOOK_MAX_PENDING pending targeted syncs (§3),
+ * 503 with Retry-After while Redis is unreachable.
  */
 
-/** Events of one organization within this window collapse into one upsert. */
-export const WEBHOOK_DEBOUNCE_MS = 2_000;
+/** The longest action, entity, event or version string accepted (Pipedrive's are under 30 characters). */
+export const MAX_FIELD_LENGTH = 64;
+/** Seconds a sender is told to wait after a 429 (the queue drains at several syncs a second). */
+export const FULL_RETRY_AFTER_S = 10;
+/** Seconds a sender is told to wait while Redis is unreachable. */
+export const DOWN_RETRY_AFTER_S = 30;
 
-const id = z.union([z.number().int().positive(), z.string().regex(/^\d+$/).transform(Number)]);
+const text = z.string().max(MAX_FIELD_LENGTH);
+
+/** A Pipedrive id: a safe positive integer, as a number or a string of digits (a 23-digit id is refused). */
+const id = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : v;
+  if (typeof n === 'number' && Number.isSafeInteger(n) && n > 0) return n;
+  ctx.addIssue({ code: 'custom', message: `expected a positive whole number below 2^53` });
+  return z.NEVER;
+});
 const orgRef = z.union([id, z.object({ value: id }).transform((o) => o.value)]).nullish();
 
 const v2Schema = z.object({
   meta: z.object({
-    action: z.string(),
-    entity: z.string(),
+    action: text,
+    entity: text,
     entity_id: id,
     merged_to_id: id.nullish(),
-    version: z.string().optional(),
+    version: text.optional(),
   }),
   data: z.record(z.string(), z.unknown()).nullish(),
   previous: z.record(z.string(), z.unknown()).nullish(),
 });
 
 const v1Schema = z.object({
-  event: z.string().optional(),
-  meta: z.object({ action: z.string(), object: z.string(), id: id.optional() }),
+  event: text.optional(),
+  meta: z.object({ action: text, object: text, id: id.optional() }),
   current: z.record(z.string(), z.unknown()).nullish(),
   previous: z.record(z.string(), z.unknown()).nullish(),
 });
@@ -45,46 +61,77 @@ export interface ParsedEvent {
   orgIds: number[];
 }
 
-function orgOf(obj: Record<string, unknown> | null | undefined): number | undefined {
-  const r = orgRef.safeParse(obj?.org_id);
-  return r.success && r.data ? r.data : undefined;
+/** A problem with the body, said in words a sender can act on (no value from the body in it). */
+class Malformed extends Error {}
+
+const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+
+/** An organization reference (`org_id`: an id or `{ value: id }`); absent or null is none, anything else must be valid. */
+function orgRefAt(obj: Record<string, unknown> | null | undefined, key: string, where: string): number | undefined {
+  const v = obj?.[key];
+  if (v === undefined || v === null) return undefined;
+  const r = orgRef.safeParse(v);
+  if (!r.success) throw new Malformed(`${where}.${key}: ${r.error.issues[0]?.message ?? 'not an id'}`);
+  return r.data ?? undefined;
 }
 
 /** Parses a v1 or v2 payload; returns a string describing what is wrong when it is neither. */
 export function parsePipedriveEvent(body: unknown): ParsedEvent | string {
-  if (!body || typeof body !== 'object') return 'body must be a JSON object';
+  try {
+    return parse(body);
+  } catch (err) {
+    if (err instanceof Malformed) return `not a Pipedrive webhook payload: ${err.message}`;
+    throw err;
+  }
+}
+
+function parse(body: unknown): ParsedEvent | string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
   const isV2 = typeof (body as { meta?: { entity?: unknown } }).meta?.entity === 'string';
+  const ids = new Set<number>();
   if (isV2) {
     const r = v2Schema.safeParse(body);
-    if (!r.success)
-      return `not a Pipedrive webhook v2 payload: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    if (!r.success) return `not a Pipedrive webhook v2 payload: ${issues(r.error)}`;
     const { meta, data, previous } = r.data;
-    const ids = new Set<number>();
     if (meta.entity === 'organization') {
       ids.add(meta.entity_id);
       if (meta.merged_to_id) ids.add(meta.merged_to_id);
     } else if (meta.entity === 'person') {
-      for (const o of [orgOf(data), orgOf(previous)]) if (o) ids.add(o);
+      for (const o of [orgRefAt(data, 'org_id', 'data'), orgRefAt(previous, 'org_id', 'previous')]) if (o) ids.add(o);
     }
     return { version: '2', entity: meta.entity, action: meta.action, orgIds: [...ids] };
   }
   const r = v1Schema.safeParse(body);
-  if (!r.success)
-    return `not a Pipedrive webhook payload (v1 or v2): ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`;
+  if (!r.success) return `not a Pipedrive webhook payload (v1 or v2): ${issues(r.error)}`;
   const { meta, current, previous } = r.data;
-  const ids = new Set<number>();
   if (meta.object === 'organization') {
-    const orgId = meta.id ?? (id.safeParse(current?.id ?? previous?.id).data as number | undefined);
+    const orgId = meta.id ?? orgRefAt(current, 'id', 'current') ?? orgRefAt(previous, 'id', 'previous');
     if (orgId) ids.add(orgId);
-    const mergedInto = id.safeParse((current ?? previous)?.merge_what_id ?? undefined);
-    if (mergedInto.success) ids.add(mergedInto.data);
+    const mergedInto = orgRefAt(current ?? previous, 'merge_what_id', current ? 'current' : 'previous');
+    if (mergedInto) ids.add(mergedInto);
   } else if (meta.object === 'person') {
-    for (const o of [orgOf(current), orgOf(previous)]) if (o) ids.add(o);
+    for (const o of [orgRefAt(current, 'org_id', 'current'), orgRefAt(previous, 'org_id', 'previous')])
+      if (o) ids.add(o);
   }
   return { version: '1', entity: meta.object, action: meta.action, orgIds: [...ids] };
 }
 
-export function webhookRouter(config: Config, queues: Queues, log: Logger): Router {
+/** At most one line per `everyMs` for a condition that can repeat thousands of times a second. */
+function throttled(everyMs: number) {
+  let last = 0;
+  let suppressed = 0;
+  return (write: (suppressed: number) => void) => {
+    if (Date.now() - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    write(suppressed);
+    last = Date.now();
+    suppressed = 0;
+  };
+}
+
+export function webhookRouter(config: Config, intake: TargetedIntake, log: Logger): Router {
   const router = express.Router();
   const creds = config.dashboard.webhookAuth;
   if (!creds) {
@@ -96,44 +143,71 @@ export function webhookRouter(config: Config, queues: Queues, log: Logger): Rout
     return router;
   }
   const auth = basicAuth({ users: { [creds.user]: creds.password }, challenge: true, realm: 'pipedrive-webhook' });
+  const fullWarning = throttled(10_000);
+  const downWarning = throttled(10_000);
+  const refused = (req: Request, status: number, problem: string) =>
+    log.warn({ status, problem, ip: req.ip }, `Pipedrive webhook refused (${status}): ${problem}`);
+
   router.post(
     '/webhooks/pipedrive',
     auth,
-    express.json({ limit: '2mb', type: () => true }),
+    express.json({ limit: '1mb', type: () => true }),
     async (req: Request, res: Response, next: NextFunction) => {
+      const parsed = parsePipedriveEvent(req.body);
+      if (typeof parsed === 'string') {
+        refused(req, 400, parsed);
+        res.status(400).json({ error: parsed });
+        return;
+      }
+      if (!parsed.orgIds.length) {
+        res.status(202).json({ accepted: false, reason: `${parsed.entity} ${parsed.action}: no organization to sync` });
+        return;
+      }
+      const event = `${parsed.entity}.${parsed.action}`;
       try {
-        const parsed = parsePipedriveEvent(req.body);
-        if (typeof parsed === 'string') {
-          res.status(400).json({ error: parsed });
-          return;
-        }
-        if (!parsed.orgIds.length) {
-          res
-            .status(202)
-            .json({ accepted: false, reason: `${parsed.entity} ${parsed.action}: no organization to sync` });
-          return;
-        }
-        for (const orgId of parsed.orgIds) {
-          await enqueue(
-            queues,
-            syncOrgJob,
-            { orgId, trigger: 'webhook', event: `${parsed.entity}.${parsed.action}` },
-            {
-              delay: WEBHOOK_DEBOUNCE_MS,
-              // Before the batches of a running sync (they run at priority 100).
-              priority: WEBHOOK_PRIORITY,
-              deduplication: { id: `org-${orgId}`, ttl: WEBHOOK_DEBOUNCE_MS, extend: true, replace: true },
-            },
+        const offers = [];
+        for (const orgId of parsed.orgIds) offers.push(await intake.offer(orgId, event));
+        if (offers.includes('full')) {
+          fullWarning((n) =>
+            log.warn(
+              { orgIds: parsed.orgIds, maxPending: config.dashboard.webhookMaxPending, alsoRefused: n },
+              'Pipedrive webhook refused (429): WEBHOOK_MAX_PENDING targeted syncs are pending',
+            ),
           );
+          res
+            .status(429)
+            .set('Retry-After', String(FULL_RETRY_AFTER_S))
+            .json({ error: 'too many pending targeted syncs; retry later' });
+          return;
         }
         log.info(
-          { version: parsed.version, entity: parsed.entity, action: parsed.action, orgIds: parsed.orgIds },
+          { version: parsed.version, entity: parsed.entity, action: parsed.action, orgIds: parsed.orgIds, offers },
           'Pipedrive webhook accepted',
         );
         res.status(202).json({ accepted: true, orgIds: parsed.orgIds });
       } catch (err) {
-        next(err);
+        if (!isUnreachable(err)) return next(err);
+        downWarning((n) => log.warn({ err, alsoRefused: n }, 'Pipedrive webhook refused (503): Redis is unreachable'));
+        res
+          .status(503)
+          .set('Retry-After', String(DOWN_RETRY_AFTER_S))
+          .json({ error: 'the queue is unreachable; retry later' });
       }
+    },
+  );
+  // A body that is not JSON, too large or in an unknown encoding: the sender's problem, a warning.
+  router.use(
+    '/webhooks/pipedrive',
+    (err: Error & { status?: number; type?: string }, req: Request, res: Response, next: NextFunction) => {
+      if (!err.status || err.status < 400 || err.status >= 500) return next(err);
+      const problem =
+        err.type === 'entity.parse.failed'
+          ? 'body is not valid JSON'
+          : err.type === 'entity.too.large'
+            ? 'body is too large'
+            : (err.type ?? 'unreadable body');
+      refused(req, err.status, problem);
+      res.status(err.status).json({ error: problem });
     },
   );
   return router;

@@ -121,15 +121,23 @@ describe('dashboard', () => {
     expect(text).toContain('pcs_queue_workers');
     expect(text).toContain('pcs_alerts{kind="sent"} 0');
     expect(text).toContain('pcs_sync_records{outcome="created"} 0');
+    expect(text).toContain('pcs_up{part="redis"} 1');
+    expect(text).toContain('pcs_up{part="database"} 1');
   });
 
-  it('reports 503 on /readyz naming the database when it is unreachable', async () => {
+  it('reports 503 on /readyz naming the database when it is unreachable, and pcs_up 0 in /metrics', async () => {
     const broken = await startDashboard({ ...env, MYSQL_PORT: '1' });
     try {
       const r = await fetch(`${broken.url}/readyz`);
       expect(r.status).toBe(503);
-      const body = (await r.json()) as { down: Record<string, string> };
-      expect(Object.keys(body.down)).toEqual(['database']);
+      // The part, never the driver's words (docs/contract.md §4).
+      expect(await r.json()).toEqual({ status: 'unavailable', down: ['database'] });
+      const m = await fetch(`${broken.url}/metrics`);
+      expect(m.status).toBe(200);
+      const text = await m.text();
+      expect(text).toContain('pcs_up{part="database"} 0');
+      expect(text).toContain('pcs_up{part="redis"} 1');
+      expect(text).not.toMatch(/ECONNREFUSED|connect |127\.0\.0\.1:1\b/);
       expect((await fetch(`${broken.url}/healthz`)).status).toBe(200);
     } finally {
       await stop(broken);

@@ -19,7 +19,7 @@ export * from './names.js';
 export * from './triggers.js';
 export { syncRunJob } from './sync-run.js';
 export { syncBatchJob, batchJobId, BATCH_PRIORITY } from './sync-batch.js';
-export { syncOrgJob, WEBHOOK_PRIORITY } from './sync-org.js';
+export * from './sync-org.js';
 export { cleanupRunJob } from './cleanup-run.js';
 export { checkJobs, CHECK_DESCRIPTIONS } from './checks.js';
 export { alertJob } from './alert.js';
