@@ -203,6 +203,10 @@ describe('Pipedrive webhook intake, with a worker and the dashboard as processes
       expect(((await r.json()) as { error: string }).error, what).toMatch(message);
     }
 
+    // The longest accepted action still makes a job (its `entity.action` label fits the job's schema).
+    const longest = await post(url, org({ action: 'a'.repeat(64) }));
+    expect(longest.status).toBe(202);
+
     const deal = await post(
       url,
       JSON.stringify({ meta: { action: 'change', entity: 'deal', entity_id: '5' }, data: {} }),

@@ -11,7 +11,8 @@ export const syncOrgJob = defineJob({
   schema: z.object({
     orgId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
     trigger: triggerSchema.default('webhook'),
-    event: z.string().max(64).optional(),
+    /** `<entity>.<action>` of the webhook event (each part at most 64 characters, checked at the intake). */
+    event: z.string().max(129).optional(),
   }),
   attempts: 8,
   backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
