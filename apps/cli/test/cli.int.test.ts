@@ -49,6 +49,7 @@ describe('manage CLI', () => {
         'RunBatches1764400000000',
         'SyncTarget1764500000000',
         'StateOwners1764600000000',
+        'HistoryIndexes1764700000000',
       ],
     });
     const second = manage(['migrate'], env);

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import { CheckResultEntity, type CheckResult } from './entities.js';
 
 /** Small, named queries shared by the worker, the CLI and the dashboard. */
@@ -7,12 +7,16 @@ export async function recordCheckResult(ds: DataSource, row: Omit<CheckResult, '
   await ds.getRepository(CheckResultEntity).save(ds.getRepository(CheckResultEntity).create(row));
 }
 
-/** The newest result of each check. */
+/**
+ * The newest result of each check: the newest id of each check name by a loose index scan of
+ * (check_name, id) (one index dive per check, however many results are stored), then those rows.
+ */
 export async function latestCheckResults(ds: DataSource): Promise<CheckResult[]> {
+  const newest = (await ds.query('SELECT MAX(id) AS id FROM check_results GROUP BY check_name')) as {
+    id: string | number;
+  }[];
+  if (!newest.length) return [];
   return ds
     .getRepository(CheckResultEntity)
-    .createQueryBuilder('c')
-    .where('c.id IN (SELECT MAX(c2.id) FROM check_results c2 GROUP BY c2.check_name)')
-    .orderBy('c.check', 'ASC')
-    .getMany();
+    .find({ where: { id: In(newest.map((r) => Number(r.id))) }, order: { check: 'ASC' } });
 }

@@ -19,6 +19,7 @@ describe('db migrations', () => {
       'RunBatches1764400000000',
       'SyncTarget1764500000000',
       'StateOwners1764600000000',
+      'HistoryIndexes1764700000000',
     ]);
     const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[])
       .map((r) => Object.values(r)[0])
@@ -52,9 +53,10 @@ describe('db migrations', () => {
         'RunBatches1764400000000',
         'SyncTarget1764500000000',
         'StateOwners1764600000000',
+        'HistoryIndexes1764700000000',
       ]);
       const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
-      expect(Number(rows[0]!.n)).toBe(5);
+      expect(Number(rows[0]!.n)).toBe(6);
       await Promise.all(results.map((r) => r.ds.destroy()));
     } finally {
       await fresh.drop();
@@ -64,7 +66,7 @@ describe('db migrations', () => {
   it('creates the database itself when it does not exist yet', async () => {
     const config = { ...db.config, database: `${db.config.database}_new` };
     const { ds, migrations } = await openDatabase(config);
-    expect(migrations.applied).toHaveLength(5);
+    expect(migrations.applied).toHaveLength(6);
     await ds.query(`DROP DATABASE \`${config.database}\``);
     await ds.destroy();
   });
@@ -121,6 +123,23 @@ describe('db migrations', () => {
       "EXPLAIN SELECT COUNT(*) FROM organizations WHERE is_customer = 1 AND sync_state <> 'synced'",
     )) as { possible_keys: string | null }[];
     expect(plan2[0]!.possible_keys ?? '').toContain('IDX_org_customer_state');
+    // The questions of RunHistory (one mode at a time) and the prune's windows (see HistoryIndexes).
+    const keysOf = async (sql: string) =>
+      ((await ds.query(`EXPLAIN ${sql}`)) as { possible_keys: string | null }[])[0]!.possible_keys ?? '';
+    expect(
+      await keysOf(
+        "SELECT id FROM runs WHERE type = 'sync' AND mode = 'full' AND listing_complete = 1 AND listing_started_at >= NOW() ORDER BY listing_started_at DESC LIMIT 1",
+      ),
+    ).toContain('IDX_runs_listing');
+    expect(
+      await keysOf("SELECT id FROM runs WHERE type = 'sync' AND mode = 'incremental' ORDER BY started_at DESC LIMIT 1"),
+    ).toContain('IDX_runs_type_mode_started');
+    expect(await keysOf("SELECT id FROM check_results WHERE check_name = 'queues' ORDER BY id DESC LIMIT 1")).toContain(
+      'IDX_checks_name_id',
+    );
+    expect(await keysOf('SELECT ended_at FROM run_batches WHERE ended_at < NOW() ORDER BY ended_at LIMIT 1')).toContain(
+      'IDX_batches_ended',
+    );
     await ds.destroy();
   });
 

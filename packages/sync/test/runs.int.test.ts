@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '@pcs/config';
 import { openDatabase, RecordOutcomeEntity, type DataSource } from '@pcs/db';
@@ -168,5 +169,54 @@ describe('the runs module (the one writer of run state)', () => {
     const later = new Date(incremental.finishedAt!.getTime() + 1_000);
     expect(await runs.lastSuccessfulSync(later)).toBeNull();
     expect(await runs.lastCompleteListing(later)).toBeNull();
+  });
+
+  it('answers each question over the right modes and statuses, newest first, whatever the targeted runs around them', async () => {
+    await clean();
+    const base = Date.now() - 3_600_000;
+    const row = async (mode: string, status: string, minute: number, complete = status !== 'failed') => {
+      const id = randomUUID();
+      const at = new Date(base + minute * 60_000);
+      await ds.query(
+        `INSERT INTO runs (id, type, mode, trigger_source, status, started_at, listing_started_at, finished_at, listing_complete)
+         VALUES (?, ?, ?, 'test', ?, ?, ?, ?, ?)`,
+        [
+          id,
+          ['mark', 'delete', 'dry-run'].includes(mode) ? 'cleanup' : 'sync',
+          mode,
+          status,
+          at,
+          at,
+          status === 'running' ? null : new Date(at.getTime() + 30_000),
+          complete ? 1 : 0,
+        ],
+      );
+      return id;
+    };
+    const full = await row('full', 'succeeded', 1);
+    const partial = await row('incremental', 'partial', 2);
+    const cleanup = await row('mark', 'refused', 3);
+    const broken = await row('incremental', 'failed', 4);
+    const failed = await row('full', 'failed', 5);
+    // Targeted runs are newer than all of them (and complete): no listing question may see them.
+    for (let m = 6; m < 30; m++) await row('webhook', m % 5 ? 'succeeded' : 'failed', m, true);
+    const running = await row('incremental', 'running', 31);
+    const ids = (rs: { id: string }[]) => rs.map((r) => r.id);
+
+    expect((await runs.lastCompleteListing(new Date(0)))!.id).toBe(partial);
+    expect((await runs.lastCompleteListing(new Date(0), { full: true }))!.id).toBe(full);
+    expect((await runs.lastSuccessfulSync(new Date(0)))!.id).toBe(partial);
+    expect((await runs.firstSync(new Date(0)))!.id).toBe(full);
+    expect((await runs.firstSync(new Date(base + 90_000)))!.id).toBe(partial);
+    expect((await runs.latest('sync'))!.id).toBe(running);
+    expect((await runs.latest('cleanup'))!.id).toBe(cleanup);
+    expect(ids(await runs.recentEndedSyncs(3))).toEqual([failed, broken, partial]);
+    expect(ids(await runs.recent(4))).toEqual([running, failed, broken, cleanup, partial]);
+    expect(ids(await runs.recent(20))).toEqual([running, failed, broken, cleanup, partial, full]);
+    expect(await runs.decisive(new Date(0))).toEqual(new Set([partial, full, running, cleanup, failed, broken]));
+    // No successful sync since: the first sync is what the freshness check measures from, so it is kept.
+    const since = new Date(base + 3.5 * 60_000);
+    expect(await runs.lastSuccessfulSync(since)).toBeNull();
+    expect(await runs.decisive(since)).toEqual(new Set([broken, running, cleanup, failed, partial]));
   });
 });

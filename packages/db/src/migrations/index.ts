@@ -3,6 +3,7 @@ import { PipedriveMirror1764300000000 } from './1764300000000-PipedriveMirror.js
 import { RunBatches1764400000000 } from './1764400000000-RunBatches.js';
 import { SyncTarget1764500000000 } from './1764500000000-SyncTarget.js';
 import { StateOwners1764600000000 } from './1764600000000-StateOwners.js';
+import { HistoryIndexes1764700000000 } from './1764700000000-HistoryIndexes.js';
 
 /** Every migration, in order. Listed explicitly so tsc, tsx and vitest all find them. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   RunBatches1764400000000,
   SyncTarget1764500000000,
   StateOwners1764600000000,
+  HistoryIndexes1764700000000,
 ];
