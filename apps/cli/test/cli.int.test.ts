@@ -78,7 +78,7 @@ describe('manage CLI', () => {
       expect(doc.prefix).toBe(prefix);
       expect(doc.queues.notifications.delayed).toBe(1);
       expect(doc.queues.sync.delayed).toBe(1); // the sync scheduler's next run
-      expect(doc.queues.cleanup.delayed).toBe(1); // the cleanup scheduler's next run
+      expect(doc.queues.cleanup.delayed).toBe(2); // the next runs of the cleanup and prune-history schedulers
       expect(doc.workers.total).toBe(1);
       expect(doc.workers.byQueue).toEqual({ sync: 1, cleanup: 1, monitor: 1, notifications: 1 });
       expect(doc.schedulers.map((s: { id: string }) => s.id).sort()).toEqual([
@@ -87,6 +87,7 @@ describe('manage CLI', () => {
         'schedule:consistency',
         'schedule:freshness',
         'schedule:pipedrive-api',
+        'schedule:prune-history',
         'schedule:queues',
         'schedule:sync-run',
         'schedule:sync-status',

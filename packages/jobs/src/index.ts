@@ -10,6 +10,7 @@ import {
 import { alertJob } from './alert.js';
 import { checkJobs } from './checks.js';
 import { cleanupRunJob } from './cleanup-run.js';
+import { pruneHistoryJob } from './prune-history.js';
 import { syncBatchJob } from './sync-batch.js';
 import { syncOrgJob } from './sync-org.js';
 import { syncRunJob } from './sync-run.js';
@@ -21,6 +22,7 @@ export { syncRunJob } from './sync-run.js';
 export { syncBatchJob, batchJobId, BATCH_PRIORITY } from './sync-batch.js';
 export * from './sync-org.js';
 export { cleanupRunJob } from './cleanup-run.js';
+export { pruneHistoryJob, PRUNE_CRON } from './prune-history.js';
 export { checkJobs, CHECK_DESCRIPTIONS } from './checks.js';
 export { alertJob } from './alert.js';
 
@@ -34,6 +36,7 @@ export const JOBS = {
   'sync-batch': syncBatchJob,
   'sync-org': syncOrgJob,
   'cleanup-run': cleanupRunJob,
+  'prune-history': pruneHistoryJob,
   ...checkJobs,
   alert: alertJob,
 } as const satisfies Record<JobName, AnyJobDefinition>;

@@ -4,6 +4,7 @@ export const JOB_NAMES = {
   syncBatch: 'sync-batch',
   syncOrg: 'sync-org',
   cleanupRun: 'cleanup-run',
+  pruneHistory: 'prune-history',
   checkPipedriveApi: 'pipedrive-api',
   checkChatwootApi: 'chatwoot-api',
   checkSyncStatus: 'sync-status',

@@ -7,6 +7,7 @@ import {
   findJobDefinition,
   JOB_DEFINITIONS,
   MONITOR_CHECKS,
+  pruneHistoryJob,
   syncBatchJob,
   syncRunJob,
   wantedSchedules,
@@ -40,6 +41,19 @@ describe('job registry', () => {
     );
     expect(wanted.find((w) => w.id === 'schedule:freshness')!.repeat).toEqual({ pattern: '*/5 * * * *', tz: 'UTC' });
     expect(wanted.find((w) => w.id === 'schedule:sync-run')!.repeat).toEqual({ every: 60 * 60_000 });
+  });
+
+  it('prunes history daily at 03:30 in SCHEDULE_TZ, on the cleanup queue next to the cleanup runs', () => {
+    const wanted = wantedSchedules(parseConfig({ SCHEDULE_TZ: 'Europe/Oslo' }), ['cleanup']);
+    expect(wanted.map((w) => w.id).sort()).toEqual(['schedule:cleanup-run', 'schedule:prune-history']);
+    const prune = wanted.find((w) => w.id === 'schedule:prune-history')!;
+    expect(prune).toMatchObject({
+      queue: 'cleanup',
+      name: 'prune-history',
+      data: { trigger: 'schedule', chunkSize: 5000 },
+    });
+    expect(prune.repeat).toEqual({ pattern: '30 3 * * *', tz: 'Europe/Oslo' });
+    expect(() => parsePayload(pruneHistoryJob, { chunkSize: 0 })).toThrow(/chunkSize/);
   });
 
   it('validates payloads and names every problem', () => {

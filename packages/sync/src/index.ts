@@ -11,3 +11,4 @@ export * from './cleanup.js';
 export * from './target.js';
 export * from './reaper.js';
 export * from './ended.js';
+export * from './retention.js';

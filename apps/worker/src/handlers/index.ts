@@ -4,6 +4,7 @@ import type { WorkerContext } from '../context.js';
 import { alertHandler } from './alert.js';
 import { cleanupRunHandler } from './cleanup-run.js';
 import { checkHandler } from './monitor-check.js';
+import { pruneHistoryHandler } from './prune-history.js';
 import { syncBatchHandler } from './sync-batch.js';
 import { syncOrgHandler } from './sync-org.js';
 import { syncRunHandler } from './sync-run.js';
@@ -24,6 +25,7 @@ export function createHandlers(ctx: WorkerContext): Handlers {
     'sync-batch': syncBatchHandler(ctx),
     'sync-org': syncOrgHandler(ctx),
     'cleanup-run': cleanupRunHandler(ctx),
+    'prune-history': pruneHistoryHandler(ctx),
     ...checks,
     alert: alertHandler(ctx),
   };
