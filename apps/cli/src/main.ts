@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { isServiceUnreachable } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import { buildProgram } from './program.js';
+import { documentPrinted, printDocument } from './output.js';
 import { CliError, EXIT } from './runtime.js';
 
 /** The exit code of an error that ended a command (docs/contract.md §2), from its kind. */
@@ -12,19 +13,45 @@ function exitCodeOf(err: unknown): number {
   return EXIT.failed;
 }
 
+/** `--json` anywhere before a `--` asks for one JSON document on stdout, whatever happens. */
+function wantsJson(argv: string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** The single document of docs/contract.md §2 for a command that ended in error (when none was printed yet). */
+function errorDocument(json: boolean, code: number, message: string): void {
+  if (json && !documentPrinted()) printDocument({ error: { code, message } });
+}
+
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const json = wantsJson(argv);
+  let shown = '';
+  const program = buildProgram({ json, onOutput: (text) => (shown += text) });
   try {
     await program.parseAsync(argv);
     // A command that ran and found a failure sets process.exitCode itself (1).
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version end here with exit code 0; any other usage problem is 2.
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      // --help and --version end here with exit code 0; any other usage problem is 2. Commander
+      // has already written its message (or the help) to stderr.
+      if (err.exitCode === 0) {
+        if (json && !documentPrinted())
+          printDocument(err.code === 'commander.version' ? { version: program.version() } : { help: shown });
+        return EXIT.ok;
+      }
+      const message =
+        err.code === 'commander.help' ? 'a command is needed (see --help)' : err.message.replace(/^error: /, '');
+      errorDocument(json, EXIT.usage, message);
+      return EXIT.usage;
     }
-    process.stderr.write(`error: ${describeError(err).message}\n`);
-    return exitCodeOf(err);
+    const code = exitCodeOf(err);
+    const { message } = describeError(err);
+    process.stderr.write(`error: ${message}\n`);
+    errorDocument(json, code, message);
+    return code;
   }
 }
 

@@ -1,4 +1,4 @@
-/** `--json` prints exactly one JSON document on stdout; human text goes to stderr then. */
+/** `--json` prints exactly one JSON document on stdout; human text goes to stderr then (docs/contract.md §2). */
 export interface Output {
   json: boolean;
   /** Human text: stdout normally, stderr in --json mode. */
@@ -7,12 +7,27 @@ export interface Output {
   document(doc: unknown): void;
 }
 
+let documentsPrinted = 0;
+
+/** Prints a JSON document on stdout, once per process: a second one is refused (false). */
+export function printDocument(doc: unknown): boolean {
+  if (documentsPrinted > 0) return false;
+  documentsPrinted++;
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  return true;
+}
+
+/** Whether this process already printed its JSON document. */
+export function documentPrinted(): boolean {
+  return documentsPrinted > 0;
+}
+
 export function createOutput(json: boolean): Output {
   return {
     json,
     say: (text) => (json ? process.stderr : process.stdout).write(`${text}\n`),
     document: (doc) => {
-      if (json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      if (json) printDocument(doc);
     },
   };
 }

@@ -47,7 +47,8 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT.usage);
     throw err;
   }
-  const loggers = await createLoggers(config, { console: false });
+  // Files of its own (`<channel>.cli-<host>.<n>.log`) next to the worker's (docs/contract.md §7).
+  const loggers = await createLoggers(config, { console: false, role: 'cli' });
   const rt: Runtime = { config, loggers };
   const close = async () => {
     if (rt.queues) await closeQueues(rt.queues);

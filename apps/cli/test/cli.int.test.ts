@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, REPO_ROOT } from '@pcs/config';
@@ -226,7 +227,9 @@ describe('manage CLI', () => {
   it('logs and monitor-logs print the rotated JSON files readably, and -f follows new lines', async () => {
     const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = join(env.LOG_DIR!, 'monitor');
+    // A LOG_DIR of its own: the worker of an earlier test wrote real (later) lines into the shared one.
+    const logEnv = { ...env, LOG_DIR: tempDir('cli-logs-monitor') };
+    const dir = join(logEnv.LOG_DIR, 'monitor');
     mkdirSync(dir, { recursive: true });
     const line = (i: number, level = 'info') =>
       JSON.stringify({
@@ -239,20 +242,20 @@ describe('manage CLI', () => {
       });
     writeFileSync(join(dir, 'monitor.1.log'), [1, 2, 3].map((i) => line(i)).join('\n') + '\n');
     writeFileSync(join(dir, 'monitor.2.log'), [4, 5].map((i) => line(i, i === 5 ? 'warn' : 'info')).join('\n') + '\n');
-    const human = manage(['logs', 'monitor', '-n', '3'], { ...env, NO_COLOR: '1' });
+    const human = manage(['logs', 'monitor', '-n', '3'], { ...logEnv, NO_COLOR: '1' });
     expect(human.code).toBe(0);
     const printed = human.stdout.trim().split('\n');
     expect(printed).toHaveLength(3);
     expect(printed[0]).toMatch(/2026-11-27 10:00:03Z INFO +\[monitor\] check 3 +check=queues/);
     expect(printed[2]).toMatch(/WARN +\[monitor\] check 5/);
-    const json = manage(['monitor-logs', '--json', '-n', '2'], env);
+    const json = manage(['monitor-logs', '--json', '-n', '2'], logEnv);
     expect(JSON.parse(json.stdout).map((e: { msg: string }) => e.msg)).toEqual(['check 4', 'check 5']);
-    expect(manage(['logs', 'nosuch'], env).code).toBe(2);
+    expect(manage(['logs', 'nosuch'], logEnv).code).toBe(2);
     const { spawn } = await import('node:child_process');
     const follow = spawn(
       process.execPath,
       ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'logs', 'monitor', '-f', '-n', '0'],
-      { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env } },
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...logEnv } },
     );
     let out = '';
     let err = '';
@@ -271,6 +274,148 @@ describe('manage CLI', () => {
     expect(await new Promise((r) => follow.on('exit', r))).toBe(0);
     expect(out).toContain('check 6');
     expect(out).toContain('check 7');
+  });
+
+  it('--version prints the version of the tool and exits 0', () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const plain = manage(['--version'], env);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout.trim()).toBe(version);
+    const json = manage(['--version', '--json'], env);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ version });
+  });
+
+  it('--json prints one JSON document on exit 2 (bad option, bad configuration) and 3 (Redis unreachable)', () => {
+    const errorOf = (r: ReturnType<typeof manage>) =>
+      (JSON.parse(r.stdout) as { error: { code: number; message: string } }).error;
+    // A bad option: the usage error is the document; the human text is on stderr.
+    const badOpt = manage(['status', '--colour', '--json'], env);
+    expect(badOpt.code).toBe(2);
+    expect(errorOf(badOpt)).toEqual({ code: 2, message: expect.stringContaining("unknown option '--colour'") });
+    expect(badOpt.stderr).toMatch(/unknown option/);
+    const badTimeout = manage(['sync', '--wait', '--timeout', 'soon', '--json'], env);
+    expect(badTimeout.code).toBe(2);
+    expect(errorOf(badTimeout).message).toMatch(/--timeout: "soon" is not a duration/);
+    // A bad configuration: every offending variable is named, no secret is shown.
+    const badConfig = manage(['status', '--json'], {
+      ...env,
+      QUEUE_PREFIX: 'bad prefix!',
+      LOG_MAX_FILES: '0',
+      CHATWOOT_API_KEY: 'cw-secret-token-42',
+      PIPEDRIVE_API_KEY: 'pd-secret-key-42',
+    });
+    expect(badConfig.code).toBe(2);
+    const config = errorOf(badConfig);
+    expect(config.code).toBe(2);
+    expect(config.message).toMatch(/QUEUE_PREFIX/);
+    expect(config.message).toMatch(/LOG_MAX_FILES/);
+    expect(badConfig.stdout + badConfig.stderr).not.toMatch(/secret-(token|key)-42/);
+    // Redis on a closed port: exit 3, with the password masked.
+    const noRedis = manage(['status', '--json'], { ...env, REDIS_URL: 'redis://:sup3rs3cret@127.0.0.1:1' });
+    expect(noRedis.code).toBe(3);
+    expect(errorOf(noRedis)).toEqual({
+      code: 3,
+      message: expect.stringMatching(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/),
+    });
+    expect(noRedis.stdout + noRedis.stderr).not.toContain('sup3rs3cret');
+    // Exactly one document: stdout is that JSON and nothing else.
+    for (const r of [badOpt, badConfig, noRedis]) expect(() => JSON.parse(r.stdout)).not.toThrow();
+  });
+
+  it('sync --wait --timeout gives up waiting, says so and exits 1, and the job stays queued', async () => {
+    const { Queue } = await import('bullmq');
+    const { Redis } = await import('ioredis');
+    expect(manage(['sync', '--timeout', '2s'], env).code).toBe(2); // --timeout goes with --wait
+    const started = Date.now();
+    // No worker runs on this prefix: the run cannot end.
+    const r = manage(['sync', '--wait', '--timeout', '2s', '--json'], env);
+    const elapsed = Date.now() - started;
+    expect(r.code).toBe(1);
+    expect(elapsed).toBeLessThan(20_000); // gave up (the wait itself has no end)
+    const doc = JSON.parse(r.stdout) as { runId: string; jobId: string; timedOut: boolean; state: string };
+    expect(doc).toMatchObject({ timedOut: true, state: 'waiting' });
+    expect(r.stderr).toMatch(/has not ended after 2s .* it goes on/);
+    const connection = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
+    const sync = new Queue('sync', { connection, prefix });
+    try {
+      const job = await sync.getJob(doc.jobId);
+      expect(job?.data).toMatchObject({ runId: doc.runId });
+      expect(await job!.getState()).toBe('waiting');
+    } finally {
+      await sync.obliterate({ force: true });
+      await sync.close();
+      connection.disconnect();
+    }
+    // The same for the test alert: no worker serves notifications here.
+    const alert = manage(['test-alerts', '--wait', '--timeout', '1s', '--json'], env);
+    expect(alert.code).toBe(1);
+    expect(JSON.parse(alert.stdout)).toMatchObject({ timedOut: true, delivered: false });
+  });
+
+  it('logs merges the files of every process sharing LOG_DIR by time, and -f follows them all, new ones too', async () => {
+    const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
+    const logDir = tempDir('cli-shared-logs');
+    const dir = join(logDir, 'sync');
+    mkdirSync(dir, { recursive: true });
+    const line = (s: number, host: string) =>
+      JSON.stringify({
+        level: 'info',
+        time: `2026-11-27T10:00:${String(s).padStart(2, '0')}.000Z`,
+        pid: 7,
+        hostname: host,
+        name: 'sync',
+        msg: `step ${s}`,
+      });
+    const lines = (host: string, ...s: number[]) => s.map((i) => line(i, host)).join('\n') + '\n';
+    // Two workers, each with its own series, and the shared series of an earlier version.
+    writeFileSync(join(dir, 'sync.worker-aaa.1.log'), lines('aaa', 1, 4));
+    writeFileSync(join(dir, 'sync.worker-aaa.2.log'), lines('aaa', 7, 9));
+    writeFileSync(join(dir, 'sync.worker-bbb.1.log'), lines('bbb', 2, 5, 8));
+    writeFileSync(join(dir, 'sync.3.log'), lines('old', 3, 6));
+    const logEnv = { ...env, LOG_DIR: logDir, NO_COLOR: '1' };
+    const json = manage(['logs', 'sync', '-n', '5', '--json'], logEnv);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).map((e: { msg: string }) => e.msg)).toEqual([
+      'step 5',
+      'step 6',
+      'step 7',
+      'step 8',
+      'step 9',
+    ]);
+    const human = manage(['logs', 'sync', '-n', '3'], logEnv);
+    expect(human.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/10:00:07Z INFO +\[sync\] step 7 +@aaa:7$/),
+      expect.stringMatching(/step 8 +@bbb:7$/),
+      expect.stringMatching(/step 9 +@aaa:7$/),
+    ]);
+
+    const { spawn } = await import('node:child_process');
+    const follow = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'logs', 'sync', '-f', '-n', '0'],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...logEnv } },
+    );
+    let out = '';
+    let err = '';
+    follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    follow.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      await waitFor(() => err.includes('following') || undefined, { timeoutMs: 20_000, what: 'logs -f to start' });
+      appendFileSync(join(dir, 'sync.worker-bbb.1.log'), lines('bbb', 10));
+      appendFileSync(join(dir, 'sync.worker-aaa.2.log'), lines('aaa', 11));
+      // A worker that starts now, and a roll of another.
+      writeFileSync(join(dir, 'sync.worker-ccc.1.log'), lines('ccc', 12));
+      writeFileSync(join(dir, 'sync.worker-aaa.3.log'), lines('aaa', 13));
+      await waitFor(() => (out.match(/step 1[0-3]/g) ?? []).length >= 4 || undefined, {
+        timeoutMs: 10_000,
+        what: 'the four new lines',
+      });
+      expect(out.match(/step \d+/g)).toEqual(['step 10', 'step 11', 'step 12', 'step 13']);
+    } finally {
+      follow.kill('SIGINT');
+      await new Promise((r) => follow.on('exit', r));
+    }
   });
 
   it('never prints a secret, even in an error', () => {

@@ -6,7 +6,7 @@ import { enqueue } from '@pcs/queues';
 import type { AffectedContact, CleanupReport } from '@pcs/sync';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput, table } from '../output.js';
-import { waitForRun } from '../wait.js';
+import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout } from '../wait.js';
 
 export function registerCleanup(program: Command): void {
   program
@@ -21,6 +21,7 @@ export function registerCleanup(program: Command): void {
       "merge contacts that share one organization into its canonical contact (Chatwoot's merge keeps conversations)",
     )
     .option('--wait', 'wait for the run to end and print what changed (exit 1 when it failed or was refused)')
+    .option('--timeout <duration>', TIMEOUT_HELP)
     .option('--json', 'print one JSON document')
     .action(
       async (opts: {
@@ -28,9 +29,11 @@ export function registerCleanup(program: Command): void {
         force?: boolean;
         mergeDuplicates?: boolean;
         wait?: boolean;
+        timeout?: string;
         json?: boolean;
       }) => {
         const out = createOutput(Boolean(opts.json));
+        const timeoutMs = waitTimeout(opts);
         const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
         try {
           const runId = randomUUID();
@@ -54,7 +57,7 @@ export function registerCleanup(program: Command): void {
             out.document({ runId, jobId: job.id, queued: true });
             return;
           }
-          const run = await waitForRun(
+          const waited = await waitForRun(
             rt.queues!.cleanup,
             rt.ds!,
             job.id!,
@@ -62,7 +65,14 @@ export function registerCleanup(program: Command): void {
             out,
             (r) =>
               `cleanup ${r.id.slice(0, 8)}: ${r.listingComplete ? 'changing contacts…' : 'listing Pipedrive customers and Chatwoot contacts…'}`,
+            timeoutMs,
           );
+          if ('timedOut' in waited) {
+            const id = waited.run?.id ?? runId;
+            reportTimeout(out, `cleanup run ${id}`, { runId: id, jobId: job.id }, waited.state, opts.timeout!);
+            return;
+          }
+          const { run } = waited;
           const summary = cleanupSummary(run);
           if (out.json) out.document(summary);
           else out.say(renderCleanup(summary));

@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '@pcs/config';
 import { CHANNELS, type Channel } from '@pcs/logger';
 import { CliError, EXIT } from '../runtime.js';
 import { color, createOutput } from '../output.js';
+import { ChannelFollower, lastLines } from '../log-reader.js';
 
 const LEVEL_COLOR: Record<string, (s: string) => string> = {
   fatal: color.red,
@@ -15,15 +15,6 @@ const LEVEL_COLOR: Record<string, (s: string) => string> = {
   trace: color.dim,
 };
 const SKIP = new Set(['time', 'level', 'msg', 'name', 'pid', 'hostname']);
-
-/** The channel's files, oldest first (pino-roll numbers them: sync.1.log, sync.2.log, …). */
-function files(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.\d+\.log$/.test(f))
-    .sort((a, b) => Number(/\.(\d+)\.log$/.exec(a)![1]) - Number(/\.(\d+)\.log$/.exec(b)![1]))
-    .map((f) => join(dir, f));
-}
 
 export function formatLine(line: string): string {
   let e: Record<string, unknown>;
@@ -38,7 +29,10 @@ export function formatLine(line: string): string {
     .filter(([k]) => !SKIP.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${color.dim(time)} ${(LEVEL_COLOR[level] ?? ((s: string) => s))(level.toUpperCase().padEnd(5))} ${color.bold(`[${String(e.name ?? '')}]`)} ${String(e.msg ?? '')}${extra ? color.dim(`  ${extra.slice(0, 400)}`) : ''}`;
+  // Which process wrote it: the channel's lines come from every process sharing LOG_DIR.
+  const from =
+    e.hostname !== undefined || e.pid !== undefined ? `  @${String(e.hostname ?? '?')}:${String(e.pid ?? '?')}` : '';
+  return `${color.dim(time)} ${(LEVEL_COLOR[level] ?? ((s: string) => s))(level.toUpperCase().padEnd(5))} ${color.bold(`[${String(e.name ?? '')}]`)} ${String(e.msg ?? '')}${extra ? color.dim(`  ${extra.slice(0, 400)}`) : ''}${from ? color.dim(from) : ''}`;
 }
 
 async function show(
@@ -53,16 +47,11 @@ async function show(
   if (opts.json && opts.follow)
     throw new CliError('--json prints one document: it cannot be combined with -f', EXIT.usage);
   const out = createOutput(Boolean(opts.json));
-  const dir = join(loadConfig().log.dir, channel);
-  const all = files(dir);
-  if (!all.length) out.say(color.yellow(`no log files in ${dir} yet (LOG_DIR=${loadConfig().log.dir})`));
-  const lines: string[] = [];
-  for (const f of [...all].reverse()) {
-    const content = readFileSync(f, 'utf8').split('\n').filter(Boolean);
-    lines.unshift(...content);
-    if (lines.length >= n) break;
-  }
-  const tail = n === 0 ? [] : lines.slice(-n);
+  const logDir = loadConfig().log.dir;
+  const dir = join(logDir, channel);
+  // Every process's files of the channel, merged by time (docs/contract.md §7).
+  const { lines: tail, files } = lastLines(dir, channel, n);
+  if (!files) out.say(color.yellow(`no log files in ${dir} yet (LOG_DIR=${logDir})`));
   if (opts.json) {
     out.document(
       tail.map((l) => {
@@ -77,31 +66,14 @@ async function show(
   }
   for (const l of tail) process.stdout.write(`${formatLine(l)}\n`);
   if (!opts.follow) return;
-  // Follow: read what is appended to the newest file, and move on when the series rolls.
-  let current = all.at(-1);
-  let offset = current ? statSync(current).size : 0;
+  // Follow every process's files, including those that appear later (a roll, a process starting).
+  const follower = new ChannelFollower(dir, channel);
   // Ctrl-C is how a follow ends: that is success, not an interruption.
   process.once('SIGINT', () => process.exit(0));
   process.stderr.write(color.dim(`following ${dir} (Ctrl-C to stop)\n`));
-  const drain = () => {
-    if (!current || !existsSync(current)) return;
-    const size = statSync(current).size;
-    if (size < offset) offset = 0;
-    if (size > offset) {
-      const chunk = readFileSync(current).subarray(offset, size).toString('utf8');
-      offset = size;
-      for (const l of chunk.split('\n').filter(Boolean)) process.stdout.write(`${formatLine(l)}\n`);
-    }
-  };
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
-    const newest = files(dir).at(-1);
-    if (newest && newest !== current) {
-      drain(); // the end of the file that just rolled
-      current = newest;
-      offset = 0;
-    }
-    drain();
+    for (const l of follower.poll()) process.stdout.write(`${formatLine(l)}\n`);
   }
 }
 

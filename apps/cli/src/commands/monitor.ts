@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { Job } from 'bullmq';
 import { checkJobs, MONITOR_CHECKS } from '@pcs/jobs';
 import { enqueue, onlineWorkers } from '@pcs/queues';
-import { openRuntime } from '../runtime.js';
+import { parseDuration } from '@pcs/monitor';
+import { CliError, EXIT, openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,9 +31,13 @@ export function registerMonitor(program: Command): void {
       'run every health check now (on the workers), print the report, send alerts as a scheduled run would; exit 0 healthy, 1 unhealthy',
     )
     .option('--json', 'print one JSON document')
-    .option('--timeout <seconds>', 'how long to wait for the checks', '120')
+    .option('--timeout <duration>', 'how long to wait for the checks (90s, 2m; a bare number is seconds)', '120')
     .action(async (opts: { json?: boolean; timeout: string }) => {
       const out = createOutput(Boolean(opts.json));
+      // The same durations as every --timeout (docs/contract.md §2); a bare number stays seconds, as before.
+      const timeoutMs = /^\d+$/.test(opts.timeout.trim()) ? Number(opts.timeout) * 1000 : parseDuration(opts.timeout);
+      if (!timeoutMs)
+        throw new CliError(`--timeout: "${opts.timeout}" is not a duration (expected e.g. 90s, 2m)`, EXIT.usage);
       const rt = await openRuntime({ redis: true });
       const log = rt.loggers.get('monitor');
       try {
@@ -45,7 +50,7 @@ export function registerMonitor(program: Command): void {
         for (const name of MONITOR_CHECKS)
           jobs.push([name, await enqueue(rt.queues!, checkJobs[name], { trigger: 'cli' })]);
         log.info({ checks: MONITOR_CHECKS }, 'health checks started from the CLI');
-        const deadline = Date.now() + Number(opts.timeout) * 1000;
+        const deadline = Date.now() + timeoutMs;
         const results: CheckView[] = [];
         for (const [name, job] of jobs) {
           for (;;) {

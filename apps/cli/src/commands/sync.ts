@@ -6,7 +6,7 @@ import { syncRunJob } from '@pcs/jobs';
 import { enqueue } from '@pcs/queues';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
-import { waitForRun } from '../wait.js';
+import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout } from '../wait.js';
 
 export function registerSync(program: Command): void {
   program
@@ -14,9 +14,11 @@ export function registerSync(program: Command): void {
     .description('enqueue a sync run (incremental unless --full); with --wait, wait and print the run summary')
     .option('--full', 'list every organization instead of the changes since the last run')
     .option('--wait', 'wait for the run to end and print its summary (exit 1 when it failed)')
+    .option('--timeout <duration>', TIMEOUT_HELP)
     .option('--json', 'print one JSON document')
-    .action(async (opts: { full?: boolean; wait?: boolean; json?: boolean }) => {
+    .action(async (opts: { full?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
       const out = createOutput(Boolean(opts.json));
+      const timeoutMs = waitTimeout(opts);
       const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
       try {
         const runId = randomUUID();
@@ -35,7 +37,13 @@ export function registerSync(program: Command): void {
           out.document({ runId, jobId: job.id, queued: true });
           return;
         }
-        const run = await waitForRun(rt.queues!.sync, rt.ds!, job.id!, runId, out, syncProgress);
+        const waited = await waitForRun(rt.queues!.sync, rt.ds!, job.id!, runId, out, syncProgress, timeoutMs);
+        if ('timedOut' in waited) {
+          const id = waited.run?.id ?? runId;
+          reportTimeout(out, `sync run ${id}`, { runId: id, jobId: job.id }, waited.state, opts.timeout!);
+          return;
+        }
+        const { run } = waited;
         const summary = {
           ...summarizeRun(run),
           adopted: run.adopted,
