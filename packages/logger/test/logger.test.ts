@@ -194,6 +194,29 @@ describe('logger', () => {
     await heir.close();
   });
 
+  it('moves to a free name when another process took its name over (it stood still too long)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
+    const loggers = await createLoggers(settings(dir), {
+      console: false,
+      channels: ['worker'],
+      role: 'w',
+      claim: { heartbeatMs: 20 },
+    });
+    const first = loggers.processName;
+    loggers.get('worker').info('before');
+    // What a process that took this one for dead does: its own claim in place of ours.
+    writeFileSync(join(dir, '.processes', `${first}.json`), JSON.stringify({ token: 'someone-else' }));
+    const deadline = Date.now() + 5_000;
+    while (loggers.processName === first && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(loggers.processName).toBe(`${first}-2`);
+    loggers.get('worker').info('after');
+    await loggers.close();
+    expect(readFileSync(join(dir, 'worker', `worker.${first}.1.log`), 'utf8')).not.toContain('after');
+    expect(readFileSync(join(dir, 'worker', `worker.${first}-2.1.log`), 'utf8')).toContain('"msg":"after"');
+    // The other process's claim is left alone.
+    expect(readFileSync(join(dir, '.processes', `${first}.json`), 'utf8')).toContain('someone-else');
+  });
+
   it('removes the files of processes long gone, and never those of a living one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcs-log-'));
     const folder = join(dir, 'sync');
