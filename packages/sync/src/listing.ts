@@ -50,7 +50,7 @@ export async function beginSync(
 }
 
 /** The mode a run really takes: full on the first run ever, when asked, or when the last full listing is too old. */
-async function decideMode(
+export async function decideMode(
   deps: SyncDeps,
   requested: 'full' | 'incremental',
   targetSince: Date,
