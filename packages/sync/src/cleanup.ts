@@ -1,9 +1,11 @@
-import { isOnlineConflict, type CwContact } from '@pcs/chatwoot';
+import { CHATWOOT_PAGE_SIZE, isOnlineConflict, type CwContact, type FilterCondition } from '@pcs/chatwoot';
 import { In, OrganizationEntity, type Run } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import {
-  managedOrgIds,
+  ManagedContacts,
+  managedOrgId,
   planCleanup,
+  REPORT_LIST_CAP,
   type AffectedContact,
   type CleanupOptions,
   type CleanupReport,
@@ -37,8 +39,22 @@ export function beginCleanup(deps: SyncDeps, opts: CleanupOptions & { jobId?: st
   });
 }
 
-/** The complete customer set and every managed contact, listed now. Any failure: nothing changes, the run fails. */
-async function listBoth(deps: SyncDeps, run: Run): Promise<{ customers: Set<number>; managed: CwContact[] }> {
+/** Every managed contact: our identifier, or the original deployment's attribute. */
+const MANAGED: FilterCondition[] = [{ attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 }];
+
+/** Managed contacts looked up in the database together (their organizations' known contact ids). */
+const LOOKUP_CHUNK = 1_000;
+/** Chatwoot pages between two renewals of the run's lease while its contacts are listed. */
+const PAGES_PER_LEASE = 20;
+/** Outcomes recorded together while changes are made. */
+const OUTCOME_CHUNK = 500;
+
+/**
+ * The complete customer set and every managed contact, listed now, the contacts page by page
+ * into their compact form (see ManagedContacts): memory grows by a few bytes a contact, not by
+ * the contacts. Any failure: nothing changes, the run fails.
+ */
+async function listBoth(deps: SyncDeps, run: Run): Promise<{ customers: Set<number>; managed: ManagedContacts }> {
   const { ds, config } = deps;
   const customers = new Set<number>();
   const details = await resolveRunDetails(deps, 'cleanup');
@@ -56,10 +72,36 @@ async function listBoth(deps: SyncDeps, run: Run): Promise<{ customers: Set<numb
     throw new Error(
       'the Chatwoot account has no pipedrive_org_id attribute definition and the token may not create it (needs an administrator)',
     );
-  // Every managed contact: our identifier, or the original deployment's attribute.
-  const managed = await deps.chatwoot.filterAllContacts([
-    { attributeKey: 'pipedrive_org_id', operator: 'is_greater_than', value: 0 },
-  ]);
+  const managed = new ManagedContacts();
+  let pending: { contact: CwContact; orgId: number }[] = [];
+  // The contact id the database holds for each organization of a chunk, then the chunk's compact form.
+  const flush = async () => {
+    if (!pending.length) return;
+    const ids = [...new Set(pending.map((p) => p.orgId))];
+    const rows = await durable(deps, () =>
+      ds
+        .getRepository(OrganizationEntity)
+        .find({ select: { id: true, chatwootContactId: true }, where: { id: In(ids) } }),
+    );
+    const known = new Map(rows.map((r) => [r.id, r.chatwootContactId]));
+    for (const p of pending) managed.add(p.contact, p.orgId, known.get(p.orgId), customers.has(p.orgId));
+    pending = [];
+  };
+  let seen = 0;
+  for (let page = 1; ; page++) {
+    const { contacts, count } = await deps.chatwoot.filterContacts(MANAGED, page);
+    for (const contact of contacts) {
+      const orgId = managedOrgId(contact);
+      if (orgId) pending.push({ contact, orgId });
+    }
+    if (pending.length >= LOOKUP_CHUNK) await flush();
+    seen += contacts.length;
+    // the page cap guards against a server that keeps answering full pages
+    if (contacts.length < CHATWOOT_PAGE_SIZE || seen >= count || page > Math.ceil(count / CHATWOOT_PAGE_SIZE) + 1)
+      break;
+    if (page % PAGES_PER_LEASE === 0 && !(await deps.runs.progress(run.id))) throw new RunEndedError(run.id);
+  }
+  await flush();
   return { customers, managed };
 }
 
@@ -83,18 +125,9 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   }
   if (!(await runs.completeListing(run.id, { batchesTotal: 0 }))) throw new RunEndedError(run.id);
 
-  const ids = managedOrgIds(listed.managed);
-  const rows = ids.length
-    ? await durable(deps, () =>
-        ds
-          .getRepository(OrganizationEntity)
-          .find({ select: { id: true, chatwootContactId: true }, where: { id: In(ids) } }),
-      )
-    : [];
   const plan = planCleanup({
-    managedContacts: listed.managed,
+    managed: listed.managed,
     customers: listed.customers,
-    knownContact: new Map(rows.map((r) => [r.id, r.chatwootContactId])),
     action,
     mergeDuplicates: opts.mergeDuplicates,
     force: opts.force,
@@ -113,9 +146,15 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     affected: [],
     ...plan.report,
   };
+  const list = (p: AffectedContact) => {
+    if (report.affected.length < REPORT_LIST_CAP.affected) report.affected.push(p);
+  };
 
   if (report.refused) {
-    report.affected = plan.changes.map((p) => ({ ...p, result: 'would' }));
+    for (const p of plan.changes()) {
+      if (report.affected.length >= REPORT_LIST_CAP.affected) break;
+      list({ ...p, result: 'would' });
+    }
     report.status = 'refused';
     log.warn({ runId: run.id, stale: report.toChange, managed: report.managed }, `cleanup refused: ${report.refused}`);
     const ended = await runs.endCleanup(run.id, {
@@ -128,37 +167,47 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     return report;
   }
 
-  // Apply (or, in a dry run, only list).
-  const outcomes = new Map<number, OutcomeRecord>();
-  for (const p of plan.changes) {
+  // Apply (or, in a dry run, only list), one change at a time as the plan yields it.
+  // One outcome per organization (a failure of any of its contacts wins); an organization's
+  // changes come together, so its outcome is final when the next organization's start, and
+  // outcomes are recorded in chunks as the run goes.
+  const outcomes: OutcomeRecord[] = [];
+  let current: OutcomeRecord | undefined;
+  const settle = async (force = false) => {
+    if (current) outcomes.push(current);
+    current = undefined;
+    if (outcomes.length && (force || outcomes.length >= OUTCOME_CHUNK))
+      await runs.recordOutcomes(run.id, outcomes.splice(0), { count: false });
+  };
+  for (const p of plan.changes()) {
     if (opts.dryRun) {
-      report.affected.push({ ...p, result: 'would' });
+      if (report.affected.length >= REPORT_LIST_CAP.affected) break;
+      list({ ...p, result: 'would' });
       continue;
     }
     // Each change renews the lease; an aborted or reaped run stops before the next one (what
     // changed so far is recorded below).
     if (!(await runs.progress(run.id))) break;
     const stop = await applyChange(deps, run, p, report, log);
-    report.affected.push(p);
+    list(p);
     if (p.action !== 'merge') {
-      const prev = outcomes.get(p.orgId);
-      // One outcome per organization: a failure of any of its contacts wins.
-      if (!prev || prev.action !== 'failed')
-        outcomes.set(p.orgId, {
+      if (current && current.orgId !== p.orgId) await settle();
+      if (!current || current.action !== 'failed')
+        current = {
           orgId: p.orgId,
           action: p.result as OutcomeRecord['action'],
           errorType: p.errorKind ?? null,
           message: p.reason,
-        });
+        };
     }
     if (stop) break;
   }
+  await settle(true);
 
-  if (outcomes.size) await runs.recordOutcomes(run.id, [...outcomes.values()], { count: false });
   report.status = report.failed ? 'partial' : 'succeeded';
   const ended = await runs.endCleanup(run.id, {
     status: report.status as 'succeeded' | 'partial',
-    processed: plan.changes.length,
+    processed: plan.changeCount,
     marked: report.marked,
     deleted: report.deleted,
     skipped: report.skipped,
@@ -180,8 +229,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
       deleted: report.deleted,
       skipped: report.skipped,
       failed: report.failed,
-      duplicates: report.duplicates.length,
-      orphans: report.orphans.length,
+      duplicates: report.duplicateCount,
+      orphans: report.orphanCount,
     },
     `cleanup ${report.status}`,
   );
@@ -272,8 +321,10 @@ function detailsOf(r: CleanupReport, opts: CleanupOptions): Record<string, unkno
     stale: r.stale,
     toChange: r.toChange,
     refused: r.refused,
-    affected: r.affected.slice(0, 5_000),
-    duplicates: r.duplicates.slice(0, 1_000),
-    orphans: r.orphans.slice(0, 1_000),
+    affected: r.affected.slice(0, REPORT_LIST_CAP.affected),
+    duplicates: r.duplicates.slice(0, REPORT_LIST_CAP.duplicates),
+    duplicateCount: r.duplicateCount,
+    orphans: r.orphans.slice(0, REPORT_LIST_CAP.orphans),
+    orphanCount: r.orphanCount,
   };
 }
