@@ -4,8 +4,10 @@ import { join } from 'node:path';
 /**
  * Log file names (docs/contract.md §7): `<channel>.<process>.<n>.log` in `LOG_DIR/<channel>/`,
  * e.g. `sync/sync.worker-3f2a9c1b7d2e.4.log`: one numbered series per process, so processes that
- * share a LOG_DIR never roll, number or prune each other's files. `<channel>.<n>.log` (no process
- * part) is the series every process shared before; it is still read, and swept once it is old.
+ * share a LOG_DIR never roll or prune each other's files (pino-roll, rolling.ts, writes these
+ * names: base `<channel>.<process>.log`; a series starts after the highest number in the folder).
+ * `<channel>.<n>.log` (no process part) is the series every process shared before; it is still
+ * read, and swept once it is old.
  */
 export interface LogFile {
   /** Absolute path. */

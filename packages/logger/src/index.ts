@@ -54,10 +54,11 @@ export interface Loggers {
 /**
  * Opens one pino logger per channel (docs/contract.md §7): JSON lines carrying `hostname` and
  * `pid` to LOG_DIR/<channel>/<channel>.<process>.<n>.log, a series of this process's own (see
- * claim.ts for how the process name is chosen), rolled at LOG_MAX_SIZE, keeping LOG_MAX_FILES
- * rolled files besides the current one, like the seed's backupCount; a copy on stdout; every
- * secret redacted from the serialized line. Files of processes that are gone are removed once
- * nobody has written them for a week (DEAD_PROCESS_RETENTION_MS).
+ * claim.ts for how the process name is chosen) written by pino-roll (rolling.ts), rolled at
+ * LOG_MAX_SIZE, keeping LOG_MAX_FILES rolled files besides the current one, like the seed's
+ * backupCount; a copy on stdout; every secret redacted from the serialized line. Files of
+ * processes that are gone are removed once nobody has written them for a week
+ * (DEAD_PROCESS_RETENTION_MS).
  */
 export async function createLoggers(settings: LoggerSettings, options: LoggerOptions = {}): Promise<Loggers> {
   const redact = createRedactor(settings.secrets);
@@ -97,21 +98,21 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
 
   async function open(channel: Channel): Promise<void> {
     const dir = join(settings.log.dir, channel);
+    let file: RollingFile;
     try {
       mkdirSync(dir, { recursive: true });
       accessSync(dir, constants.W_OK);
+      file = await RollingFile.open({
+        dir,
+        channel,
+        identity,
+        maxSize,
+        maxFiles: settings.log.maxFiles,
+        onRoll: () => sweep(channel),
+      });
     } catch (err) {
       throw cannotWrite(`${channel} log`, dir, err);
     }
-    const file = new RollingFile({
-      dir,
-      channel,
-      identity,
-      maxSize,
-      maxFiles: settings.log.maxFiles,
-      reopenWithinMs: retentionMs / 2,
-      onRoll: () => sweep(channel),
-    });
     const streams: pino.StreamEntry[] = [{ stream: file, level: 'trace' }];
     if (consoleTarget)
       streams.push({ stream: consoleTarget === 'stdout' ? process.stdout : process.stderr, level: 'trace' });
@@ -140,11 +141,12 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
     opened.set(channel, { logger, file, dir });
   }
 
-  try {
-    await Promise.all((options.channels ?? CHANNELS).map((c) => open(c)));
-  } catch (err) {
+  const results = await Promise.allSettled((options.channels ?? CHANNELS).map((c) => open(c)));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all([...opened.values()].map(({ file }) => file.end()));
     identity.release();
-    throw err;
+    throw failed.reason;
   }
   for (const channel of opened.keys()) sweep(channel, true);
   sweepClaims(settings.log.dir, retentionMs);
@@ -166,7 +168,7 @@ export async function createLoggers(settings: LoggerSettings, options: LoggerOpt
     },
     async close() {
       clearInterval(sweeper);
-      for (const { file } of opened.values()) file.end();
+      await Promise.all([...opened.values()].map(({ file }) => file.end()));
       opened.clear();
       identity.release();
     },
