@@ -57,7 +57,9 @@ const QUEUE_WORKER_OPTIONS: Partial<Record<QueueName, Partial<BullWorkerOptions>
 const installedKey = (prefix: string) => `${prefix}:meta:installed`;
 
 export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<RunningWorker> {
-  const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console }));
+  // Log file names (docs/contract.md §7): a process serving only monitor/notifications is `monitor-<host>`.
+  const role = config.workerQueues.some((q) => q === 'sync' || q === 'cleanup') ? 'worker' : 'monitor';
+  const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console, role }));
   const log = loggers.get('worker');
   const timing: WorkerTiming = { ...DEFAULT_TIMING, ...opts.timing };
   log.info({ queues: config.workerQueues, prefix: config.redis.prefix }, 'worker starting');
