@@ -20,7 +20,7 @@ export const pruneHistoryJob = defineJob({
   schema: z.object({
     trigger: triggerSchema.default('schedule'),
     /** Rows per delete statement. */
-    chunkSize: z.number().int().min(1).max(50_000).default(5_000),
+    chunkSize: z.number().int().min(1).max(50_000).default(2_000),
     /** Stop after this many delete statements (the next prune continues). */
     maxChunks: z.number().int().min(1).optional(),
   }),

@@ -50,7 +50,7 @@ describe('job registry', () => {
     expect(prune).toMatchObject({
       queue: 'cleanup',
       name: 'prune-history',
-      data: { trigger: 'schedule', chunkSize: 5000 },
+      data: { trigger: 'schedule', chunkSize: 2000 },
     });
     expect(prune.repeat).toEqual({ pattern: '30 3 * * *', tz: 'Europe/Oslo' });
     expect(() => parsePayload(pruneHistoryJob, { chunkSize: 0 })).toThrow(/chunkSize/);

@@ -18,8 +18,8 @@ import { RunHistory } from './runs/history.js';
  * the current chunk's bounds: the worker runs with a 128 MB heap.
  */
 
-/** Rows per statement by default: a chunk takes tens of milliseconds. */
-export const PRUNE_CHUNK_ROWS = 5_000;
+/** Rows per statement by default: 0.1 to 0.3 s each with a year of history and a 128 MB buffer pool (BENCHMARKS.md). */
+export const PRUNE_CHUNK_ROWS = 2_000;
 
 export interface PruneOptions {
   retentionDays: number;
