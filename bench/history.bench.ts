@@ -99,7 +99,9 @@ async function repeat(n: number, fn: () => Promise<unknown>): Promise<number[]> 
   return out;
 }
 
+/** The commit measured: BENCH_COMMIT (a clean export of a commit has no .git), else git's HEAD. */
 function commitOf(): string {
+  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
   try {
     const sha = execSync('git rev-parse --short HEAD', { cwd: REPO_ROOT }).toString().trim();
     const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: REPO_ROOT }).toString().trim();
