@@ -19,6 +19,7 @@
  * RSS (VmHWM) when ready and at the end, the requests, the run's counters. Writes a JSON report
  * to bench/results/ and prints a table. Measures, asserts nothing.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -289,15 +290,24 @@ async function main() {
     redis.disconnect();
   }
   let commit = 'unknown';
+  let changedFiles: string[] = [];
   try {
-    const head = readFileSync(join(REPO_ROOT, '.git/HEAD'), 'utf8').trim();
-    commit = head.startsWith('ref: ') ? readFileSync(join(REPO_ROOT, '.git', head.slice(5)), 'utf8').trim() : head;
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    // files that differ from that commit (the worker ran them as they are)
+    changedFiles = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
   } catch {
     // not a git checkout
   }
   const report = {
     date: new Date().toISOString(),
     commit,
+    changedFiles,
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
