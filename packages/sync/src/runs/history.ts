@@ -107,11 +107,12 @@ export class RunHistory {
    */
   private async firstOf(branches: Branch[], order: { column: string; dir: 'ASC' | 'DESC' }, limit = 1): Promise<Run[]> {
     const { column, dir } = order;
+    const n = Math.max(1, Math.floor(limit) || 1);
     const sql = branches
-      .map((b) => `(SELECT id, ${column} AS k FROM runs WHERE ${b.where} ORDER BY ${column} ${dir} LIMIT ${limit})`)
+      .map((b) => `(SELECT id, ${column} AS k FROM runs WHERE ${b.where} ORDER BY ${column} ${dir} LIMIT ${n})`)
       .join(' UNION ALL ');
     const rows = (await this.ds.query(
-      `${sql} ORDER BY k ${dir} LIMIT ${limit}`,
+      `${sql} ORDER BY k ${dir} LIMIT ${n}`,
       branches.flatMap((b) => b.params),
     )) as { id: string }[];
     if (!rows.length) return [];
