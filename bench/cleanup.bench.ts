@@ -188,7 +188,32 @@ async function waitForRun(
   }
 }
 
+/**
+ * The commit the workers run (BENCH_COMMIT when the tree has no .git), and the files that differ
+ * from it; read at the start, as others may commit meanwhile.
+ */
+function checkout(): { commit: string; changedFiles: string[] } {
+  let commit = process.env.BENCH_COMMIT ?? 'unknown';
+  let changedFiles: string[] = [];
+  if (process.env.BENCH_COMMIT) return { commit, changedFiles };
+  try {
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    // files that differ from that commit (the worker ran them as they are)
+    changedFiles = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+  } catch {
+    // not a git checkout
+  }
+  return { commit, changedFiles };
+}
+
 async function main() {
+  const { commit, changedFiles } = checkout();
   await sim.start();
   sim.pipedrive.setFaults({ latencyMs });
   sim.chatwoot.setFaults({ latencyMs });
@@ -288,21 +313,6 @@ async function main() {
     await dropPrefix(prefix);
     await db.drop();
     redis.disconnect();
-  }
-  let commit = 'unknown';
-  let changedFiles: string[] = [];
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    // files that differ from that commit (the worker ran them as they are)
-    changedFiles = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    })
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.slice(3));
-  } catch {
-    // not a git checkout
   }
   const report = {
     date: new Date().toISOString(),
