@@ -109,8 +109,12 @@ export function cleanupSummary(run: Run) {
       result: a.result,
       ...(a.intoContactId ? { intoContactId: a.intoContactId } : {}),
     })),
+    /** Contacts this run changes (or would); `affected` lists at most the first few thousand. */
+    affectedCount: d.toChange ?? d.affected?.length ?? 0,
     duplicates: d.duplicates ?? [],
+    duplicateCount: d.duplicateCount ?? d.duplicates?.length ?? 0,
     orphans: d.orphans ?? [],
+    orphanCount: d.orphanCount ?? d.orphans?.length ?? 0,
   };
 }
 
@@ -144,16 +148,18 @@ function renderCleanup(s: ReturnType<typeof cleanupSummary>): string {
         ]),
       ),
     );
+    if (s.affectedCount > s.affected.length)
+      lines.push(`  (the first ${s.affected.length} of ${s.affectedCount} listed; the run covers all of them)`);
   } else lines.push('  nothing to change');
   if (s.duplicates.length)
     lines.push(
       '',
-      `duplicates (contacts sharing one organization): ${s.duplicates.map((d) => `org ${d.orgId}: ${d.canonicalContactId} ← ${d.duplicateContactIds.join(', ')}`).join('; ')}${s.affected.some((a) => a.action === 'merge') ? '' : ' (merge them with --merge-duplicates)'}`,
+      `duplicates (contacts sharing one organization${s.duplicateCount > s.duplicates.length ? `, the first ${s.duplicates.length} of ${s.duplicateCount}` : ''}): ${s.duplicates.map((d) => `org ${d.orgId}: ${d.canonicalContactId} ← ${d.duplicateContactIds.join(', ')}`).join('; ')}${s.affected.some((a) => a.action === 'merge') ? '' : ' (merge them with --merge-duplicates)'}`,
     );
   if (s.orphans.length)
     lines.push(
       '',
-      `managed contacts the database does not know: ${s.orphans
+      `managed contacts the database does not know (${s.orphanCount}): ${s.orphans
         .map((o) => `org ${o.orgId} → contact ${o.contactId}`)
         .slice(0, 20)
         .join(', ')}${s.orphans.length > 20 ? ', …' : ''}`,
