@@ -51,6 +51,7 @@ describe('manage CLI', () => {
         'SyncTarget1764500000000',
         'StateOwners1764600000000',
         'HistoryIndexes1764700000000',
+        'MetricCounters1764800000000',
       ],
     });
     const second = manage(['migrate'], env);

@@ -308,6 +308,26 @@ export const AlertOutboxEntity = new EntitySchema<AlertOutboxEntry>({
   },
 });
 
+/**
+ * A counter of the deployment's work (docs/contract.md §4), one row per metric and label set
+ * (`key=value,…`), only ever added to by the owner of that work (packages/sync/src/runs/counters.ts).
+ */
+export interface MetricCounter {
+  name: string;
+  labels: string;
+  value: number;
+}
+
+export const MetricCounterEntity = new EntitySchema<MetricCounter>({
+  name: 'MetricCounter',
+  tableName: 'metric_counters',
+  columns: {
+    name: { type: 'varchar', length: 64, primary: true },
+    labels: { type: 'varchar', length: 191, primary: true },
+    value: { type: 'bigint', unsigned: true, default: 0, transformer: bigintNumber },
+  },
+});
+
 export const ENTITIES = [
   OrganizationEntity,
   PersonEntity,
@@ -316,4 +336,5 @@ export const ENTITIES = [
   CheckResultEntity,
   AlertStateEntity,
   AlertOutboxEntity,
+  MetricCounterEntity,
 ];

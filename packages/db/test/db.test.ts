@@ -20,6 +20,7 @@ describe('db migrations', () => {
       'SyncTarget1764500000000',
       'StateOwners1764600000000',
       'HistoryIndexes1764700000000',
+      'MetricCounters1764800000000',
     ]);
     const tables = ((await first.ds.query('SHOW TABLES')) as Record<string, string>[])
       .map((r) => Object.values(r)[0])
@@ -28,6 +29,7 @@ describe('db migrations', () => {
       'alert_outbox',
       'alert_states',
       'check_results',
+      'metric_counters',
       'organizations',
       'pcs_settings',
       'persons',
@@ -54,9 +56,10 @@ describe('db migrations', () => {
         'SyncTarget1764500000000',
         'StateOwners1764600000000',
         'HistoryIndexes1764700000000',
+        'MetricCounters1764800000000',
       ]);
       const rows = (await results[0]!.ds.query('SELECT COUNT(*) AS n FROM schema_migrations')) as { n: number }[];
-      expect(Number(rows[0]!.n)).toBe(6);
+      expect(Number(rows[0]!.n)).toBe(7);
       await Promise.all(results.map((r) => r.ds.destroy()));
     } finally {
       await fresh.drop();
@@ -66,7 +69,7 @@ describe('db migrations', () => {
   it('creates the database itself when it does not exist yet', async () => {
     const config = { ...db.config, database: `${db.config.database}_new` };
     const { ds, migrations } = await openDatabase(config);
-    expect(migrations.applied).toHaveLength(6);
+    expect(migrations.applied).toHaveLength(7);
     await ds.query(`DROP DATABASE \`${config.database}\``);
     await ds.destroy();
   });
@@ -173,6 +176,59 @@ describe('db migrations', () => {
           [run],
         ),
       ).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+      await again.ds.destroy();
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('counts the runs and outcomes an older version left in the metric counters', async () => {
+    const fresh = await createTestDatabase('dbcount');
+    try {
+      const { ds } = await openDatabase(fresh.config);
+      // As an older version left it: no counters table, ended runs and outcomes in the history.
+      await ds.query("DELETE FROM schema_migrations WHERE name = 'MetricCounters1764800000000'");
+      await ds.query('DROP TABLE metric_counters');
+      const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+      const run = (n: number, type: string, mode: string, status: string) =>
+        ds.query(
+          `INSERT INTO runs (id, type, mode, trigger_source, status, started_at, finished_at)
+           VALUES (?, ?, ?, 'test', ?, UTC_TIMESTAMP(3), IF(? = 'running', NULL, UTC_TIMESTAMP(3)))`,
+          [id(n), type, mode, status, status],
+        );
+      await run(1, 'sync', 'full', 'succeeded');
+      await run(2, 'sync', 'full', 'succeeded');
+      await run(3, 'sync', 'webhook', 'partial');
+      await run(4, 'sync', 'incremental', 'running');
+      await run(5, 'cleanup', 'delete', 'refused');
+      const outcome = (n: number, orgId: number, o: string) =>
+        ds.query(
+          'INSERT INTO record_outcomes (run_id, org_id, outcome, created_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))',
+          [id(n), orgId, o],
+        );
+      await outcome(1, 1, 'created');
+      await outcome(2, 1, 'unchanged');
+      await outcome(3, 2, 'warning');
+      await outcome(4, 3, 'created'); // a running run's records so far count too
+      await outcome(5, 4, 'failed'); // a cleanup's: not a sync record
+      await ds.destroy();
+
+      const again = await openDatabase(fresh.config);
+      expect(again.migrations.applied).toEqual(['MetricCounters1764800000000']);
+      const rows = (await again.ds.query(
+        'SELECT name, labels, value FROM metric_counters WHERE value > 0 ORDER BY name, labels',
+      )) as { name: string; labels: string; value: string }[];
+      expect(rows.map((r) => `${r.name}{${r.labels}} ${r.value}`)).toEqual([
+        'pcs_cleanup_runs_total{mode=delete,status=refused} 1',
+        'pcs_sync_records_total{outcome=created} 2',
+        'pcs_sync_records_total{outcome=unchanged} 1',
+        'pcs_sync_records_total{outcome=warning} 1',
+        'pcs_sync_runs_total{mode=full,status=succeeded} 2',
+        'pcs_sync_runs_total{mode=targeted,status=partial} 1',
+      ]);
+      // Every other series is there at zero.
+      const [{ n }] = (await again.ds.query('SELECT COUNT(*) AS n FROM metric_counters')) as [{ n: string }];
+      expect(Number(n)).toBe(9 + 6 + 12 + 6);
       await again.ds.destroy();
     } finally {
       await fresh.drop();

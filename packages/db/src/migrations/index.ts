@@ -4,6 +4,7 @@ import { RunBatches1764400000000 } from './1764400000000-RunBatches.js';
 import { SyncTarget1764500000000 } from './1764500000000-SyncTarget.js';
 import { StateOwners1764600000000 } from './1764600000000-StateOwners.js';
 import { HistoryIndexes1764700000000 } from './1764700000000-HistoryIndexes.js';
+import { MetricCounters1764800000000 } from './1764800000000-MetricCounters.js';
 
 /** Every migration, in order. Listed explicitly so tsc, tsx and vitest all find them. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   SyncTarget1764500000000,
   StateOwners1764600000000,
   HistoryIndexes1764700000000,
+  MetricCounters1764800000000,
 ];

@@ -8,6 +8,7 @@ import {
   type RunStatus,
   type RunType,
 } from '@pcs/db';
+import { countRunEnd } from './counters.js';
 import { RunHistory, type RunsOptions } from './history.js';
 import { writeOutcomes, type RecordOptions } from './outcomes.js';
 import { errorTypeOf, type BeginResult, type Counts, type OutcomeRecord, type RunFailure } from './types.js';
@@ -15,13 +16,23 @@ import { errorTypeOf, type BeginResult, type Counts, type OutcomeRecord, type Ru
 export * from './types.js';
 export type { RecordOptions } from './outcomes.js';
 export { RunHistory, LISTING_MODES, type RunsOptions } from './history.js';
+export {
+  METRIC_COUNTERS,
+  SYNC_OUTCOMES,
+  countAlertSent,
+  readCounters,
+  syncModeLabel,
+  type CounterName,
+  type CounterValue,
+} from './counters.js';
 
 /**
  * The owner of the `runs` table: the only module that writes it. Every transition (begin, claim
  * the listing, progress, finish, fail, abort, refuse) is a conditional UPDATE guarded by the state
  * it expects, stamped by one clock (the database's UTC_TIMESTAMP), so two workers, a retried job
  * and the reaper can race without ever ending a run twice or reviving an ended one. It alone
- * answers "the last complete listing" and "the last successful sync".
+ * answers "the last complete listing" and "the last successful sync". It counts, as they happen,
+ * the ended runs and the records of /metrics (counters.ts), so pruning old runs lowers no counter.
  *
  * A running run carries a lease that its progress renews (a listing page, a batch committed). A run
  * whose lease ran out is looked at by the reaper (every worker, on a timer): when its BullMQ jobs
@@ -206,15 +217,14 @@ export class Runs extends RunHistory {
    * failed or was written with a value left off, else `succeeded`. Exactly one caller gets the run back.
    */
   async finishIfDone(id: string): Promise<Run | undefined> {
-    const n = await this.db('finish run', () =>
-      this.exec(
-        `UPDATE runs SET status = CASE WHEN failed > 0 OR warnings > 0 THEN 'partial' ELSE 'succeeded' END,
-           finished_at = UTC_TIMESTAMP(3), lease_until = NULL
-         WHERE id = ? AND status = 'running' AND listing_complete = 1 AND batches_done >= batches_total`,
-        [id],
-      ),
+    return this.end(
+      'finish run',
+      id,
+      `UPDATE runs SET status = CASE WHEN failed > 0 OR warnings > 0 THEN 'partial' ELSE 'succeeded' END,
+         finished_at = UTC_TIMESTAMP(3), lease_until = NULL
+       WHERE id = ? AND status = 'running' AND listing_complete = 1 AND batches_done >= batches_total`,
+      [id],
     );
-    return n ? ((await this.get(id)) ?? undefined) : undefined;
   }
 
   /**
@@ -226,22 +236,21 @@ export class Runs extends RunHistory {
       opts.ifLease !== undefined
         ? ' AND lease_until <=> ? AND (lease_until IS NULL OR lease_until < UTC_TIMESTAMP(3))'
         : '';
-    const n = await this.db('fail run', () =>
-      this.exec(
-        `UPDATE runs SET status = 'failed', finished_at = UTC_TIMESTAMP(3), lease_until = NULL,
-           error_type = ?, error_message = ?, error_kind = ?, error_source = ?
-         WHERE id = ? AND status = 'running'${guard}`,
-        [
-          (failure.errorType ?? errorTypeOf(failure)).slice(0, 32),
-          failure.message.slice(0, 1000),
-          failure.kind,
-          failure.source ?? null,
-          id,
-          ...(opts.ifLease !== undefined ? [opts.ifLease] : []),
-        ],
-      ),
+    return this.end(
+      'fail run',
+      id,
+      `UPDATE runs SET status = 'failed', finished_at = UTC_TIMESTAMP(3), lease_until = NULL,
+         error_type = ?, error_message = ?, error_kind = ?, error_source = ?
+       WHERE id = ? AND status = 'running'${guard}`,
+      [
+        (failure.errorType ?? errorTypeOf(failure)).slice(0, 32),
+        failure.message.slice(0, 1000),
+        failure.kind,
+        failure.source ?? null,
+        id,
+        ...(opts.ifLease !== undefined ? [opts.ifLease] : []),
+      ],
     );
-    return n ? ((await this.get(id)) ?? undefined) : undefined;
   }
 
   /** An operator's abort: the run ends `failed` with the reason `aborted` (no alert: someone chose it). */
@@ -264,27 +273,43 @@ export class Runs extends RunHistory {
       details: Record<string, unknown>;
     },
   ): Promise<Run | undefined> {
-    const n = await this.db('end cleanup', () =>
-      this.exec(
-        `UPDATE runs SET status = ?, finished_at = UTC_TIMESTAMP(3), lease_until = NULL, processed = ?, marked = ?,
-           deleted = ?, skipped = ?, failed = ?, error_type = ?, error_message = ?, error_kind = ?, details = ?
-         WHERE id = ? AND status = 'running'`,
-        [
-          end.status,
-          end.processed ?? 0,
-          end.marked ?? 0,
-          end.deleted ?? 0,
-          end.skipped ?? 0,
-          end.failed ?? 0,
-          end.errorType ?? null,
-          end.errorMessage?.slice(0, 1000) ?? null,
-          end.status === 'refused' ? 'refused' : null,
-          JSON.stringify(end.details),
-          id,
-        ],
-      ),
+    return this.end(
+      'end cleanup',
+      id,
+      `UPDATE runs SET status = ?, finished_at = UTC_TIMESTAMP(3), lease_until = NULL, processed = ?, marked = ?,
+         deleted = ?, skipped = ?, failed = ?, error_type = ?, error_message = ?, error_kind = ?, details = ?
+       WHERE id = ? AND status = 'running'`,
+      [
+        end.status,
+        end.processed ?? 0,
+        end.marked ?? 0,
+        end.deleted ?? 0,
+        end.skipped ?? 0,
+        end.failed ?? 0,
+        end.errorType ?? null,
+        end.errorMessage?.slice(0, 1000) ?? null,
+        end.status === 'refused' ? 'refused' : null,
+        JSON.stringify(end.details),
+        id,
+      ],
     );
-    return n ? ((await this.get(id)) ?? undefined) : undefined;
+  }
+
+  /**
+   * One end transition: the guarded UPDATE and, when it changed the run (exactly one caller's
+   * does), the run's count in `metric_counters` (docs/contract.md §4), in one transaction: a run
+   * is counted once, whichever path ends it (its handler, the reaper, an abort), and never
+   * without its end. The ended run comes back to that one caller.
+   */
+  private end(what: string, id: string, sql: string, params: unknown[]): Promise<Run | undefined> {
+    return this.db(what, () =>
+      this.ds.transaction(async (m) => {
+        if (!(await this.exec(sql, params, m))) return undefined;
+        const run = (await m.getRepository(RunEntity).findOneByOrFail({ id })) as Run;
+        await countRunEnd(m, run);
+        return run;
+      }),
+    );
   }
 
   /** The alerts of this run's end were evaluated (or it raises none). */

@@ -1,10 +1,14 @@
 import type { EntityManager } from '@pcs/db';
+import { countSyncRecords } from './counters.js';
 import { COUNTERS, countOutcomes, emptyCounts, type Counts, type OutcomeRecord } from './types.js';
 
 export interface RecordOptions {
   /** This batch has ended (counted once, however often it ends). */
   batchDone?: number;
-  /** Add to the run's counters (cleanup keeps its own per-contact counters). */
+  /**
+   * Add to the run's counters and to `pcs_sync_records_total` (sync runs; cleanup keeps its own
+   * per-contact counters and passes false).
+   */
   count?: boolean;
   /** Writes of the same work (the organization rows), told which organizations are new here. */
   alsoWrite?: (m: EntityManager, fresh: ReadonlySet<number>) => Promise<void>;
@@ -12,7 +16,8 @@ export interface RecordOptions {
 
 /**
  * The statements of one outcome commit, inside the caller's transaction: the outcomes, the
- * writes that go with them, the batch's end, and the run's counters (and lease, while it runs).
+ * writes that go with them, the batch's end, the run's counters (and lease, while it runs), and
+ * the records' metric counters.
  * `filter`: look up what is recorded already first (after a twin's commit was refused by the
  * unique key; callers leave out what is done before they start).
  */
@@ -69,5 +74,8 @@ export async function writeOutcomes(
      WHERE id = ?`,
     [processed, ...COUNTERS.map((k) => c[k]), ended, how.leaseSeconds, id],
   );
+  // The records newly recorded, each once, whatever the run's state (docs/contract.md §4); after
+  // the run's row, as every transaction that adds to counters takes its locks.
+  if (opts.count !== false) await countSyncRecords(m, fresh);
   return c;
 }
