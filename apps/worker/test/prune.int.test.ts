@@ -40,7 +40,7 @@ describe('prune-history', () => {
     mode: string,
     status: string,
     age: number,
-    extra: { leaseDays?: number } = {},
+    extra: { leaseDays?: number; alertsDone?: boolean } = {},
   ) {
     const id = randomUUID();
     ids[name] = id;
@@ -48,7 +48,7 @@ describe('prune-history', () => {
     await ds.query(
       `INSERT INTO runs (id, type, mode, trigger_source, status, started_at, listing_started_at, finished_at,
          listing_complete, lease_until, details, alerts_done)
-       VALUES (?, ?, ?, 'test', ?, ?, ?, ?, ?, ?, ?, 1)`,
+       VALUES (?, ?, ?, 'test', ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         id,
         type,
@@ -60,6 +60,7 @@ describe('prune-history', () => {
         type === 'sync' && status !== 'running' ? 1 : 0,
         extra.leaseDays ? daysAgo(-extra.leaseDays) : null,
         JSON.stringify({ customers: 40 }),
+        extra.alertsDone === false ? 0 : 1,
       ],
     );
     return id;
@@ -100,7 +101,11 @@ describe('prune-history', () => {
       CLEANUP_CRON: '0 0 1 1 *',
       MONITOR_CRON: '0 0 1 1 *',
     });
-    worker = await startWorker(stack.config({ WORKER_QUEUES: 'cleanup' }), { console: false });
+    // No upkeep round during a test: its alert sweep would settle the run whose alerts are owed.
+    worker = await startWorker(stack.config({ WORKER_QUEUES: 'cleanup' }), {
+      console: false,
+      timing: { reaperIntervalMs: 3_600_000 },
+    });
     ds = await stack.ds();
   });
   afterAll(async () => {
@@ -123,6 +128,8 @@ describe('prune-history', () => {
     await outcomes('oldWebhook', 1, 100);
     await run('oldCleanup', 'cleanup', 'mark', 'succeeded', 100);
     await run('oldFailed', 'sync', 'incremental', 'failed', 95);
+    // Ended long ago, but a crash lost the evaluation of its alerts: the sweep still owes them.
+    await run('oldAlertsOwed', 'sync', 'incremental', 'failed', 96, { alertsDone: false });
     // A run in progress since long before the retention (its lease is alive: a slow one, not a lost one).
     await run('oldRunning', 'sync', 'full', 'running', 100, { leaseDays: 1 });
     await outcomes('oldRunning', 4, 100);
@@ -165,7 +172,7 @@ describe('prune-history', () => {
     );
   });
 
-  const KEPT_RUNS = ['oldFull', 'oldRunning', 'recent1', 'recent2', 'recent3', 'recentCleanup'].sort();
+  const KEPT_RUNS = ['oldAlertsOwed', 'oldFull', 'oldRunning', 'recent1', 'recent2', 'recent3', 'recentCleanup'].sort();
 
   async function expectPruned() {
     expect(await remainingRuns()).toEqual(KEPT_RUNS);
@@ -214,7 +221,7 @@ describe('prune-history', () => {
     const partial = await prune({ chunkSize: 10, maxChunks: 1 });
     expect(partial).toMatchObject({ complete: false, statements: 1, deleted: { outcomes: 10, runs: 0, checks: 0 } });
     expect(await count('SELECT COUNT(*) AS n FROM record_outcomes WHERE run_id = ?', [ids.oldIncremental])).toBe(15);
-    expect(await count('SELECT COUNT(*) AS n FROM runs')).toBe(10);
+    expect(await count('SELECT COUNT(*) AS n FROM runs')).toBe(11);
     expect(await count('SELECT COUNT(*) AS n FROM check_results')).toBe(11);
 
     const rest = await prune({ chunkSize: 10 });

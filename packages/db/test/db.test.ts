@@ -143,6 +143,9 @@ describe('db migrations', () => {
     expect(await keysOf('SELECT ended_at FROM run_batches WHERE ended_at < NOW() ORDER BY ended_at LIMIT 1')).toContain(
       'IDX_batches_ended',
     );
+    expect(
+      await keysOf('SELECT relayed_at FROM alert_outbox WHERE relayed_at < NOW() ORDER BY relayed_at LIMIT 1'),
+    ).toContain('IDX_outbox_relayed');
     await ds.destroy();
   });
 

@@ -130,7 +130,8 @@ export async function pruneHistory(ds: DataSource, opts: PruneOptions): Promise<
     // Outcomes and batches before their runs (a stop in between leaves only rows the next prune takes).
     await byTimeWindows('outcomes', 'record_outcomes', 'created_at', { sql: '', params: [] }, runningRunsKept);
     await byTimeWindows('batches', 'run_batches', 'ended_at', { sql: '', params: [] }, runningRunsKept);
-    // Ended runs only (a running one has no finished_at), never one a decision or the status reads.
+    // Ended runs only (a running one has no finished_at), never one a decision or the status reads,
+    // nor one whose alerts are still owed.
     const decisive = notIn('id', [...(await new RunHistory(ds).decisive(opts.since))]);
     for (const type of ['sync', 'cleanup'])
       for (const status of ENDED)
@@ -138,7 +139,8 @@ export async function pruneHistory(ds: DataSource, opts: PruneOptions): Promise<
           'runs',
           'runs',
           'finished_at',
-          { sql: 'type = ? AND status = ?', params: [type, status] },
+          // A run whose alerts were never evaluated (a crash before it) stays until the sweep has.
+          { sql: 'type = ? AND status = ? AND alerts_done = 1', params: [type, status] },
           async () => decisive,
         );
     // Check results, but the latest of each check (what the status shows).

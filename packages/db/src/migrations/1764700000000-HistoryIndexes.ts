@@ -10,7 +10,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - runs (type, mode, listing_complete, listing_started_at, status): the last complete listing of
  *   a mode (the full-or-incremental decision, the consistency check);
  * - check_results (check_name, id): the latest result of each check by a loose index scan;
- * - run_batches (ended_at): the prune finds old batches without reading the table.
+ * - run_batches (ended_at): the prune finds old batches without reading the table;
+ * - alert_outbox (relayed_at): the prune finds delivered alerts the same way.
  * The last successful sync uses (type, mode, status, finished_at) from StateOwners; the prune of
  * runs uses (type, status, finished_at) from Init; outcomes and check results are pruned by
  * primary key ranges, bounded through (created_at, …) and (checked_at).
@@ -24,9 +25,11 @@ export class HistoryIndexes1764700000000 implements MigrationInterface {
       ADD KEY IDX_runs_listing (type, mode, listing_complete, listing_started_at, status)`);
     await q.query('ALTER TABLE check_results ADD KEY IDX_checks_name_id (check_name, id)');
     await q.query('ALTER TABLE run_batches ADD KEY IDX_batches_ended (ended_at)');
+    await q.query('ALTER TABLE alert_outbox ADD KEY IDX_outbox_relayed (relayed_at)');
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE alert_outbox DROP KEY IDX_outbox_relayed');
     await q.query('ALTER TABLE run_batches DROP KEY IDX_batches_ended');
     await q.query('ALTER TABLE check_results DROP KEY IDX_checks_name_id');
     await q.query('ALTER TABLE runs DROP KEY IDX_runs_listing, DROP KEY IDX_runs_type_mode_started');
