@@ -47,6 +47,8 @@ export interface CleanupReport {
   skipped: number;
   failed: number;
   refused?: string;
+  /** Every change this run makes (or would): stale contacts and merged duplicates. */
+  changeCount: number;
   /** The first REPORT_LIST_CAP.affected changes (the counters count every one). */
   affected: AffectedContact[];
   /** The first REPORT_LIST_CAP.duplicates organizations with more than one contact (all: duplicateCount). */
@@ -198,7 +200,15 @@ export interface PlanInput {
 export interface CleanupPlan {
   report: Pick<
     CleanupReport,
-    'managed' | 'stale' | 'toChange' | 'duplicates' | 'duplicateCount' | 'orphans' | 'orphanCount' | 'refused'
+    | 'managed'
+    | 'stale'
+    | 'toChange'
+    | 'changeCount'
+    | 'duplicates'
+    | 'duplicateCount'
+    | 'orphans'
+    | 'orphanCount'
+    | 'refused'
   >;
   /** How many changes changes() yields. */
   changeCount: number;
@@ -277,7 +287,7 @@ export function planCleanup(input: PlanInput): CleanupPlan {
   }
 
   return {
-    report: { managed, stale, toChange, duplicates, duplicateCount, orphans, orphanCount, refused },
+    report: { managed, stale, toChange, changeCount, duplicates, duplicateCount, orphans, orphanCount, refused },
     changeCount,
     changes,
   };

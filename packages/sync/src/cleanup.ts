@@ -254,6 +254,7 @@ function detailsOf(r: CleanupReport, opts: CleanupOptions): Record<string, unkno
     customers: r.customers,
     stale: r.stale,
     toChange: r.toChange,
+    changeCount: r.changeCount,
     refused: r.refused,
     affected: r.affected.slice(0, REPORT_LIST_CAP.affected),
     duplicates: r.duplicates.slice(0, REPORT_LIST_CAP.duplicates),

@@ -110,7 +110,7 @@ export function cleanupSummary(run: Run) {
       ...(a.intoContactId ? { intoContactId: a.intoContactId } : {}),
     })),
     /** Contacts this run changes (or would); `affected` lists at most the first few thousand. */
-    affectedCount: d.toChange ?? d.affected?.length ?? 0,
+    affectedCount: d.changeCount ?? d.affected?.length ?? 0,
     duplicates: d.duplicates ?? [],
     duplicateCount: d.duplicateCount ?? d.duplicates?.length ?? 0,
     orphans: d.orphans ?? [],
