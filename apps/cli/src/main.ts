@@ -55,4 +55,26 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A script that stops the CLI (Ctrl-C, `timeout 60 pnpm manage sync --wait --json`) or an error
+ * escaping the command still gets its one JSON document; a queued job goes on either way.
+ */
+function lastWords(json: boolean): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    process.once(signal, () => {
+      errorDocument(json, code, `interrupted by ${signal}; a job already queued goes on`);
+      process.exit(code);
+    });
+  process.once('uncaughtException', (err) => {
+    const { message } = describeError(err);
+    process.stderr.write(`error: ${message}\n`);
+    errorDocument(json, exitCodeOf(err), message);
+    process.exit(exitCodeOf(err));
+  });
+}
+
+lastWords(wantsJson(process.argv));
 process.exitCode = await main(process.argv);

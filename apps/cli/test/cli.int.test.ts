@@ -324,6 +324,27 @@ describe('manage CLI', () => {
     for (const r of [badOpt, badConfig, noRedis]) expect(() => JSON.parse(r.stdout)).not.toThrow();
   });
 
+  it('--json still prints one document when a script stops a --wait with SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), 'test-alerts', '--wait', '--json'],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // Waiting for the delivery (no worker serves notifications on this prefix) once it says it queued.
+    await waitFor(() => /queued|enqueued|waiting/i.test(err), { timeoutMs: 20_000, what: 'the CLI to wait' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(JSON.parse(out)).toEqual({
+      error: { code: 143, message: expect.stringMatching(/interrupted by SIGTERM/) as string },
+    });
+  });
+
   it('sync --wait --timeout gives up waiting, says so and exits 1, and the job stays queued', async () => {
     const { Queue } = await import('bullmq');
     const { Redis } = await import('ioredis');
