@@ -57,16 +57,16 @@ const database = (err: unknown) => tagError(err, 'database', 'database');
  * Which statement limit the server has: MariaDB's `max_statement_time` (seconds, every
  * statement), MySQL's `max_execution_time` (ms, SELECT only, since 5.7.8), or none.
  */
-type Flavour = 'mariadb' | 'mysql' | 'none';
+export type Flavour = 'mariadb' | 'mysql' | 'none';
 
-function flavourOf(version: string): Flavour {
+export function flavourOf(version: string): Flavour {
   if (/mariadb/i.test(version)) return 'mariadb';
   const [major = 0, minor = 0, patch = 0] = (/^(\d+)\.(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
   return major * 10_000 + minor * 100 + patch >= 50_708 ? 'mysql' : 'none';
 }
 
 /** The SQL that sets a session's statement limit (0: none), or undefined when the server has none. */
-function limitSql(flavour: Flavour, ms: number): string | undefined {
+export function limitSql(flavour: Flavour, ms: number): string | undefined {
   if (flavour === 'mariadb') return `max_statement_time = ${(ms / 1000).toFixed(3)}`;
   if (flavour === 'mysql') return `max_execution_time = ${Math.round(ms)}`;
   return undefined;

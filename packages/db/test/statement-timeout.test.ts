@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnection } from 'mysql2/promise';
 import { AppError, isRetryable, kindOf } from '@pcs/errors';
+import { flavourOf, limitSql } from '../src/data-source.js';
 import {
   createDataSource,
   databaseFailure,
@@ -90,5 +91,16 @@ describe('statement timeout', () => {
       await holder.end();
       await ds.destroy();
     }
+  });
+
+  it('sets the limit each server understands: MariaDB for every statement, MySQL 8 for reads, none before 5.7.8', () => {
+    expect(flavourOf('10.11.19-MariaDB-0+deb12u1')).toBe('mariadb');
+    expect(flavourOf('8.4.3')).toBe('mysql');
+    expect(flavourOf('5.7.8-log')).toBe('mysql');
+    expect(flavourOf('5.7.7')).toBe('none');
+    expect(limitSql('mariadb', 60_000)).toBe('max_statement_time = 60.000');
+    expect(limitSql('mysql', 60_000)).toBe('max_execution_time = 60000');
+    expect(limitSql('mysql', 0)).toBe('max_execution_time = 0');
+    expect(limitSql('none', 60_000)).toBeUndefined();
   });
 });
