@@ -53,7 +53,7 @@ export function createApp(deps: DashboardDeps): Express {
     else res.json({ status: 'ready' });
   });
 
-  const metrics = createMetrics(queues, getDs, health, log);
+  const metrics = createMetrics(queues, getDs, health, log, { target: config });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.scrape());
   });

@@ -1,12 +1,20 @@
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { RunEntity, AlertStateEntity, type DataSource } from '@pcs/db';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '@pcs/config';
+import type { DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
+import { METRIC_COUNTERS, readCounters, RunHistory, type CounterName } from '@pcs/sync/runs';
+import { targetSince } from '@pcs/sync/target';
 import { onlineWorkers, QUEUE_NAMES, type Queues } from '@pcs/queues';
 import { PARTS, withTimeout, type Health, type Part } from './health.js';
 
 /**
  * Prometheus metrics of the whole deployment (docs/contract.md §4), read from the real sources
- * (BullMQ in Redis, the runs and alert tables) so every dashboard replica reports the same numbers.
+ * (BullMQ in Redis; the counters table, the alert states and the last successful sync in the
+ * database) so every dashboard replica reports the same numbers. The counters
+ * (`pcs_sync_runs_total`, `pcs_sync_records_total`, `pcs_cleanup_runs_total`,
+ * `pcs_alerts_sent_total`) are kept in the database by whoever does the work (the runs module, the
+ * alert delivery: packages/sync/src/runs/counters.ts) and only shown here, as counters: they
+ * survive a dashboard restart, and pruning old runs never lowers them.
  *
  * A scrape does no heavy work: each source (Redis, the database) is read at most once per its TTL,
  * by one computation that concurrent scrapes share, and a scrape waits for a refresh only briefly
@@ -23,8 +31,10 @@ export interface Metrics {
 export interface MetricsOptions {
   /** How long a reading of Redis serves scrapes (default 5 s). */
   redisTtlMs?: number;
-  /** How long a reading of the database aggregates serves scrapes (default 15 s). */
+  /** How long a reading of the database serves scrapes (default 15 s). */
   databaseTtlMs?: number;
+  /** The sync target (the last successful sync counts runs since it became the target); every run when absent. */
+  target?: Pick<Config, 'pipedrive' | 'chatwoot'>;
   /** How long a scrape waits for a due refresh before it answers with the previous values (default 50 ms). */
   scrapeWaitMs?: number;
   /** Deadline of one source's reading (default 5 s). */
@@ -33,6 +43,12 @@ export interface MetricsOptions {
 
 type SetFn = (labels: Record<string, string>, v: number) => void;
 type Reading = (() => void)[];
+/** A metric a source fills: emptied before each reading is applied. */
+interface Filled {
+  reset(): void;
+}
+
+const ALERT_LEVELS = ['ERROR', 'WARNING', 'INFO'];
 
 export function createMetrics(
   queues: Queues,
@@ -50,28 +66,48 @@ export function createMetrics(
     'part',
   ]);
   const queueJobs = gauge('pcs_queue_jobs', 'Jobs per queue and state', ['queue', 'state']);
-  const queueWorkers = gauge('pcs_queue_workers', 'Workers connected per queue', ['queue']);
+  const workersOnline = gauge('pcs_workers_online', 'Workers connected per queue', ['queue']);
   const durations = gauge(
     'pcs_job_duration_seconds',
     'Processing time of the most recent completed jobs per queue (up to 100), by statistic',
     ['queue', 'stat'],
   );
-  const runs = gauge('pcs_runs', 'Sync and cleanup runs by type and status', ['type', 'status']);
-  const records = gauge('pcs_sync_records', 'Records handled by sync runs, by outcome (sum over stored runs)', [
-    'outcome',
-  ]);
-  const alerts = gauge('pcs_alerts', 'Alert notifications sent (sum of notify counts) and alerts firing now', ['kind']);
+  // Kept in the database and shown as they are read: a counter is emptied and added to.
+  const counters = Object.fromEntries(
+    (Object.keys(METRIC_COUNTERS) as CounterName[]).map((name) => [
+      name,
+      new Counter({ name, help: COUNTER_HELP[name], labelNames: [...METRIC_COUNTERS[name]], registers: [registry] }),
+    ]),
+  ) as Record<CounterName, Counter>;
+  const alertsFiring = gauge('pcs_alerts_firing', 'Alerts firing now, by level', ['level']);
+  const lastSuccess = gauge(
+    'pcs_last_successful_sync_timestamp_seconds',
+    'End of the last succeeded or partial full or incremental sync run (absent while there is none)',
+    [],
+  );
+  // A gauge without labels shows 0 once emptied: left out instead while nothing is known.
+  const lastSuccessFilled: Filled = {
+    reset: () => {
+      lastSuccess.reset();
+      lastSuccess.remove({});
+    },
+  };
 
   const readTimeoutMs = opts.readTimeoutMs ?? 5_000;
   const sources: Record<Part, Source> = {
-    redis: source('redis', opts.redisTtlMs ?? 5_000, [queueJobs, queueWorkers, durations], () =>
-      readRedis(queues, queueJobs, queueWorkers, durations),
+    redis: source('redis', opts.redisTtlMs ?? 5_000, [queueJobs, workersOnline, durations], () =>
+      readRedis(queues, queueJobs, workersOnline, durations),
     ),
-    database: source('database', opts.databaseTtlMs ?? 15_000, [runs, records, alerts], () => {
-      const ds = getDs();
-      if (!ds?.isInitialized) throw new Error('database not connected');
-      return readDatabase(ds, runs, records, alerts);
-    }),
+    database: source(
+      'database',
+      opts.databaseTtlMs ?? 15_000,
+      [...Object.values(counters), alertsFiring, lastSuccessFilled],
+      () => {
+        const ds = getDs();
+        if (!ds?.isInitialized) throw new Error('database not connected');
+        return readDatabase(ds, opts.target, counters, alertsFiring, lastSuccess);
+      },
+    ),
   };
 
   interface Source {
@@ -84,10 +120,10 @@ export function createMetrics(
   }
 
   /**
-   * One part's gauges, refreshed single-flight: the reading is gathered first and applied in one
+   * One part's metrics, refreshed single-flight: the reading is gathered first and applied in one
    * synchronous step, so a scrape never sees half of it.
    */
-  function source(part: Part, ttlMs: number, gauges: Gauge[], read: () => Promise<Reading>): Source {
+  function source(part: Part, ttlMs: number, metrics: Filled[], read: () => Promise<Reading>): Source {
     let at = 0;
     let readWhileUp: boolean | undefined;
     let inflight: Promise<void> | undefined;
@@ -102,7 +138,7 @@ export function createMetrics(
           lastWarn = Date.now();
         }
       }
-      for (const g of gauges) g.reset();
+      for (const m of metrics) m.reset();
       for (const apply of reading ?? []) apply();
       at = Date.now();
       readWhileUp = isUp;
@@ -179,50 +215,40 @@ async function readRedis(queues: Queues, jobs: Gauge, workers: Gauge, durations:
   return out;
 }
 
-/** The run and alert aggregates: three statements, read at most once per database TTL. */
-async function readDatabase(ds: DataSource, runs: Gauge, records: Gauge, alerts: Gauge): Promise<Reading> {
-  const out: Reading = [];
-  const set =
-    (g: Gauge): SetFn =>
-    (labels, v) =>
-      out.push(() => g.set(labels, v));
-  const outcomeColumns = {
-    created: 'created',
-    updated: 'updated',
-    unchanged: 'unchanged',
-    adopted: 'adopted',
-    warning: 'warnings',
-    failed: 'failed',
-  };
-  const recordsQuery = ds
-    .getRepository(RunEntity)
-    .createQueryBuilder('r')
-    .select('COUNT(*)', 'runs')
-    .where('r.type = :t', { t: 'sync' });
-  for (const [outcome, column] of Object.entries(outcomeColumns))
-    recordsQuery.addSelect(`COALESCE(SUM(r.${column}),0)`, outcome);
+const COUNTER_HELP: Record<CounterName, string> = {
+  pcs_sync_runs_total: 'Ended sync runs, by mode (full, incremental, targeted) and status (succeeded, partial, failed)',
+  pcs_sync_records_total: 'Records handled by sync runs, each once, by outcome (a value left off: warning)',
+  pcs_cleanup_runs_total: 'Ended cleanup runs, by mode (mark, delete, dry-run) and status',
+  pcs_alerts_sent_total: 'Alert notifications delivered, by level and state (firing, resolved)',
+};
 
-  const [runRows, recordRow, alertRow] = await Promise.all([
-    ds
-      .getRepository(RunEntity)
-      .createQueryBuilder('r')
-      .select('r.type', 'type')
-      .addSelect('r.status', 'status')
-      .addSelect('COUNT(*)', 'n')
-      .groupBy('r.type')
-      .addGroupBy('r.status')
-      .getRawMany() as Promise<{ type: string; status: string; n: string }[]>,
-    recordsQuery.getRawOne() as Promise<Record<string, string> | undefined>,
-    ds
-      .getRepository(AlertStateEntity)
-      .createQueryBuilder('a')
-      .select('COALESCE(SUM(a.notify_count),0)', 'sent')
-      .addSelect("COALESCE(SUM(CASE WHEN a.state = 'firing' THEN 1 ELSE 0 END),0)", 'firing')
-      .getRawOne() as Promise<{ sent: string; firing: string } | undefined>,
+/**
+ * The counters (one small table), the alerts firing (by level, over the alert states) and the
+ * end of the last successful sync (the runs owner's question, read along its index): a few
+ * statements of a few rows each, whatever the history, read at most once per database TTL.
+ */
+async function readDatabase(
+  ds: DataSource,
+  target: Pick<Config, 'pipedrive' | 'chatwoot'> | undefined,
+  counters: Record<CounterName, Counter>,
+  firing: Gauge,
+  lastSuccess: Gauge,
+): Promise<Reading> {
+  const out: Reading = [];
+  const [values, firingRows, last] = await Promise.all([
+    readCounters(ds),
+    ds.query("SELECT level, COUNT(*) AS n FROM alert_states WHERE state = 'firing' GROUP BY level") as Promise<
+      { level: string; n: string | number }[]
+    >,
+    (target ? targetSince(ds, target) : Promise.resolve(new Date(0))).then((since) =>
+      new RunHistory(ds).lastSuccessfulSync(since),
+    ),
   ]);
-  for (const r of runRows) set(runs)({ type: r.type, status: r.status }, Number(r.n));
-  for (const outcome of Object.keys(outcomeColumns)) set(records)({ outcome }, Number(recordRow?.[outcome] ?? 0));
-  set(alerts)({ kind: 'sent' }, Number(alertRow?.sent ?? 0));
-  set(alerts)({ kind: 'firing' }, Number(alertRow?.firing ?? 0));
+  for (const c of values) out.push(() => counters[c.name].inc(c.labels, c.value));
+  const byLevel = new Map(firingRows.map((r) => [r.level, Number(r.n)]));
+  for (const level of new Set([...ALERT_LEVELS, ...byLevel.keys()]))
+    out.push(() => firing.set({ level }, byLevel.get(level) ?? 0));
+  const at = last?.finishedAt;
+  if (at) out.push(() => lastSuccess.set(at.getTime() / 1000));
   return out;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@pcs/config';
 import { openDatabase } from '@pcs/db';
+import { Runs } from '@pcs/sync';
 import {
   createTestDatabase,
   dropPrefix,
@@ -118,11 +119,58 @@ describe('dashboard', () => {
     expect(r.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await r.text();
     expect(text).toMatch(/pcs_queue_jobs\{queue="sync",state="waiting"\} 0/);
-    expect(text).toContain('pcs_queue_workers');
-    expect(text).toContain('pcs_alerts{kind="sent"} 0');
-    expect(text).toContain('pcs_sync_records{outcome="created"} 0');
+    expect(text).toMatch(/pcs_workers_online\{queue="sync"\} \d/);
+    expect(text).toContain('# TYPE pcs_sync_runs_total counter');
+    expect(text).toContain('pcs_alerts_sent_total{level="ERROR",state="firing"} 0');
+    expect(text).toContain('pcs_sync_records_total{outcome="created"} 0');
     expect(text).toContain('pcs_up{part="redis"} 1');
     expect(text).toContain('pcs_up{part="database"} 1');
+  });
+
+  it('shows the same counters after a restart: they are kept in the database, not in the process', async () => {
+    // Runs that ended through the runs module (as a worker ends them), read by a dashboard started afterwards.
+    const { ds } = await openDatabase(db.config);
+    try {
+      const runs = new Runs(ds);
+      for (const [orgId, action] of [
+        [1, 'created'],
+        [2, 'failed'],
+      ] as const) {
+        const t = await runs.beginTargeted({ trigger: 'webhook', details: { orgId } });
+        await runs.recordOutcomes(t.id, [{ orgId, action }], { batchDone: 0 });
+        await runs.finishIfDone(t.id);
+      }
+      const { run } = await runs.begin({ type: 'sync', mode: 'full', trigger: 'test' });
+      await runs.fail(run.id, { kind: 'auth', source: 'pipedrive', message: 'bad token' });
+    } finally {
+      await ds.destroy();
+    }
+    const counters = async (url: string) =>
+      (await (await fetch(`${url}/metrics`)).text())
+        .split('\n')
+        .filter((l) => /^pcs_(sync_runs|sync_records|cleanup_runs|alerts_sent)_total\{/.test(l))
+        .sort();
+    let first: Running | undefined = await startDashboard(env);
+    let second: Running | undefined;
+    try {
+      const before = await counters(first.url);
+      expect(before).toEqual(
+        expect.arrayContaining([
+          'pcs_sync_runs_total{mode="targeted",status="succeeded"} 1',
+          'pcs_sync_runs_total{mode="targeted",status="partial"} 1',
+          'pcs_sync_runs_total{mode="full",status="failed"} 1',
+          'pcs_sync_records_total{outcome="created"} 1',
+          'pcs_sync_records_total{outcome="failed"} 1',
+        ]),
+      );
+      expect(await stop(first)).toBe(0);
+      first = undefined;
+      second = await startDashboard(env);
+      expect(await counters(second.url)).toEqual(before);
+    } finally {
+      await stop(first);
+      await stop(second);
+    }
   });
 
   it('reports 503 on /readyz naming the database when it is unreachable, and pcs_up 0 in /metrics', async () => {

@@ -75,7 +75,10 @@ describe('the public endpoints while a part is down', () => {
 
   it('names the database, and only as a part, while it is cut; recovers when it is back', async () => {
     expect((await readyz()).status).toBe(200);
-    expect(await metrics()).toContain('pcs_up{part="database"} 1');
+    const up = await metrics();
+    expect(up).toContain('pcs_up{part="database"} 1');
+    expect(up).toMatch(/^pcs_sync_runs_total\{/m);
+    expect(up).toMatch(/^pcs_alerts_firing\{/m);
 
     await proxy.cut();
     const down = await waitFor(async () => ((await readyz()).status === 503 ? readyz() : undefined), {
@@ -95,8 +98,8 @@ describe('the public endpoints while a part is down', () => {
     expect(scrape).toContain('pcs_up{part="redis"} 1');
     expect(pcsLines(scrape)).toMatch(/pcs_queue_jobs\{queue="sync",state="waiting"\} 0/);
     // The database's metrics are left out, not shown stale or as an error.
-    expect(scrape).not.toMatch(/^pcs_runs\{/m);
-    expect(scrape).not.toMatch(/^pcs_alerts\{/m);
+    expect(scrape).not.toMatch(/^pcs_sync_runs_total\{/m);
+    expect(scrape).not.toMatch(/^pcs_alerts_firing\{/m);
     expect(scrape).not.toMatch(/^#.*(unavailable|error)/im);
     expect(pcsLines(scrape)).not.toMatch(DRIVER_TEXT);
 

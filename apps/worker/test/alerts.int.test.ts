@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert } from '@pcs/notify';
 import { enqueue } from '@pcs/queues';
 import { alertJob, syncRunJob } from '@pcs/jobs';
+import { readCounters } from '@pcs/sync';
 import { startWorker, type RunningWorker } from '../src/worker.js';
 import { createStack, randomUUID, type TestStack } from '../../../test/support/stack.js';
 import { runCli } from '../../../test/support/processes.js';
@@ -76,6 +77,19 @@ describe('alert delivery to Google Chat', () => {
     expect(log).toMatch(/quota exceeded \(429\)/);
     expect(log).toMatch(/answered 503/);
     expect(log).toMatch(/alert delivered \(google-chat\)/);
+  });
+
+  it('counts a delivered notification once in pcs_alerts_sent_total, however many attempts it took; a refused one not', async () => {
+    const sent = async () =>
+      (await readCounters(worker.ctx.ds)).find(
+        (c) => c.name === 'pcs_alerts_sent_total' && c.labels.level === 'ERROR' && c.labels.state === 'firing',
+      )!.value;
+    const before = await sent();
+    stack.sim.gchat.setFaults({ fail: [{ status: 503, count: 1 }] });
+    expect(await (await deliver('monitor:counted')).getState()).toBe('completed');
+    stack.sim.gchat.setFaults({ fail: [{ status: 403, count: 1 }] });
+    expect(await (await deliver('monitor:refused')).getState()).toBe('failed');
+    expect(await sent()).toBe(before + 1);
   });
 
   it('messages of one fingerprint share a thread', async () => {

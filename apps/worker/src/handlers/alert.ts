@@ -2,6 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { isApiError } from '@pcs/http';
 import type { alertJob } from '@pcs/jobs';
 import { EmailChannel, postToGoogleChat, type Alert } from '@pcs/notify';
+import { countAlertSent } from '@pcs/sync';
 import type { JobHandler } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 
@@ -15,7 +16,8 @@ interface Channel {
  * (SUPPORT_GOOGLE_CHAT) and email (ALERT_EMAIL_TO + SMTP_URL). A channel that delivered is not
  * tried again when another one fails and the job is retried. 429, 5xx and network errors are
  * retried by the queue (capped exponential backoff with jitter, about an hour); 400, 403 and 404
- * fail the job at once. Every attempt's outcome is a line in alerts.log.
+ * fail the job at once. Every attempt's outcome is a line in alerts.log. A notification counts in
+ * `pcs_alerts_sent_total` when its first channel delivered it.
  */
 export function alertHandler(ctx: WorkerContext): JobHandler<(typeof alertJob)['schema']> {
   const channels: Channel[] = [];
@@ -65,6 +67,12 @@ export function alertHandler(ctx: WorkerContext): JobHandler<(typeof alertJob)['
         );
       }
     }
+    // Delivered (by its first channel, in this attempt): counted once (docs/contract.md §4,
+    // pcs_alerts_sent_total), after every channel was tried, so a database away delays none.
+    if (!progress.delivered?.length && delivered.size)
+      await countAlertSent(ctx.ds, alert).catch((err: unknown) =>
+        log.warn({ ...about, err }, 'alert delivered, but not counted in pcs_alerts_sent_total (database)'),
+      );
     if (failure) {
       const retryable = isApiError(failure) && failure.retryable;
       if (!retryable) throw new UnrecoverableError((failure as Error).message);
