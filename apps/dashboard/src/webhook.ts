@@ -2,18 +2,21 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import basicAuth from 'express-basic-auth';
 import { z } from 'zod';
 import type { Config } from '@pcs/config';
-import { isUnreachable } from '@pcs/errors';
+import { AppError, isUnreachable } from '@pcs/errors';
 import type { Logger } from '@pcs/logger';
-import type { TargetedIntake } from './intake.js';
+import { INTAKE_BUSY, OFFER_TIMEOUT_MS, type TargetedIntake } from './intake.js';
 
 /**
  * POST /webhooks/pipedrive (docs/contract.md §4): Pipedrive webhook v1 and v2 organization and
  * person events. Answers 202 at once and queues a targeted sync of each organization concerned;
  * events of one organization coalesce into one pending sync that runs 2 s after the first of them
  * (not extended by later ones, docs/contract.md §6a: ≤ 15 s), and an event that comes while that
- * sync runs leads to one more after it. 400 for a malformed or over-long body (a warning in the
- * log, no stack), 429 with Retry-After above WEBHOOK_MAX_PENDING pending targeted syncs (§3),
- * 503 with Retry-After while Redis is unreachable.
+ * sync runs leads to one more after it. 400 for a malformed or over-long body or a bad id of an
+ * organization event (a warning in the log, no stack); a person's bad `org_id` is only ignored,
+ * with a warning (an optional reference: refusing the event would have Pipedrive count failures
+ * and disable the webhook). 429 with Retry-After above WEBHOOK_MAX_PENDING pending targeted syncs
+ * (§3); 503 with Retry-After while Redis is unreachable, when it has not answered within
+ * OFFER_TIMEOUT_MS of the request's arrival, or at once when MAX_WAITING_OFFERS events already wait.
  */
 
 /** The longest action, entity, event or version string accepted (Pipedrive's are under 30 characters). */
@@ -59,6 +62,8 @@ export interface ParsedEvent {
   action: string;
   /** The organizations whose contact may change. */
   orgIds: number[];
+  /** Optional references left out because they are not valid ids (where and why, no value from the body). */
+  ignored: string[];
 }
 
 /** A problem with the body, said in words a sender can act on (no value from the body in it). */
@@ -66,13 +71,24 @@ class Malformed extends Error {}
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
 
-/** An organization reference (`org_id`: an id or `{ value: id }`); absent or null is none, anything else must be valid. */
-function orgRefAt(obj: Record<string, unknown> | null | undefined, key: string, where: string): number | undefined {
+/**
+ * An organization reference (`org_id`: an id or `{ value: id }`); absent or null is none. A bad one
+ * throws Malformed, or when `ignored` is given (an optional reference) is noted there and skipped.
+ */
+function orgRefAt(
+  obj: Record<string, unknown> | null | undefined,
+  key: string,
+  where: string,
+  ignored?: string[],
+): number | undefined {
   const v = obj?.[key];
   if (v === undefined || v === null) return undefined;
   const r = orgRef.safeParse(v);
-  if (!r.success) throw new Malformed(`${where}.${key}: ${r.error.issues[0]?.message ?? 'not an id'}`);
-  return r.data ?? undefined;
+  if (r.success) return r.data ?? undefined;
+  const problem = `${where}.${key}: ${r.error.issues[0]?.message ?? 'not an id'}`;
+  if (!ignored) throw new Malformed(problem);
+  ignored.push(problem);
+  return undefined;
 }
 
 /** Parses a v1 or v2 payload; returns a string describing what is wrong when it is neither. */
@@ -89,6 +105,7 @@ function parse(body: unknown): ParsedEvent | string {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
   const isV2 = typeof (body as { meta?: { entity?: unknown } }).meta?.entity === 'string';
   const ids = new Set<number>();
+  const ignored: string[] = [];
   if (isV2) {
     const r = v2Schema.safeParse(body);
     if (!r.success) return `not a Pipedrive webhook v2 payload: ${issues(r.error)}`;
@@ -97,9 +114,10 @@ function parse(body: unknown): ParsedEvent | string {
       ids.add(meta.entity_id);
       if (meta.merged_to_id) ids.add(meta.merged_to_id);
     } else if (meta.entity === 'person') {
-      for (const o of [orgRefAt(data, 'org_id', 'data'), orgRefAt(previous, 'org_id', 'previous')]) if (o) ids.add(o);
+      for (const o of [orgRefAt(data, 'org_id', 'data', ignored), orgRefAt(previous, 'org_id', 'previous', ignored)])
+        if (o) ids.add(o);
     }
-    return { version: '2', entity: meta.entity, action: meta.action, orgIds: [...ids] };
+    return { version: '2', entity: meta.entity, action: meta.action, orgIds: [...ids], ignored };
   }
   const r = v1Schema.safeParse(body);
   if (!r.success) return `not a Pipedrive webhook payload (v1 or v2): ${issues(r.error)}`;
@@ -110,10 +128,13 @@ function parse(body: unknown): ParsedEvent | string {
     const mergedInto = orgRefAt(current ?? previous, 'merge_what_id', current ? 'current' : 'previous');
     if (mergedInto) ids.add(mergedInto);
   } else if (meta.object === 'person') {
-    for (const o of [orgRefAt(current, 'org_id', 'current'), orgRefAt(previous, 'org_id', 'previous')])
+    for (const o of [
+      orgRefAt(current, 'org_id', 'current', ignored),
+      orgRefAt(previous, 'org_id', 'previous', ignored),
+    ])
       if (o) ids.add(o);
   }
-  return { version: '1', entity: meta.object, action: meta.action, orgIds: [...ids] };
+  return { version: '1', entity: meta.object, action: meta.action, orgIds: [...ids], ignored };
 }
 
 /** At most one line per `everyMs` for a condition that can repeat thousands of times a second. */
@@ -145,11 +166,17 @@ export function webhookRouter(config: Config, intake: TargetedIntake, log: Logge
   const auth = basicAuth({ users: { [creds.user]: creds.password }, challenge: true, realm: 'pipedrive-webhook' });
   const fullWarning = throttled(10_000);
   const downWarning = throttled(10_000);
+  const ignoredWarning = throttled(10_000);
   const refused = (req: Request, status: number, problem: string) =>
     log.warn({ status, problem, ip: req.ip }, `Pipedrive webhook refused (${status}): ${problem}`);
 
   router.post(
     '/webhooks/pipedrive',
+    // The offers' deadline counts from here, before the body is read.
+    (_req: Request, res: Response, next: NextFunction) => {
+      res.locals.deadline = Date.now() + OFFER_TIMEOUT_MS;
+      next();
+    },
     auth,
     express.json({ limit: '1mb', type: () => true }),
     async (req: Request, res: Response, next: NextFunction) => {
@@ -159,14 +186,21 @@ export function webhookRouter(config: Config, intake: TargetedIntake, log: Logge
         res.status(400).json({ error: parsed });
         return;
       }
+      if (parsed.ignored.length)
+        ignoredWarning((n) =>
+          log.warn(
+            { ip: req.ip, ignored: parsed.ignored, orgIds: parsed.orgIds, alsoIgnored: n },
+            `Pipedrive webhook: ${parsed.entity} ${parsed.action} names an organization that is not a valid id; ignored: ${parsed.ignored.join('; ')}`,
+          ),
+        );
       if (!parsed.orgIds.length) {
         res.status(202).json({ accepted: false, reason: `${parsed.entity} ${parsed.action}: no organization to sync` });
         return;
       }
       const event = `${parsed.entity}.${parsed.action}`;
       try {
-        const offers = [];
-        for (const orgId of parsed.orgIds) offers.push(await intake.offer(orgId, event));
+        const deadline = res.locals.deadline as number;
+        const offers = await Promise.all(parsed.orgIds.map((orgId) => intake.offer(orgId, event, deadline)));
         if (offers.includes('full')) {
           fullWarning((n) =>
             log.warn(
@@ -187,11 +221,23 @@ export function webhookRouter(config: Config, intake: TargetedIntake, log: Logge
         res.status(202).json({ accepted: true, orgIds: parsed.orgIds });
       } catch (err) {
         if (!isUnreachable(err)) return next(err);
-        downWarning((n) => log.warn({ err, alsoRefused: n }, 'Pipedrive webhook refused (503): Redis is unreachable'));
+        const busy = err instanceof AppError && err.code === INTAKE_BUSY;
+        downWarning((n) =>
+          log.warn(
+            { err, alsoRefused: n },
+            busy
+              ? 'Pipedrive webhook refused (503): too many events are waiting for Redis'
+              : 'Pipedrive webhook refused (503): Redis is unreachable or too slow',
+          ),
+        );
         res
           .status(503)
           .set('Retry-After', String(DOWN_RETRY_AFTER_S))
-          .json({ error: 'the queue is unreachable; retry later' });
+          .json({
+            error: busy
+              ? 'too many events are waiting for the queue; retry later'
+              : 'the queue is unreachable or too slow; retry later',
+          });
       }
     },
   );

@@ -167,7 +167,7 @@ describe('Pipedrive webhook intake, with a worker and the dashboard as processes
     expect(seen.filter((s) => s.at < edits.at(-1)!).length).toBeGreaterThan(3);
   }, 70_000);
 
-  it('answers 401 without the webhook credentials, 400 on a malformed, over-long or out-of-range body, with a warning and no error', async () => {
+  it("answers 401 without the webhook credentials, 400 on a malformed, over-long or out-of-range body, with a warning and no error; 202 with a warning for a person's bad org_id", async () => {
     const noAuth = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(noAuth.status).toBe(401);
     const wrong = await fetch(url, {
@@ -187,11 +187,6 @@ describe('Pipedrive webhook intake, with a worker and the dashboard as processes
       ['23-digit id', org({ entity_id: '12345678901234567890123' }), /meta\.entity_id/],
       ['23-digit id as a number', org({ entity_id: 1.2345678901234568e22 }), /meta\.entity_id/],
       [
-        "a person's 23-digit org",
-        JSON.stringify({ meta: { action: 'change', entity: 'person', entity_id: '3' }, data: { org_id: 1e22 } }),
-        /data\.org_id/,
-      ],
-      [
         'over-long v1 event',
         JSON.stringify({ event: 'u'.repeat(500), meta: { action: 'updated', object: 'person', id: 3 } }),
         /event/,
@@ -206,6 +201,36 @@ describe('Pipedrive webhook intake, with a worker and the dashboard as processes
     // The longest accepted action still makes a job (its `entity.action` label fits the job's schema).
     const longest = await post(url, org({ action: 'a'.repeat(64) }));
     expect(longest.status).toBe(202);
+
+    // A person's bad org_id is an optional reference: ignored with a warning, the event accepted
+    // (Pipedrive disables a webhook that keeps failing), and a valid org it names still synced.
+    const person = (data: unknown, previous: unknown = null) =>
+      JSON.stringify({ meta: { action: 'change', entity: 'person', entity_id: '3' }, data, previous });
+    for (const [what, body, orgIds] of [
+      ['org 0', person({ org_id: 0 }), []],
+      ['23-digit org', person({ org_id: 1e22 }), []],
+      [
+        '23-digit org as a string, valid previous org',
+        person({ org_id: '12345678901234567890123' }, { org_id: orgs.person }),
+        [orgs.person],
+      ],
+      [
+        'v1 org object with a bad value',
+        JSON.stringify({ meta: { action: 'updated', object: 'person', id: 3 }, current: { org_id: { value: -2 } } }),
+        [],
+      ],
+    ] as const) {
+      const r = await post(url, body);
+      expect(r.status, what).toBe(202);
+      expect(await r.json(), what).toMatchObject(orgIds.length ? { accepted: true, orgIds } : { accepted: false });
+    }
+    await waitFor(() => logLines(dashboard).some((l) => /names an organization that is not a valid id/.test(l.msg)), {
+      timeoutMs: 5_000,
+      what: "a warning for a person's bad org_id",
+    });
+    const ignored = logLines(dashboard).filter((l) => /not a valid id/.test(l.msg));
+    expect(new Set(ignored.map((l) => l.level))).toEqual(new Set(['warn']));
+    expect(ignored.some((l) => l.raw.includes('12345678901234567890123'))).toBe(false);
 
     const deal = await post(
       url,
@@ -341,7 +366,7 @@ describe('parsePipedriveEvent', () => {
         data: { org_id: null },
         previous: null,
       }),
-    ).toMatchObject({ orgIds: [] });
+    ).toMatchObject({ orgIds: [], ignored: [] });
     expect(typeof parsePipedriveEvent([])).toBe('string');
     expect(typeof parsePipedriveEvent({ meta: {} })).toBe('string');
   });
@@ -355,5 +380,33 @@ describe('parsePipedriveEvent', () => {
       expect(typeof v2({ entity_id: bad }), String(bad)).toBe('string');
     expect(typeof v2({ action: 'a'.repeat(65) })).toBe('string');
     expect(typeof v2({ merged_to_id: '99999999999999999999' })).toBe('string');
+  });
+
+  it("ignores a person's org_id that is not a valid id, naming where, and keeps the valid one", () => {
+    const person = (data: unknown, previous: unknown) =>
+      parsePipedriveEvent({ meta: { action: 'change', entity: 'person', entity_id: '3' }, data, previous });
+    for (const bad of [0, -1, 2.5, 1e22, '12345678901234567890123', 'x', { value: 0 }, { name: 'no value' }, true])
+      expect(person({ org_id: bad }, null), JSON.stringify(bad)).toMatchObject({
+        orgIds: [],
+        ignored: [expect.stringMatching(/^data\.org_id: /)],
+      });
+    expect(person({ org_id: 0 }, { org_id: 12 })).toMatchObject({
+      orgIds: [12],
+      ignored: [expect.stringMatching(/^data\./)],
+    });
+    expect(person({ org_id: 11 }, { org_id: '99999999999999999999' })).toMatchObject({
+      orgIds: [11],
+      ignored: [expect.stringMatching(/^previous\.org_id/)],
+    });
+    // An over-long string elsewhere in the event, or a bad id of an organization event, is still refused.
+    expect(
+      typeof parsePipedriveEvent({
+        meta: { action: 'x'.repeat(65), entity: 'person', entity_id: '3' },
+        data: { org_id: 0 },
+      }),
+    ).toBe('string');
+    expect(
+      typeof parsePipedriveEvent({ meta: { action: 'updated', object: 'organization', id: 0 }, current: {} }),
+    ).toBe('string');
   });
 });
