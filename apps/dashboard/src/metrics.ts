@@ -128,18 +128,27 @@ export function createMetrics(
     let readWhileUp: boolean | undefined;
     let inflight: Promise<void> | undefined;
     let lastWarn = 0;
+    // A read still going, perhaps past the timeout: the next refresh waits on it instead of
+    // starting another one next to it (a slow database is not asked twice).
+    let reading: Promise<Reading> | undefined;
     const refresh = async (isUp: boolean) => {
-      let reading: Reading | undefined;
-      if (isUp) {
+      if (!isUp) {
+        // A part that is down is left out at once (pcs_up says why).
+        for (const m of metrics) m.reset();
+      } else {
         try {
-          reading = await withTimeout(read(), readTimeoutMs, part, `reading the ${part} metrics`);
+          reading ??= read().finally(() => (reading = undefined));
+          const fresh = await withTimeout(reading, readTimeoutMs, part, `reading the ${part} metrics`);
+          for (const m of metrics) m.reset();
+          for (const apply of fresh) apply();
         } catch (err) {
+          // Slow or failed while the part answers pings: the last values stay (no gap in a
+          // counter's series), and the next refresh tries again.
           if (Date.now() - lastWarn > 60_000) log.warn({ err, part }, `metrics: could not read ${part}`);
           lastWarn = Date.now();
+          if (readWhileUp === false) for (const m of metrics) m.reset();
         }
       }
-      for (const m of metrics) m.reset();
-      for (const apply of reading ?? []) apply();
       at = Date.now();
       readWhileUp = isUp;
     };

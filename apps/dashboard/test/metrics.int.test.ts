@@ -33,14 +33,18 @@ describe('metrics', () => {
   let metrics: Metrics;
   let prefix: string;
   let readings = 0;
+  /** While set, reading the counters takes this long (a database that answers pings but is slow). */
+  let slowMs = 0;
 
   beforeAll(async () => {
     db = await createTestDatabase('metrics');
     ds = (await openDatabase(db.config, { poolSize: 4 })).ds;
     const query = ds.query.bind(ds);
     ds.query = ((sql: string, params?: unknown[]) => {
-      if (sql.includes('FROM metric_counters')) readings++;
-      return query(sql, params);
+      if (!sql.includes('FROM metric_counters')) return query(sql, params);
+      readings++;
+      const delay = slowMs;
+      return delay ? new Promise((r) => setTimeout(r, delay)).then(() => query(sql, params)) : query(sql, params);
     }) as DataSource['query'];
     prefix = uniqueName('metrics');
     redis = createRedis(REDIS_URL, 'producer');
@@ -174,5 +178,42 @@ describe('metrics', () => {
         .sort();
     expect(counterLines(after)).toEqual(counterLines(before));
     expect(counterLines(after).length).toBeGreaterThanOrEqual(9 + 6 + 12 + 6);
+  });
+
+  it('a slow reading keeps the last values and is not started again next to itself', async () => {
+    const log = loggers.get('worker');
+    const slow = createMetrics(
+      queues,
+      () => ds,
+      createHealth(redis, () => ds, log),
+      log,
+      {
+        databaseTtlMs: 100,
+        readTimeoutMs: 150,
+      },
+    );
+    const shown = await waitFor(
+      async () => {
+        const t = await slow.scrape();
+        return /^pcs_sync_runs_total\{mode="full",status="succeeded"\} 1$/m.test(t) ? t : undefined;
+      },
+      { timeoutMs: 5_000, what: 'a first reading' },
+    );
+    slowMs = 1_500;
+    try {
+      const at = readings;
+      // Scrapes over 1.2 s: the TTL runs out many times, each reading gives up after 150 ms.
+      let last = '';
+      for (const end = Date.now() + 1_200; Date.now() < end;) {
+        last = await slow.scrape();
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      // One reading went to the database, not one per TTL; the series did not vanish meanwhile.
+      expect(readings - at).toBe(1);
+      expect(pcsLines(last)).toEqual(pcsLines(shown));
+      expect(last).toContain('pcs_up{part="database"} 1');
+    } finally {
+      slowMs = 0;
+    }
   });
 });
