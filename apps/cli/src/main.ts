@@ -60,11 +60,14 @@ async function main(argv: string[]): Promise<number> {
  * escaping the command still gets its one JSON document; a queued job goes on either way.
  */
 function lastWords(json: boolean): void {
+  if (!json) return;
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const)
     process.once(signal, () => {
+      // A command that stops on this signal by itself (`logs -f`) ends its own way.
+      if (process.listenerCount(signal) > 0) return;
       errorDocument(json, code, `interrupted by ${signal}; a job already queued goes on`);
       process.exit(code);
     });

@@ -26,6 +26,11 @@ export interface ObserveOptions {
   store?: 'primary' | 'fallback';
 }
 
+/** How long the primary's path waits for what the fallback kept before it goes on without it. */
+const FALLBACK_PEEK_MS = 300;
+/** After a peek failed, how long the primary's path does not ask the fallback again. */
+const FALLBACK_REST_MS = 5_000;
+
 const newer = (a: AlertRecord | undefined, b: AlertRecord | undefined) =>
   !a ? b : !b ? a : a.updatedAt >= b.updatedAt ? a : b;
 
@@ -48,6 +53,8 @@ export class AlertEngine {
   private readonly clock: () => Date;
   /** The last state this process saw in the primary store, per fingerprint: the fallback starts from it. */
   private readonly lastPrimary = new Map<string, AlertRecord>();
+  /** Until when the fallback is left alone on the primary's path (it was away or slow). */
+  private fallbackRestUntil = 0;
 
   constructor(private readonly opts: AlertEngineOptions) {
     this.clock = opts.clock ?? (() => new Date());
@@ -87,6 +94,30 @@ export class AlertEngine {
     return decisions;
   }
 
+  /**
+   * What the fallback kept for a fingerprint, asked briefly: while Redis is away too, an alert
+   * decided in MySQL must not wait on it (a producer connection rejects only after a reconnect
+   * attempt, seconds, and an evaluation asks once per fingerprint).
+   */
+  private async peekFallback(fingerprint: string): Promise<AlertRecord | undefined> {
+    const { fallback } = this.opts;
+    if (!fallback || Date.now() < this.fallbackRestUntil) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fallback.get(fingerprint),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${fallback.name} did not answer`)), FALLBACK_PEEK_MS);
+        }),
+      ]);
+    } catch {
+      this.fallbackRestUntil = Date.now() + FALLBACK_REST_MS;
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async evaluateIn(
     store: AlertStore,
     fingerprint: string,
@@ -100,11 +131,7 @@ export class AlertEngine {
     // State the fallback kept while the primary was away comes back into the primary; the
     // fallback starts from what this process last saw in the primary.
     const inPrimary = store === primary;
-    const kept = inPrimary
-      ? fallback
-        ? await fallback.get(fingerprint).catch(() => undefined)
-        : undefined
-      : this.lastPrimary.get(fingerprint);
+    const kept = inPrimary ? await this.peekFallback(fingerprint) : this.lastPrimary.get(fingerprint);
     let seen: AlertRecord | undefined;
     const d = await store.transact(
       fingerprint,
