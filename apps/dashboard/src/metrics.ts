@@ -59,6 +59,11 @@ export function createMetrics(
 ): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pcs_dashboard_' });
+  // prom-client's `*_active_{handles,requests,resources}_total` are gauges, which `promtool check
+  // metrics` refuses ("non-counter metrics should not have _total suffix"); the same numbers stay
+  // as the by-type gauges `pcs_dashboard_nodejs_active_{handles,requests,resources}`.
+  for (const kind of ['handles', 'requests', 'resources'])
+    registry.removeSingleMetric(`pcs_dashboard_nodejs_active_${kind}_total`);
   const gauge = (name: string, help: string, labelNames: string[]) =>
     new Gauge({ name, help, labelNames, registers: [registry] });
 
