@@ -7,6 +7,7 @@ import { registerCleanup } from './commands/cleanup.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMonitor } from './commands/monitor.js';
+import { registerOrg } from './commands/org.js';
 import { registerRuns } from './commands/runs.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
@@ -35,6 +36,7 @@ export function buildProgram(opts: { json?: boolean; onOutput?: (text: string) =
   registerStatus(program);
   registerSync(program);
   registerRuns(program);
+  registerOrg(program);
   registerCleanup(program);
   registerTestAlerts(program);
   registerAlerts(program);
