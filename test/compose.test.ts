@@ -48,6 +48,7 @@ describe('docker-compose.yml', () => {
       for (const args of [
         ['config', '-q'],
         ['--env-file', 'infra/demo.env', 'config', '-q'],
+        ['--profile', 'observability', 'config', '-q'],
       ]) {
         const r = spawnSync('docker-compose', args, {
           cwd: REPO_ROOT,
@@ -63,7 +64,16 @@ describe('docker-compose.yml', () => {
         .stdout.trim()
         .split('\n')
         .sort();
-      expect(services).toEqual(['dashboard', 'migrate', 'monitor', 'mysql', 'redis', 'simulator', 'worker']);
+      expect(services).toEqual([
+        'dashboard',
+        'migrate',
+        'monitor',
+        'mysql',
+        'prometheus',
+        'redis',
+        'simulator',
+        'worker',
+      ]);
     },
   );
 
@@ -73,6 +83,7 @@ describe('docker-compose.yml', () => {
       'migrate',
       'monitor',
       'mysql',
+      'prometheus',
       'redis',
       'simulator',
       'worker',
@@ -103,6 +114,17 @@ describe('docker-compose.yml', () => {
     expect(services.dashboard!.ports).toEqual(['${DASHBOARD_PORT:-3000}:3000']);
     expect(services.simulator!.profiles).toEqual(['demo']);
     expect(demoEnv.COMPOSE_PROFILES).toBe('demo');
+    // Profile `observability`: Prometheus with infra/prometheus, scraping the dashboard by its service name.
+    expect(services.prometheus!.profiles).toEqual(['observability']);
+    expect(services.prometheus!.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(services.prometheus!.volumes).toContain('./infra/prometheus:/etc/prometheus:ro');
+    expect(services.prometheus!.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const scrape = parseYaml(readFileSync(join(REPO_ROOT, 'infra/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    expect(scrape.scrape_configs[0]!.static_configs[0]!.targets).toEqual([
+      `dashboard:${services.dashboard!.environment!.DASHBOARD_PORT}`,
+    ]);
   });
 
   it("rotates Docker's copy of every service's output (each log line also goes to stdout)", () => {
