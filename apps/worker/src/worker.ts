@@ -63,8 +63,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const log = loggers.get('worker');
   const timing: WorkerTiming = { ...DEFAULT_TIMING, ...opts.timing };
   log.info({ queues: config.workerQueues, prefix: config.redis.prefix }, 'worker starting');
-  if (!config.alerts.googleChatWebhook)
-    log.warn('SUPPORT_GOOGLE_CHAT is not set: alerts are evaluated and written to alerts.log only');
+  if (!config.alerts.googleChatWebhook && !config.alerts.webhookUrl && !config.alerts.email)
+    log.warn(
+      'no alert channel is set (SUPPORT_GOOGLE_CHAT, ALERT_WEBHOOK_URL, or ALERT_EMAIL_TO with SMTP_URL): alerts are evaluated and written to alerts.log only',
+    );
 
   const { ds, migrations } = await openDatabase(config.database);
   if (migrations.applied.length) log.info({ applied: migrations.applied }, 'database migrations applied');

@@ -55,6 +55,8 @@ export interface Config {
   alerts: {
     googleChatWebhook: string | undefined;
     email: { to: string[]; from: string; smtpUrl: string } | undefined;
+    /** ALERT_WEBHOOK_URL: every alert POSTed as the §6 JSON (docs/contract.md §3). */
+    webhookUrl: string | undefined;
     healthcheckPingUrl: string | undefined;
   };
   /** Days of run, outcome, check and delivered-alert history kept by the daily prune. */
@@ -297,7 +299,12 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     },
     batchSize: e.BATCH_SIZE!,
     cleanupAction: e.CLEANUP_ACTION,
-    alerts: { googleChatWebhook: e.SUPPORT_GOOGLE_CHAT, email, healthcheckPingUrl: e.HEALTHCHECK_PING_URL },
+    alerts: {
+      googleChatWebhook: e.SUPPORT_GOOGLE_CHAT,
+      email,
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      healthcheckPingUrl: e.HEALTHCHECK_PING_URL,
+    },
     retentionDays: e.RETENTION_DAYS!,
     workerQueues: e.WORKER_QUEUES,
     workerHealthFile: e.WORKER_HEALTH_FILE,
@@ -333,6 +340,12 @@ function secretParts(name: string, raw: string | undefined): string[] {
       if (u.password) parts.push(decodeURIComponent(u.password), u.password);
       for (const [k, v] of u.searchParams)
         if (/key|token|secret|password|sig/i.test(k) && v) parts.push(v, encodeURIComponent(v));
+      // A generic receiver's token may hide under any name (`?code=`) or in the path (n8n's
+      // /webhook/<uuid>): every long query value and path segment (short ones would redact words).
+      if (name === 'ALERT_WEBHOOK_URL') {
+        for (const [, v] of u.searchParams) if (v.length >= 12) parts.push(v, encodeURIComponent(v));
+        for (const seg of u.pathname.split('/')) if (seg.length >= 16) parts.push(seg, safeDecode(seg));
+      }
       if (!u.password && !u.search && name === 'REDIS_URL') return [];
       if (name === 'REDIS_URL' || name === 'DATABASE_URL') return parts.slice(1);
     } catch {
@@ -340,6 +353,14 @@ function secretParts(name: string, raw: string | undefined): string[] {
     }
   }
   return parts;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** Passwords shorter than this stop the process unless the dashboard listens on loopback only. */

@@ -13,6 +13,7 @@ export const SECRET_VARIABLES = new Set([
   'CHATWOOT_API_KEY',
   'SUPPORT_GOOGLE_CHAT',
   'SMTP_URL',
+  'ALERT_WEBHOOK_URL',
   'HEALTHCHECK_PING_URL',
   'DATABASE_URL',
   'MYSQL_PASSWORD',
@@ -198,6 +199,8 @@ export const envSchema = z.object({
       .refine((v) => v === undefined || /[^@\s<]+@[^@\s>]+/.test(v), 'expected an email address'),
   ),
   SMTP_URL: url('an SMTP URL such as smtps://user:app-password@smtp.gmail.com:465', ['smtp:', 'smtps:']),
+  // docs/contract.md §3: a generic receiver of every alert as the §6 JSON; may carry a token (a secret).
+  ALERT_WEBHOOK_URL: url('an http(s) URL that receives each alert as JSON (a POST)'),
   HEALTHCHECK_PING_URL: url('an http(s) URL to GET after each successful sync'),
 
   // Infrastructure

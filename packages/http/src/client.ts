@@ -50,6 +50,7 @@ export const MAX_RESPONSE_BYTES: Readonly<Record<ApiName, number>> = {
   gchat: 1 * MB,
   email: 1 * MB,
   healthcheck: 1 * MB,
+  webhook: 1 * MB,
 };
 
 const LARGEST_RESPONSE_BYTES = Math.max(...Object.values(MAX_RESPONSE_BYTES));
@@ -63,6 +64,7 @@ const LABEL: Record<ApiName, string> = {
   gchat: 'Google Chat',
   email: 'Email',
   healthcheck: 'The healthcheck',
+  webhook: 'The alert webhook',
 };
 
 const megabytes = (bytes: number) => `${Math.round((bytes / MB) * 10) / 10} MB`;

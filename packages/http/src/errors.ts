@@ -6,7 +6,7 @@ import { AppError, type ErrorKind } from '@pcs/errors';
  * (rate_limit), retry (transient), give up and alert (auth, forbidden), or treat the record
  * (not_found, conflict, bad_data).
  */
-export type ApiName = 'pipedrive' | 'chatwoot' | 'gchat' | 'email' | 'healthcheck';
+export type ApiName = 'pipedrive' | 'chatwoot' | 'gchat' | 'email' | 'healthcheck' | 'webhook';
 export type ErrorType = Extract<
   ErrorKind,
   'rate_limit' | 'transient' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'bad_data'

@@ -1,19 +1,22 @@
 import { UnrecoverableError } from 'bullmq';
 import { isApiError } from '@pcs/http';
 import type { alertJob } from '@pcs/jobs';
-import { EmailChannel, postToGoogleChat, type Alert } from '@pcs/notify';
+import { EmailChannel, postToGoogleChat, WebhookChannel, type Alert } from '@pcs/notify';
 import { countAlertSent } from '@pcs/sync';
 import type { JobHandler } from '@pcs/queues';
 import type { WorkerContext } from '../context.js';
 
+const NO_CHANNEL = 'no alert channel is set (SUPPORT_GOOGLE_CHAT, ALERT_WEBHOOK_URL, or ALERT_EMAIL_TO with SMTP_URL)';
+
 interface Channel {
-  name: 'google-chat' | 'email';
+  name: 'google-chat' | 'email' | 'webhook';
   send(alert: Alert): Promise<unknown>;
 }
 
 /**
  * alert (queue notifications): delivers one alert to every configured channel: Google Chat
- * (SUPPORT_GOOGLE_CHAT) and email (ALERT_EMAIL_TO + SMTP_URL). A channel that delivered is not
+ * (SUPPORT_GOOGLE_CHAT), email (ALERT_EMAIL_TO + SMTP_URL) and the generic receiver
+ * (ALERT_WEBHOOK_URL: the §6 JSON, docs/contract.md §3). A channel that delivered is not
  * tried again when another one fails and the job is retried. 429, 5xx and network errors are
  * retried by the queue (capped exponential backoff with jitter, about an hour); 400, 403 and 404
  * fail the job at once. Every attempt's outcome is a line in alerts.log. A notification counts in
@@ -27,6 +30,10 @@ export function alertHandler(ctx: WorkerContext): JobHandler<(typeof alertJob)['
     const email = new EmailChannel(ctx.config.alerts.email);
     channels.push({ name: 'email', send: (a) => email.send(a) });
   }
+  if (ctx.config.alerts.webhookUrl) {
+    const receiver = new WebhookChannel(ctx.config.alerts.webhookUrl);
+    channels.push({ name: 'webhook', send: (a) => receiver.send(a) });
+  }
   return async (alert, job) => {
     const log = ctx.loggers.get('alerts');
     const about = {
@@ -39,8 +46,8 @@ export function alertHandler(ctx: WorkerContext): JobHandler<(typeof alertJob)['
       script: alert.script,
     };
     if (!channels.length) {
-      log.warn({ ...about, alert }, 'alert not delivered: SUPPORT_GOOGLE_CHAT is not set (and no email channel)');
-      return { delivered: false, reason: 'SUPPORT_GOOGLE_CHAT is not set' };
+      log.warn({ ...about, alert }, `alert not delivered: ${NO_CHANNEL}`);
+      return { delivered: false, reason: NO_CHANNEL };
     }
     const progress = (job.progress && typeof job.progress === 'object' ? job.progress : {}) as { delivered?: string[] };
     const delivered = new Set(progress.delivered ?? []);
