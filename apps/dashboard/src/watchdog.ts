@@ -3,16 +3,17 @@ import type { Config } from '@pcs/config';
 import type { DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import { AlertEngine, MemoryAlertStore, MysqlAlertStore, type Condition } from '@pcs/monitor';
-import { postToGoogleChat, type Alert } from '@pcs/notify';
+import { postToGoogleChat, WebhookChannel, type Alert } from '@pcs/notify';
 import { onlineWorkers, pingRedis, QUEUE_NAMES, type Queues } from '@pcs/queues';
 
 /**
  * The dashboard's watchdog: when no worker is online, or Redis itself is unreachable, for
  * WATCHDOG_AFTER_SECONDS (5 minutes), nobody can run the notification queue, so the dashboard
- * posts a critical alert straight to Google Chat, and a resolved one in the same thread after
- * (docs/contract.md §6a). Decided by the same alert engine as every other alert: its state is in
- * MySQL (in this process's memory while MySQL is away too), its messages go out through the
- * engine's `direct` outbox, posted by this process until Google Chat takes them.
+ * posts a critical alert straight to Google Chat (and to ALERT_WEBHOOK_URL when set, §3), and a
+ * resolved one in the same thread after (docs/contract.md §6a). Decided by the same alert engine
+ * as every other alert: its state is in MySQL (in this process's memory while MySQL is away too),
+ * its messages go out through the engine's `direct` outbox, posted by this process until every
+ * channel took them (a channel that took one is not posted to again).
  */
 export interface Watchdog {
   stop(): void;
@@ -29,7 +30,6 @@ export function startWatchdog(
   redis: Redis,
   getDs: () => DataSource | undefined,
   log: Logger,
-  post: (alert: Alert) => Promise<unknown> = (a) => postToGoogleChat(config.alerts.googleChatWebhook!, a),
 ): Watchdog {
   const afterMs = config.dashboard.watchdogAfterMs;
   const since = new Map<Problem, number>();
@@ -66,13 +66,38 @@ export function startWatchdog(
     };
   }
 
-  async function deliver(alert: Alert): Promise<void> {
-    if (!config.alerts.googleChatWebhook) {
-      log.warn({ alert }, 'watchdog alert not delivered: SUPPORT_GOOGLE_CHAT is not set');
+  const channels: { name: string; send: (alert: Alert) => Promise<unknown> }[] = [];
+  const gchat = config.alerts.googleChatWebhook;
+  if (gchat) channels.push({ name: 'google-chat', send: (a) => postToGoogleChat(gchat, a) });
+  if (config.alerts.webhookUrl) {
+    const receiver = new WebhookChannel(config.alerts.webhookUrl);
+    channels.push({ name: 'webhook', send: (a) => receiver.send(a) });
+  }
+  // Per outbox entry, the channels that took it: a failed post is retried next tick on the others only.
+  const deliveredTo = new Map<string, Set<string>>();
+
+  async function deliver(alert: Alert, id: string): Promise<void> {
+    if (!channels.length) {
+      log.warn({ alert }, 'watchdog alert not delivered: neither SUPPORT_GOOGLE_CHAT nor ALERT_WEBHOOK_URL is set');
       return;
     }
-    await post(alert);
-    log.info({ fingerprint: alert.fingerprint, state: alert.state }, `watchdog alert delivered: ${alert.message}`);
+    const done = deliveredTo.get(id) ?? new Set<string>();
+    deliveredTo.set(id, done);
+    let failure: unknown;
+    for (const channel of channels.filter((c) => !done.has(c.name))) {
+      try {
+        await channel.send(alert);
+        done.add(channel.name);
+        log.info(
+          { fingerprint: alert.fingerprint, state: alert.state, channel: channel.name },
+          `watchdog alert delivered (${channel.name}): ${alert.message}`,
+        );
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure) throw failure;
+    deliveredTo.delete(id);
   }
 
   async function tick(): Promise<void> {
