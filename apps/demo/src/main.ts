@@ -205,6 +205,7 @@ Ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Open:
 Try the operator CLI against the demo:
   ENV_FILE=${parsed['env-out']} pnpm manage status
   ENV_FILE=${parsed['env-out']} pnpm manage monitor
+  ENV_FILE=${parsed['env-out']} pnpm manage org ${sim.pipedrive.listOrgs().find((o) => o.label_ids.includes(sim.pipedrive.config.customerLabelId))?.id ?? '<org id>'}
   ENV_FILE=${parsed['env-out']} pnpm manage logs sync -f
 ${parsed['no-activity'] ? '' : '\nEvery 30 s an organization changes in the fake Pipedrive and its webhook reaches the dashboard;\nwatch the contact change on the Chatwoot page.\n'}
 Ctrl-C stops everything.`);

@@ -52,7 +52,7 @@ export function renderOrg(doc: OrgDocument): string {
         : color.yellow(doc.syncState);
   const fields: [string, string][] = [
     ['Customer', `${doc.customer ? color.green('yes') : color.yellow('no')} — ${doc.customerReason}`],
-    ['Contact', doc.contactId ? `${doc.contactId}${doc.contactStatus ? ` (${doc.contactStatus})` : ''}` : 'none'],
+    ['Contact', `${doc.contactId ?? 'none stored'}${doc.contactStatus ? ` (${doc.contactStatus})` : ''}`],
     ['Sync state', state],
     ['Last written', when(doc.lastWrittenAt)],
     ['Last attempt', when(doc.lastAttemptAt)],
