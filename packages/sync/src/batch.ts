@@ -4,7 +4,7 @@ import { isApiError } from '@pcs/http';
 import type { PdPerson } from '@pcs/pipedrive';
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { cached } from './cache.js';
-import { durable, type SyncDeps } from './deps.js';
+import { durable, outcomeLines, progressReporter, reportLines, type SyncDeps } from './deps.js';
 import type { RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import { loadOrganizations, loadPersonsByOrg, replacePersonsOfOrg, saveOrganizationRows } from './mirror.js';
@@ -100,6 +100,11 @@ export async function processBatch(deps: SyncDeps, data: BatchData): Promise<Bat
   }
   const done = await doneInRun(deps, data);
   const todo = data.orgIds.filter((id) => !done.has(id));
+  // What Bull Board shows of the batch job (docs/contract.md §4, /admin/queues): organizations done of total.
+  const report = progressReporter(deps);
+  const orgsTotal = data.orgIds.length;
+  let orgsDone = done.size;
+  await report({ orgsDone, orgsTotal }, true);
   if (details.personsMode === 'per-org' && run.mode === 'full') {
     for (const orgId of todo) {
       const list: PdPerson[] = [];
@@ -126,6 +131,8 @@ export async function processBatch(deps: SyncDeps, data: BatchData): Promise<Bat
     if (!org.isCustomer || org.isDeleted) continue;
     try {
       results.push(await upsertOrganization(ctx, org, persons.get(org.id) ?? [], now, known.get(org.id)));
+      orgsDone += 1;
+      await report({ orgsDone, orgsTotal });
     } catch (err) {
       // Rate limits and auth failures stop the batch (after saving what was done).
       stop = err;
@@ -157,11 +164,19 @@ export async function processBatch(deps: SyncDeps, data: BatchData): Promise<Bat
         `organization ${r.orgId} ${r.action} with a value left off: ${r.warning}`,
       );
   }
+  const failed = results.filter((r) => r.action === 'failed');
+  await reportLines(deps, outcomeLines(`batch ${data.batch} of run ${data.runId}`, counts, failed));
   if (stop) {
+    await report({ orgsDone, orgsTotal, stopped: describeError(stop).kind }, true);
+    await reportLines(deps, [`batch stopped: ${describeError(stop).message}`]);
     if (isApiError(stop, 'auth')) await runEnded(deps, await runs.fail(data.runId, failureOf(stop)));
     throw stop;
   }
-  await runEnded(deps, await runs.finishIfDone(data.runId));
+  await report({ orgsDone: orgsTotal, orgsTotal }, true);
+  const ended = await runs.finishIfDone(data.runId);
+  // The last batch of its run: the run's own totals too.
+  if (ended) await reportLines(deps, outcomeLines(`run ${ended.id} ${ended.status}`, ended, []));
+  await runEnded(deps, ended);
   return { runId: data.runId, batch: data.batch, processed: results.length, skipped: done.size, counts };
 }
 
@@ -185,7 +200,8 @@ export async function abandonBatch(deps: SyncDeps, data: BatchData, err: unknown
       message,
       row: { syncState: 'failed', lastAttemptAt: now, lastErrorType: kind, lastError: message },
     }));
-  await commitResults(deps, data.runId, results, data.batch);
+  const counts = await commitResults(deps, data.runId, results, data.batch);
+  await reportLines(deps, outcomeLines(`batch ${data.batch} of run ${data.runId} failed for good`, counts, results));
   if (isKind(err, 'auth', 'forbidden')) await runEnded(deps, await deps.runs.fail(data.runId, failureOf(err)));
   deps.log.error(
     { runId: data.runId, batch: data.batch, orgs: results.length, errorKind: kind, err },

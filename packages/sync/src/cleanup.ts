@@ -10,7 +10,15 @@ import {
   type CleanupReport,
 } from './cleanup-plan.js';
 import { STATUS_FORMER } from './contact.js';
-import { durable, RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
+import {
+  durable,
+  progressReporter,
+  REPORT_FAILED_CAP,
+  reportLines,
+  RunEndedError,
+  RunFailedError,
+  type SyncDeps,
+} from './deps.js';
 import { runEnded } from './ended.js';
 import { errorTypeOf, failureOf, type BeginResult, type OutcomeRecord } from './runs/index.js';
 import { ensureTarget } from './target.js';
@@ -46,6 +54,9 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
   const logged = { ...deps, log };
   const action = config.cleanupAction;
   let listed: CleanupListing;
+  // What Bull Board shows of the cleanup job (docs/contract.md §4, /admin/queues): listing, then changes done of total.
+  const progress = progressReporter(deps);
+  await progress({ phase: 'listing' }, true);
   try {
     // Contact ids of another Chatwoot, a mirror of another Pipedrive: forgotten before they are used.
     await durable(deps, () => ensureTarget(ds, config, log));
@@ -54,6 +65,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     if (err instanceof RunEndedError) throw err;
     const failure = failureOf(err, 'listing failed, nothing changed: ');
     log.error({ runId: run.id, err, errorKind: failure.kind }, 'cleanup failed: incomplete listing, nothing changed');
+    await progress({ phase: 'failed' }, true);
+    await reportLines(deps, [`cleanup ${run.id} failed: ${failure.message}`]);
     await runEnded(logged, await runs.fail(run.id, failure));
     throw new RunFailedError(failure.message, errorTypeOf(failure), run.id);
   }
@@ -80,6 +93,9 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     affected: [],
     ...plan.report,
   };
+  const shown = { contactsListed: report.managed, customers: report.customers, changesTotal: plan.changeCount };
+  let changesDone = 0;
+  await progress({ phase: 'listed', ...shown, changesDone }, true);
   const list = (p: AffectedContact) => {
     if (report.affected.length < REPORT_LIST_CAP.affected) report.affected.push(p);
   };
@@ -91,6 +107,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     }
     report.status = 'refused';
     log.warn({ runId: run.id, stale: report.toChange, managed: report.managed }, `cleanup refused: ${report.refused}`);
+    await progress({ phase: 'refused', ...shown, changesDone }, true);
+    await reportLines(deps, [`cleanup refused: ${report.refused}`]);
     const ended = await runs.endCleanup(run.id, {
       status: 'refused',
       errorType: 'cleanup refused',
@@ -123,6 +141,8 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     // changed so far is recorded below).
     if (!(await runs.progress(run.id))) break;
     const stop = await applyChange(deps, run, p, report, log);
+    changesDone += 1;
+    await progress({ phase: 'changing', ...shown, changesDone });
     list(p);
     if (p.action !== 'merge') {
       if (current && current.orgId !== p.orgId) await settle();
@@ -137,6 +157,7 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     if (stop) break;
   }
   await settle(true);
+  await progress({ phase: 'done', ...shown, changesDone }, true);
 
   report.status = report.failed ? 'partial' : 'succeeded';
   const ended = await runs.endCleanup(run.id, {
@@ -151,6 +172,13 @@ export async function runCleanup(deps: SyncDeps, run: Run, opts: CleanupOptions)
     details: detailsOf(report, opts),
   });
   if (!ended) report.status = (await runs.get(run.id))?.status ?? report.status;
+  const failedShown = report.affected.filter((p) => p.result === 'failed').slice(0, REPORT_FAILED_CAP);
+  const moreFailed = report.failed - failedShown.length;
+  await reportLines(deps, [
+    `cleanup ${report.status}${opts.dryRun ? ' (dry run)' : ''}: ${report.managed} managed contact(s), ${plan.changeCount} change(s); marked ${report.marked}, deleted ${report.deleted}, skipped ${report.skipped}, failed ${report.failed}`,
+    ...failedShown.map((p) => `contact ${p.contactId} of organization ${p.orgId} failed (${p.action}): ${p.reason}`),
+    ...(moreFailed > 0 ? [`… and ${moreFailed} more failed`] : []),
+  ]);
   await runEnded(logged, ended);
   log.info(
     {

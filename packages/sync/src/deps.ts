@@ -24,6 +24,61 @@ export interface SyncDeps {
   cleanupLog?: Logger;
   /** Told when a run ends (succeeded, partial, failed, refused): the alert engine listens here. */
   onRunEnded?: (run: Run) => Promise<void>;
+  /** What the job at hand shows its operator (Bull Board's progress and log); absent outside a job. */
+  report?: JobReport;
+}
+
+/**
+ * Where a job tells an operator what it is doing (the worker writes it as the BullMQ job's
+ * progress and log lines, which Bull Board shows). Best effort: the sink bounds and swallows its
+ * own failures, and the calls below swallow anything left, so a Redis hiccup never fails a run.
+ */
+export interface JobReport {
+  /** Fields merged into the job's progress. */
+  progress(p: Record<string, unknown>): Promise<void>;
+  /** One line of the job's log. */
+  log(line: string): Promise<void>;
+}
+
+/** Failed organizations listed one a line in a job's log; the rest are counted. */
+export const REPORT_FAILED_CAP = 50;
+/** The least time between two progress reports of a job (a final one is always sent). */
+const PROGRESS_EVERY_MS = 1_000;
+
+/** A job's progress, sent at most once a second (and always when forced). */
+export function progressReporter(
+  deps: Pick<SyncDeps, 'report'>,
+): (p: Record<string, unknown>, force?: boolean) => Promise<void> {
+  let sentAt = 0;
+  return async (p, force = false) => {
+    if (!deps.report || (!force && Date.now() - sentAt < PROGRESS_EVERY_MS)) return;
+    sentAt = Date.now();
+    await deps.report.progress(p).catch(() => undefined);
+  };
+}
+
+/** Lines of a job's log, best effort. */
+export async function reportLines(deps: Pick<SyncDeps, 'report'>, lines: string[]): Promise<void> {
+  if (!deps.report) return;
+  for (const line of lines) await deps.report.log(line).catch(() => undefined);
+}
+
+/** The log lines of a job's outcomes: one of counts, then one per failed organization (capped). */
+export function outcomeLines(
+  what: string,
+  counts: Partial<Record<'created' | 'updated' | 'adopted' | 'unchanged' | 'warnings' | 'failed', number>>,
+  failed: readonly { orgId: number; errorType?: string | null; message?: string | null }[],
+): string[] {
+  const n = (k: keyof typeof counts) => counts[k] ?? 0;
+  const lines = [
+    `${what}: created ${n('created')}, updated ${n('updated')}, adopted ${n('adopted')}, unchanged ${n('unchanged')}, warning ${n('warnings')}, failed ${n('failed')}`,
+  ];
+  for (const f of failed.slice(0, REPORT_FAILED_CAP))
+    lines.push(
+      `organization ${f.orgId} failed${f.errorType ? ` (${f.errorType})` : ''}: ${f.message ?? 'no reason given'}`,
+    );
+  if (failed.length > REPORT_FAILED_CAP) lines.push(`… and ${failed.length - REPORT_FAILED_CAP} more failed`);
+  return lines;
 }
 
 /** Runs a database step of a run, trying again while the database is away, for the run's retry budget. */

@@ -1,6 +1,14 @@
 import type { Run } from '@pcs/db';
 import { isRetryable, retryFor } from '@pcs/errors';
-import { durable, RunEndedError, RunFailedError, type SyncDeps } from './deps.js';
+import {
+  durable,
+  outcomeLines,
+  progressReporter,
+  reportLines,
+  RunEndedError,
+  RunFailedError,
+  type SyncDeps,
+} from './deps.js';
 import { isCustomerOrg, resolveRunDetails, type RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import {
@@ -134,6 +142,11 @@ class BatchFeeder {
 export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   const { ds, config, log, runs } = deps;
   const feeder = new BatchFeeder(deps, run.id);
+  // What Bull Board shows of the listing job (docs/contract.md §4, /admin/queues): pages listed, batches queued.
+  const shown = { personPages: 0, pages: 0, orgsListed: 0 };
+  const report = progressReporter(deps);
+  const listing = (force = false) =>
+    report({ phase: 'listing', ...shown, batchesQueued: feeder.count, customersQueued: feeder.queued.size }, force);
   // The listing renews the run's lease (and records the batches queued so far) every few seconds
   // of progress; an ended run (aborted, reaped) stops its listing there.
   let renewedAt = Date.now();
@@ -167,10 +180,12 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     if (details.personsMode === 'listing') {
       for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
         personPages += 1;
+        shown.personPages = personPages;
         const orgs = await durable(deps, () => upsertPersons(ds, page, full ? run.id : null));
         // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
         if (!full) for (const id of orgs) touched.add(id);
         await alive();
+        await listing();
       }
       if (full) for (const id of await durable(deps, () => removeUnseenPersons(ds, run.id))) touched.add(id);
     }
@@ -185,7 +200,10 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       await durable(deps, () => upsertOrganizations(ds, rows, full ? run.id : null));
       for (const org of page) seenOrgs.add(org.id);
       await feeder.add(page.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
+      shown.pages += 1;
+      shown.orgsListed = seenOrgs.size;
       await alive();
+      await listing();
     }
     if (full) {
       const gone = await durable(deps, () => markUnseenOrganizations(ds, run.id, !viaFilter));
@@ -223,6 +241,21 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       });
     if (!(await runs.completeListing(run.id, { batchesTotal: feeder.count, details }))) throw new RunEndedError(run.id);
     log.info({ runId: run.id, batches: feeder.count, organizations: feeder.queued.size }, 'sync run listing complete');
+    await report(
+      {
+        phase: 'listed',
+        ...shown,
+        batchesQueued: feeder.count,
+        customersQueued: feeder.queued.size,
+        batchesTotal: feeder.count,
+      },
+      true,
+    );
+    await reportLines(deps, [
+      `listed (${mode}): ${shown.pages} organization page(s) with ${shown.orgsListed} organization(s)` +
+        (details.personsMode === 'listing' ? `, ${shown.personPages} person page(s)` : '') +
+        `; ${feeder.queued.size} customer(s) queued in ${feeder.count} batch(es)`,
+    ]);
   } catch (err) {
     if (err instanceof RunEndedError) {
       log.warn({ runId: run.id }, 'the run ended while it was listing (aborted or reaped): listing stopped');
@@ -233,8 +266,13 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       { runId: run.id, err, errorKind: failure.kind },
       'sync run failed: the Pipedrive listing broke, nothing is reported as synced',
     );
+    await report({ phase: 'failed', ...shown, batchesQueued: feeder.count }, true);
+    await reportLines(deps, [`run ${run.id} failed: ${failure.message}`]);
     await runEnded(deps, await runs.fail(run.id, failure));
     throw new RunFailedError(failure.message, errorTypeOf(failure), run.id);
   }
-  await runEnded(deps, await runs.finishIfDone(run.id));
+  const ended = await runs.finishIfDone(run.id);
+  // Every batch was done before the listing ended (or there were none): the run ends here.
+  if (ended) await reportLines(deps, outcomeLines(`run ${ended.id} ${ended.status}`, ended, []));
+  await runEnded(deps, ended);
 }

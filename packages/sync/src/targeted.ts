@@ -1,7 +1,7 @@
 import { OrganizationEntity } from '@pcs/db';
 import type { PdPerson } from '@pcs/pipedrive';
 import { commitResults, upsertContext } from './batch.js';
-import { durable, type SyncDeps } from './deps.js';
+import { durable, outcomeLines, reportLines, type SyncDeps } from './deps.js';
 import { cachedRunDetails, isCustomerOrg } from './details.js';
 import { runEnded } from './ended.js';
 import { replacePersonsOfOrg, upsertOrganizations } from './mirror.js';
@@ -32,6 +32,7 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string, jo
     await durable(deps, () =>
       ds.getRepository(OrganizationEntity).update({ id: orgId }, { isCustomer: false, isDeleted: true }),
     );
+    await reportLines(deps, [`organization ${orgId} is gone from Pipedrive: recorded as deleted`]);
     return { orgId, outcome: 'gone', isCustomer: false };
   }
   const persons: PdPerson[] = [];
@@ -46,7 +47,10 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string, jo
     await upsertOrganizations(ds, [{ org, isCustomer }], null);
     await replacePersonsOfOrg(ds, orgId, persons);
   });
-  if (!isCustomer) return { orgId, outcome: 'not a customer', isCustomer: false };
+  if (!isCustomer) {
+    await reportLines(deps, [`organization ${orgId} is not a customer: nothing written`]);
+    return { orgId, outcome: 'not a customer', isCustomer: false };
+  }
 
   const run = await deps.runs.beginTargeted({ trigger, jobId, details: { orgId } });
   try {
@@ -63,10 +67,16 @@ export async function syncOne(deps: SyncDeps, orgId: number, trigger: string, jo
       }))
       .sort((a, b) => a.id - b.id);
     const result = await upsertOrganization(upsertContext(deps, details), row, mirrored, await deps.runs.now());
-    await commitResults(deps, run.id, [result]);
+    const counts = await commitResults(deps, run.id, [result]);
+    // What Bull Board shows of the targeted job (docs/contract.md §4, /admin/queues).
+    await reportLines(
+      deps,
+      outcomeLines(`organization ${orgId} (run ${run.id})`, counts, result.action === 'failed' ? [result] : []),
+    );
     await runEnded(deps, await deps.runs.finishIfDone(run.id));
     return { orgId, runId: run.id, outcome: result.warning ? 'warning' : result.action, isCustomer: true };
   } catch (err) {
+    await reportLines(deps, [`organization ${orgId} failed: ${(err as Error).message}`]);
     // A targeted run never stays "running": it fails with the error, and the job retries or fails.
     await deps.runs
       .fail(run.id, failureOf(err))

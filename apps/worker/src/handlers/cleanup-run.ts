@@ -3,6 +3,7 @@ import type { cleanupRunJob } from '@pcs/jobs';
 import type { JobHandler } from '@pcs/queues';
 import { beginCleanup, RunEndedError, RunFailedError, runCleanup, targetSince } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
+import { jobReport } from './job-report.js';
 import { rethrowForQueue } from './queue-errors.js';
 import { runIdFor } from './sync-run.js';
 
@@ -13,7 +14,7 @@ export const CLEANUP_RETRY_WHILE_SYNC_MS = 30_000;
 export function cleanupRunHandler(ctx: WorkerContext): JobHandler<(typeof cleanupRunJob)['schema']> {
   return async (payload, job) => {
     const log = ctx.loggers.get('cleanup');
-    const deps = { ...ctx.sync(), cleanupLog: log };
+    const deps = { ...ctx.sync(), cleanupLog: log, report: jobReport(job) };
     const runId = payload.runId ?? runIdFor(job.id);
     const opts = {
       dryRun: payload.dryRun,

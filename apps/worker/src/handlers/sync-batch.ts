@@ -3,12 +3,13 @@ import { isKind } from '@pcs/errors';
 import type { JobHandler } from '@pcs/queues';
 import { abandonBatch, processBatch } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
+import { jobReport } from './job-report.js';
 import { rethrowForQueue } from './queue-errors.js';
 
 /** sync-batch: upserts up to BATCH_SIZE organizations of a run. */
 export function syncBatchHandler(ctx: WorkerContext): JobHandler<(typeof syncBatchJob)['schema']> {
   return async (payload, job) => {
-    const deps = ctx.sync();
+    const deps = { ...ctx.sync(), report: jobReport(job) };
     try {
       return await processBatch(deps, payload);
     } catch (err) {

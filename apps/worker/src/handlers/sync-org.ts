@@ -3,6 +3,7 @@ import type { syncOrgJob } from '@pcs/jobs';
 import type { JobHandler } from '@pcs/queues';
 import { syncOne } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
+import { jobReport } from './job-report.js';
 import { rethrowForQueue } from './queue-errors.js';
 
 /** How long a targeted upsert waits while a cleanup runs. */
@@ -16,7 +17,7 @@ export function syncOrgHandler(ctx: WorkerContext): JobHandler<(typeof syncOrgJo
       throw new DelayedError();
     }
     try {
-      const result = await syncOne(ctx.sync(), payload.orgId, payload.trigger, job.id);
+      const result = await syncOne({ ...ctx.sync(), report: jobReport(job) }, payload.orgId, payload.trigger, job.id);
       ctx.loggers.get('sync').info({ ...result, event: payload.event }, 'targeted upsert done');
       return result;
     } catch (err) {

@@ -4,6 +4,7 @@ import type { syncRunJob } from '@pcs/jobs';
 import type { JobHandler } from '@pcs/queues';
 import { beginSync, listRun, RunEndedError, RunFailedError } from '@pcs/sync';
 import type { WorkerContext } from '../context.js';
+import { jobReport } from './job-report.js';
 import { rethrowForQueue } from './queue-errors.js';
 
 /** How long a sync waits when a cleanup is in progress (they never run at once). */
@@ -20,7 +21,7 @@ export function runIdFor(jobId: string | undefined): string {
 /** sync-run: begins (or resumes) a run and streams its listing into upsert batches. */
 export function syncRunHandler(ctx: WorkerContext): JobHandler<(typeof syncRunJob)['schema']> {
   return async (payload, job) => {
-    const deps = ctx.sync();
+    const deps = { ...ctx.sync(), report: jobReport(job) };
     const runId = payload.runId ?? runIdFor(job.id);
     const { go, result } = await beginSync(deps, {
       mode: payload.mode,
