@@ -103,17 +103,24 @@ describe('cleanup', () => {
     for (const id of stale()) expect(contact(id)[0]!.custom_attributes.status).toBe('Customer');
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     const q = new Queue('notifications', { connection: redis, prefix: stack.prefix });
-    const alerts = await q.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-    await q.close();
-    redis.disconnect();
-    const alert = alerts.find((j) => j.data.fingerprint === 'cleanup:refused');
+    // The alert is committed with its state and relayed to the queue right after (the outbox).
+    const alert = await waitFor(
+      async () =>
+        (await q.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).find(
+          (j) => j.data.fingerprint === 'cleanup:refused',
+        ),
+      { timeoutMs: 10_000, what: 'the cleanup:refused alert on the notifications queue' },
+    ).finally(async () => {
+      await q.close();
+      redis.disconnect();
+    });
     expect(alert?.data).toMatchObject({
       script: 'cleanup',
       level: 'WARNING',
       error_type: 'cleanup refused',
       details: { affected_count: 4, managed_contacts: 8 },
     });
-    expect(alert!.data.message).toMatch(/4 of 8/);
+    expect(alert.data.message).toMatch(/4 of 8/);
   });
 
   it('marks them Former customer, conversations kept; the rest untouched', async () => {
