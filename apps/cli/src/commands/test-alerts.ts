@@ -33,8 +33,15 @@ export function registerTestAlerts(program: Command): void {
         rt.loggers
           .get('alerts')
           .info({ jobId: job.id, fingerprint: alert.fingerprint }, 'test alert enqueued from the CLI');
-        if (!rt.config.alerts.googleChatWebhook)
-          out.say(color.yellow('SUPPORT_GOOGLE_CHAT is not set: the worker will only write the alert to alerts.log'));
+        const { googleChatWebhook, webhookUrl, email } = rt.config.alerts;
+        if (!googleChatWebhook && !webhookUrl && !email)
+          out.say(
+            color.yellow(
+              'No alert channel is set (SUPPORT_GOOGLE_CHAT, ALERT_WEBHOOK_URL, or ALERT_EMAIL_TO with SMTP_URL): the worker will only write the alert to alerts.log',
+            ),
+          );
+        else if (!googleChatWebhook)
+          out.say(color.yellow('SUPPORT_GOOGLE_CHAT is not set: the alert goes to the other channels only'));
         if (!opts.wait) {
           out.say(`queued test alert (job ${job.id})`);
           out.document({ jobId: job.id, queued: true, fingerprint: alert.fingerprint });
