@@ -83,11 +83,18 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
         rt.ds = opened.ds;
         rt.migrations = opened.migrations;
       } catch (err) {
-        // Unreachable, refused credentials or no such database: exit 3; anything else: 1.
+        // Unreachable or refused credentials: exit 3. The server answered but the database is
+        // not there (never set up): 1, with what to do. Anything else: 1.
         const failure = databaseFailure(err);
-        const unreachable = failure === 'unreachable' || failure === 'denied' || failure === 'missing';
+        const where = `the database ${config.database.database} at ${config.database.host}:${config.database.port}`;
+        if (failure === 'missing')
+          throw new CliError(
+            `${where} does not exist yet (${describeError(err).message}): run \`pnpm manage migrate\` to create it`,
+            EXIT.failed,
+          );
+        const unreachable = failure === 'unreachable' || failure === 'denied';
         throw new CliError(
-          `cannot use the database ${config.database.database} at ${config.database.host}:${config.database.port}: ${describeError(err).message}`,
+          `cannot use ${where}: ${describeError(err).message}`,
           unreachable ? EXIT.unreachable : EXIT.failed,
         );
       }

@@ -179,6 +179,14 @@ describe('manage CLI', () => {
     });
   });
 
+  it('a database the server does not have yet is not "unreachable": exit 1 saying to run migrate', () => {
+    const r = manage(['runs', '--json'], { ...env, MYSQL_DATABASE: uniqueName('cli_never_made') });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: 1, message: expect.stringMatching(/does not exist yet .*run `pnpm manage migrate`/) as string },
+    });
+  });
+
   it('status exits 1, not 3, when the database answers but cannot tell (never migrated)', async () => {
     const empty = await createTestDatabase('cli-empty');
     try {
