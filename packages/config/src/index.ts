@@ -199,15 +199,10 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
       database: name,
     };
   } else {
-    if (requirements.includes('database') && !e.MYSQL_USER) {
-      issues.push({
-        variable: 'MYSQL_USER',
-        problem: 'missing (expected a MySQL user, or set DATABASE_URL=mysql://user:password@host:port/database)',
-      });
-    }
     database = {
       host: e.MYSQL_HOST,
       port: e.MYSQL_PORT ?? 3306,
+      // One default for every process (worker, dashboard, CLI, demo): the local server's root.
       user: e.MYSQL_USER ?? 'root',
       password: e.MYSQL_PASSWORD ?? '',
       database: e.MYSQL_DATABASE,
