@@ -66,6 +66,7 @@ describe('docker-compose.yml', () => {
         .sort();
       expect(services).toEqual([
         'dashboard',
+        'grafana',
         'migrate',
         'monitor',
         'mysql',
@@ -80,6 +81,7 @@ describe('docker-compose.yml', () => {
   it('has the services the seed guide names, with persistence, health and ordering', () => {
     expect(Object.keys(services).sort()).toEqual([
       'dashboard',
+      'grafana',
       'migrate',
       'monitor',
       'mysql',
@@ -125,6 +127,14 @@ describe('docker-compose.yml', () => {
     expect(scrape.scrape_configs[0]!.static_configs[0]!.targets).toEqual([
       `dashboard:${services.dashboard!.environment!.DASHBOARD_PORT}`,
     ]);
+    // And Grafana with infra/grafana's provisioning and dashboard (test/grafana.test.ts checks their contents).
+    expect(services.grafana!.profiles).toEqual(['observability']);
+    expect(services.grafana!.image).toMatch(/^grafana\/grafana-oss:\d+\.\d+\.\d+$/);
+    expect(services.grafana!.volumes).toContain('./infra/grafana/provisioning:/etc/grafana/provisioning:ro');
+    expect(services.grafana!.volumes!.some((v) => v.startsWith('./infra/grafana/dashboards:'))).toBe(true);
+    expect(services.grafana!.ports).toEqual(['${GRAFANA_PORT:-3001}:3000']);
+    expect(services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:-/);
+    expect(services.grafana!.healthcheck?.test).toBeDefined();
   });
 
   it("rotates Docker's copy of every service's output (each log line also goes to stdout)", () => {
