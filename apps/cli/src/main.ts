@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { isServiceUnreachable } from '@pcs/db';
+import { databaseFailure, isServiceUnreachable } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import { buildProgram } from './program.js';
 import { documentPrinted, printDocument } from './output.js';
@@ -9,6 +9,8 @@ import { CliError, EXIT } from './runtime.js';
 function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (isKind(err, 'config')) return EXIT.usage;
+  // The server answered, but the schema is not there (never migrated): not "unreachable".
+  if (databaseFailure(err) === 'missing') return EXIT.failed;
   if (isServiceUnreachable(err)) return EXIT.unreachable;
   return EXIT.failed;
 }
@@ -48,7 +50,11 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     const code = exitCodeOf(err);
-    const { message } = describeError(err);
+    const { message: said } = describeError(err);
+    const message =
+      databaseFailure(err) === 'missing'
+        ? `${said}: the database answers but its tables are missing; run \`pnpm manage migrate\``
+        : said;
     process.stderr.write(`error: ${message}\n`);
     errorDocument(json, code, message);
     return code;

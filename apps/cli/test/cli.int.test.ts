@@ -193,6 +193,10 @@ describe('manage CLI', () => {
       const r = manage(['status', '--json'], { ...env, MYSQL_DATABASE: empty.config.database });
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout).database.ok).toBe(false);
+      // A command that reads the tables says what to do, with exit 1 too.
+      const runs = manage(['runs', '--json'], { ...env, MYSQL_DATABASE: empty.config.database });
+      expect(runs.code).toBe(1);
+      expect(JSON.parse(runs.stdout).error.message).toMatch(/tables are missing; run `pnpm manage migrate`/);
     } finally {
       await empty.drop();
     }
@@ -351,6 +355,13 @@ describe('manage CLI', () => {
     expect(JSON.parse(out)).toEqual({
       error: { code: 143, message: expect.stringMatching(/interrupted by SIGTERM/) as string },
     });
+  });
+
+  it('cleanup --dry-run waits for its plan without --wait (here no worker runs: it gives up at --timeout)', () => {
+    const r = manage(['cleanup', '--dry-run', '--timeout', '2s', '--json'], env);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ timedOut: true });
+    expect(r.stdout).not.toMatch(/"queued"/);
   });
 
   it('sync --wait --timeout gives up waiting, says so and exits 1, and the job stays queued', async () => {

@@ -14,7 +14,7 @@ export function registerCleanup(program: Command): void {
     .description(
       'enqueue a cleanup of contacts whose organization is no longer a customer (CLEANUP_ACTION: mark or delete)',
     )
-    .option('--dry-run', 'change nothing; list exactly what would change')
+    .option('--dry-run', 'change nothing; wait and list exactly what would change')
     .option('--force', 'go on even when more than CLEANUP_MAX_PERCENT of managed contacts would change')
     .option(
       '--merge-duplicates',
@@ -33,6 +33,8 @@ export function registerCleanup(program: Command): void {
         json?: boolean;
       }) => {
         const out = createOutput(Boolean(opts.json));
+        // A dry run is asked for its plan: it waits and prints it, --wait or not.
+        if (opts.dryRun) opts.wait = true;
         const timeoutMs = waitTimeout(opts);
         const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
         try {
