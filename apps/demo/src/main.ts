@@ -25,6 +25,8 @@ const HELP = `Usage: pnpm run demo [options]
   --env-out FILE       where the demo writes its settings (default .env.demo), for
                        \`ENV_FILE=.env.demo pnpm manage status\` and friends
   --no-activity        do not edit organizations every 30 s
+  --clean              remove what a demo left (its database, its Redis keys, the --env-out
+                       file) and exit; the logs stay in logs/demo
   -h, --help
 
 Redis and MySQL/MariaDB come from REDIS_URL and DATABASE_URL / MYSQL_* (environment or .env;
@@ -41,6 +43,7 @@ try {
       prefix: { type: 'string', default: 'pcs-demo' },
       'env-out': { type: 'string', default: '.env.demo' },
       'no-activity': { type: 'boolean', default: false },
+      clean: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -74,6 +77,29 @@ if (bad.length) {
   process.exit(2);
 }
 
+if (parsed.clean) {
+  // What a demo leaves behind, without Docker: its database, its queue prefix, its settings file.
+  const infra = readEnv();
+  const settings = demoSettings({
+    infra,
+    sim: createSimulator({ port: 0, host: '127.0.0.1' }),
+    dashboardPort: 0,
+    database: parsed.database,
+    prefix: parsed.prefix,
+  });
+  try {
+    await resetDemoState(settings);
+    rmSync(parsed['env-out'], { force: true });
+    console.log(
+      `removed the demo's database ${parsed.database}, its Redis keys ${parsed.prefix}:* and ${parsed['env-out']}`,
+    );
+    process.exit(0);
+  } catch (err) {
+    console.error(`demo --clean failed: ${(err as Error).message}`);
+    process.exit(isUnreachable(err) ? 3 : 1);
+  }
+}
+
 const say = (line: string) => console.log(line);
 const step = (line: string) => console.log(`• ${line}`);
 const started = Date.now();
@@ -81,13 +107,21 @@ const apps: App[] = [];
 const sim = createSimulator({ port: simulatorPortWanted, host: '127.0.0.1' });
 let activity: NodeJS.Timeout | undefined;
 let stopping = false;
+let ready = false;
+let envFile: string | undefined;
 
 async function shutdown(code: number, why?: string): Promise<never> {
   if (!stopping) {
     stopping = true;
     if (why) console.error(why);
     clearInterval(activity);
-    say('stopping the demo: worker and dashboard first (they finish their jobs), then the simulator');
+    // A demo that failed before it was ready leaves no settings file pointing at it.
+    if (code !== 0 && !ready && envFile) rmSync(envFile, { force: true });
+    say(
+      apps.length
+        ? `stopping the demo: ${apps.map((a) => a.name).join(' and ')} first (they finish their jobs), then the simulator`
+        : 'stopping the demo',
+    );
     await Promise.all(apps.map((a) => a.stop()));
     await sim.stop();
   }
@@ -122,7 +156,7 @@ try {
     );
   });
   const settings = demoSettings({ infra, sim, dashboardPort, database: parsed.database, prefix: parsed.prefix });
-  const envFile = writeEnvFile(parsed['env-out'], settings);
+  envFile = writeEnvFile(parsed['env-out'], settings);
   const env = { ENV_FILE: envFile };
 
   await resetDemoState(settings).catch((err: Error) => {
@@ -197,7 +231,8 @@ try {
 
   say(`
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Open:
-  Bull Board (queues and jobs)     ${board}/admin/queues   user ${settings.DASHBOARD_USER}, password ${settings.DASHBOARD_PASSWORD} (demo only)
+  Bull Board (queues and jobs)     ${board}/admin/queues   user ${settings.DASHBOARD_USER}, password ${settings.DASHBOARD_PASSWORD} (demo only;
+                                   enter them at the browser's prompt: a URL with user:password@ keeps Bull Board on "Loading")
   Chatwoot contacts (simulated)    ${simUrl}/chatwoot/
   Google Chat space (simulated)    ${simUrl}/gchat/
   Status API, metrics              ${board}/api/status   ${board}/metrics
@@ -208,7 +243,8 @@ Try the operator CLI against the demo:
   ENV_FILE=${parsed['env-out']} pnpm manage org ${sim.pipedrive.listOrgs().find((o) => o.label_ids.includes(sim.pipedrive.config.customerLabelId))?.id ?? '<org id>'}
   ENV_FILE=${parsed['env-out']} pnpm manage logs sync -f
 ${parsed['no-activity'] ? '' : '\nEvery 30 s an organization changes in the fake Pipedrive and its webhook reaches the dashboard;\nwatch the contact change on the Chatwoot page.\n'}
-Ctrl-C stops everything.`);
+Ctrl-C stops everything; \`pnpm run demo -- --clean\` then removes its database and Redis keys.`);
+  ready = true;
 
   if (!parsed['no-activity']) {
     let n = 0;

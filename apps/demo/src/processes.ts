@@ -28,6 +28,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 export interface App {
+  name: 'worker' | 'dashboard';
   child: ChildProcess;
   /** SIGTERM, then SIGKILL after the grace period; resolves when it has exited. */
   stop(): Promise<void>;
@@ -56,6 +57,7 @@ export function startApp(
     }),
   );
   return {
+    name: app,
     child,
     async stop() {
       stopping = true;

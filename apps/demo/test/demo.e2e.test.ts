@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseDotenv } from 'dotenv';
@@ -251,5 +251,75 @@ describe('pnpm run demo', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--port: expected a whole number/);
     expect(r.err).toMatch(/--database: .*containing "demo"/);
+  });
+
+  const runDemo = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/demo/src/main.ts'), ...args], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH!, ENV_FILE: 'none', MYSQL_HOST: MYSQL.host, MYSQL_PORT: String(MYSQL.port) },
+      });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('exit', (code) => resolve({ code, out }));
+    });
+
+  it('a demo that cannot start leaves no settings file and stops only what it started', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    const file = join(tempDir('demo-fail'), 'env.demo');
+    try {
+      const r = await runDemo([
+        '--port',
+        String(port),
+        '--simulator-port',
+        '0',
+        '--env-out',
+        file,
+        '--prefix',
+        `${prefix}-f`,
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(/cannot listen on port/);
+      expect(r.out).toMatch(/stopping the demo\n/);
+      expect(r.out).not.toMatch(/worker and dashboard first/);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('--clean removes the database, the Redis keys and the settings file a demo left', async () => {
+    const { Redis } = await import('ioredis');
+    const mysql = await import('mysql2/promise');
+    const db = `t_demo_clean_${suffix}`;
+    const pfx = `t-demo-clean-${suffix}`;
+    const file = join(tempDir('demo-clean'), 'env.demo');
+    writeFileSync(file, 'QUEUE_PREFIX=x\n');
+    const conn = await mysql.createConnection({
+      host: MYSQL.host,
+      port: MYSQL.port,
+      user: MYSQL.user,
+      password: MYSQL.password,
+    });
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      await conn.query(`CREATE DATABASE \`${db}\``);
+      await redis.set(`${pfx}:sync:meta`, '1');
+      const r = await runDemo(['--clean', '--database', db, '--prefix', pfx, '--env-out', file]);
+      expect(r.code, r.out).toBe(0);
+      const [rows] = await conn.query('SHOW DATABASES LIKE ?', [db]);
+      expect(rows).toEqual([]);
+      expect(await redis.exists(`${pfx}:sync:meta`)).toBe(0);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
+      await redis.del(`${pfx}:sync:meta`);
+      redis.disconnect();
+      await conn.end();
+    }
   });
 });
