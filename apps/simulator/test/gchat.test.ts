@@ -63,6 +63,32 @@ describe('google chat webhook', () => {
     expect(await page.text()).toContain('Sync failed');
   });
 
+  it('the space page renders a message the way Chat does: text syntax and card tags, escaped text stays text', async () => {
+    await post(sim.gchatWebhookUrl(), {
+      text: '*🚨 ERROR: sync failed*\nsync - API failure\n```\nerror: *not bold* ‹users/all›\n```',
+      cardsV2: [
+        {
+          cardId: 'alert',
+          card: {
+            header: { title: 'Pipedrive-Chatwoot Sync Alert', subtitle: 'sync - API failure' },
+            sections: [
+              {
+                widgets: [
+                  { decoratedText: { topLabel: 'Level', text: '🚨 ERROR' } },
+                  { textParagraph: { text: '<b>Message</b><br>Chatwoot said &lt;users/all&gt; &amp; more' } },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const html = await (await fetch(`${sim.url}/gchat/`)).text();
+    expect(html).toContain('<b>🚨 ERROR: sync failed</b><br>sync - API failure<br><pre>error: *not bold*');
+    expect(html).toContain('<b>Message</b><br>Chatwoot said &#60;users/all&#62; &#38; more');
+    expect(html).not.toMatch(/&lt;b&gt;|&#60;b&#62;|&amp;lt;/);
+  });
+
   it('threads: without messageReplyOption every message starts a new thread; with it the key replies', async () => {
     const url = sim.gchatWebhookUrl();
     const a = await post(`${url}&threadKey=run-1`, { text: 'a' });

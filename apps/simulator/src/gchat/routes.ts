@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Request, Response, NextFunction, Router, ErrorRequestHandler } from 'express';
 import { SIM_DEFAULTS } from '../defaults.js';
-import { firstQuery, isPlainObject, route, sleep } from '../util.js';
+import { escapeHtml, firstQuery, isPlainObject, route, sleep } from '../util.js';
 import type { GChatFailStatus, GChatMessage, GChatSim } from './state.js';
 
 export const GCHAT_PREFIX = '/gchat';
@@ -89,8 +89,47 @@ function validate(body: Record<string, unknown>): string | null {
   return null;
 }
 
-function esc(s: unknown): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
+
+const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'", nbsp: ' ' };
+
+/** Entities decoded, as Chat shows a card's text (the sender escaped what is meant as text). */
+function decodeEntities(s: string): string {
+  return s.replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (m, e: string) =>
+    e[0] === '#'
+      ? String.fromCodePoint(e[1]?.toLowerCase() === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
+      : (ENTITIES[e.toLowerCase()] ?? m),
+  );
+}
+
+/** Card text as Chat renders it: the formatting tags Chat allows in cards, everything else as text. */
+export function cardHtml(text: unknown): string {
+  const t = String(text ?? '');
+  const out: string[] = [];
+  let last = 0;
+  for (const m of t.matchAll(/<(\/?)(b|i|u|s|strike|br)\s*\/?>/gi)) {
+    out.push(esc(decodeEntities(t.slice(last, m.index))), `<${m[1]}${m[2]!.toLowerCase()}>`);
+    last = m.index + m[0].length;
+  }
+  out.push(esc(decodeEntities(t.slice(last))));
+  return out.join('');
+}
+
+/** A text message as Chat renders its syntax: *bold*, _italic_, ~strike~, `code`, ```blocks```, <url|label> links. */
+export function chatTextHtml(text: unknown): string {
+  return String(text ?? '')
+    .split('```')
+    .map((part, i) => {
+      if (i % 2 === 1) return `<pre>${esc(part.replace(/^\n/, ''))}</pre>`;
+      return esc(part)
+        .replace(/&#60;(https?:\/\/[^|\s]+?)\|(.+?)&#62;/g, '<a href="$1">$2</a>')
+        .replace(/`([^`\n]+)`/g, '<code>$1</code>')
+        .replace(/\*([^*\n]+)\*/g, '<b>$1</b>')
+        .replace(/(^|\s)_([^_\n]+)_/g, '$1<i>$2</i>')
+        .replace(/~([^~\n]+)~/g, '<s>$1</s>')
+        .replace(/\n/g, '<br>');
+    })
+    .join('');
 }
 
 function renderPage(sim: GChatSim): string {
@@ -114,7 +153,7 @@ function renderPage(sim: GChatSim): string {
       );
       for (const m of list) {
         parts.push(`<article><time>${esc(m.createTime)}</time>`);
-        if (m.text) parts.push(`<pre>${esc(m.text)}</pre>`);
+        if (m.text) parts.push(`<div class="text">${chatTextHtml(m.text)}</div>`);
         for (const c of m.cardsV2) {
           const card = isPlainObject(c) && isPlainObject(c.card) ? c.card : {};
           const header = isPlainObject(card.header) ? card.header : {};
@@ -128,8 +167,10 @@ function renderPage(sim: GChatSim): string {
             for (const w of Array.isArray(s.widgets) ? s.widgets : []) {
               if (!isPlainObject(w)) continue;
               if (isPlainObject(w.decoratedText))
-                parts.push(`<div>${esc(w.decoratedText.topLabel)}: ${esc(w.decoratedText.text)}</div>`);
-              else if (isPlainObject(w.textParagraph)) parts.push(`<div>${esc(w.textParagraph.text)}</div>`);
+                parts.push(
+                  `<div><span class="label">${esc(w.decoratedText.topLabel)}</span><br>${cardHtml(w.decoratedText.text)}</div>`,
+                );
+              else if (isPlainObject(w.textParagraph)) parts.push(`<div>${cardHtml(w.textParagraph.text)}</div>`);
             }
           }
           parts.push('</div>');
@@ -142,7 +183,7 @@ function renderPage(sim: GChatSim): string {
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Google Chat (simulated)</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;background:#f6f8fc}section.thread{background:#fff;border-radius:8px;padding:.8em 1em;margin:1em 0;box-shadow:0 1px 2px #0002}
 .tname{color:#5f6368;font-size:.8em}article{border-top:1px solid #eee;padding:.5em 0}time{color:#999;font-size:.75em}pre{white-space:pre-wrap;margin:.3em 0}
-.card{border:1px solid #dadce0;border-radius:6px;padding:.5em;margin:.3em 0}.sub{color:#5f6368;font-size:.85em}.sh{font-weight:600;margin-top:.4em}</style></head>
+.label{color:#5f6368;font-size:.75em}.text{margin:.3em 0}.card{border:1px solid #dadce0;border-radius:6px;padding:.5em;margin:.3em 0}.sub{color:#5f6368;font-size:.85em}.sh{font-weight:600;margin-top:.4em}</style></head>
 <body><h1>Google Chat incoming webhooks (simulator)</h1>${parts.join('\n')}</body></html>`;
 }
 
