@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { ChatwootClient } from '@pcs/chatwoot';
 import { ConfigError, type Config } from '@pcs/config';
-import { sharedPauseHooks, type ApiName, type PauseStore } from '@pcs/http';
+import { setApiResponseSink, sharedPauseHooks, type ApiName, type PauseStore } from '@pcs/http';
 import type { Logger } from '@pcs/logger';
 import { PipedriveClient } from '@pcs/pipedrive';
+import type { MetricsRecorder } from '@pcs/queues';
 
 export interface Apis {
   pipedrive: PipedriveClient;
@@ -38,5 +39,29 @@ export function createApis(config: Config, redis: Redis, log: Logger): Apis {
       apiKey: cw.apiKey,
       hooks: hooks('chatwoot'),
     }),
+  };
+}
+
+/** The `api` label of pcs_api_requests_total (docs/contract.md §4) of each counted API. */
+const API_LABEL: Partial<Record<ApiName, string>> = {
+  pipedrive: 'pipedrive',
+  chatwoot: 'chatwoot',
+  gchat: 'google_chat',
+};
+
+/**
+ * Counts every answer of Pipedrive, Chatwoot and Google Chat in this process (its status, or
+ * `error` when none came) for pcs_api_requests_total. Returns what stops counting.
+ */
+export function countApiResponses(metrics: MetricsRecorder): () => void {
+  const sink = (api: ApiName, status: number | 'error') => {
+    const label = API_LABEL[api];
+    if (label) metrics.apiResponse(label, status);
+  };
+  const previous = setApiResponseSink(sink);
+  return () => {
+    const current = setApiResponseSink(previous);
+    // Another sink set since (a second worker in this process) stays.
+    if (current !== sink) setApiResponseSink(current);
   };
 }

@@ -11,12 +11,13 @@ import {
   createQueues,
   createRedis,
   enqueue,
+  MetricsRecorder,
   reconcileSchedulers,
   type HandlerEntry,
   type QueueName,
 } from '@pcs/queues';
 import { Runs, type SyncDeps } from '@pcs/sync';
-import { createApis, type Apis } from './apis.js';
+import { countApiResponses, createApis, type Apis } from './apis.js';
 import { DEFAULT_TIMING, type WorkerContext, type WorkerTiming } from './context.js';
 import { createHandlers, handlerEntries } from './handlers/index.js';
 import { schedulersLost, startUpkeep, type Upkeep } from './upkeep.js';
@@ -81,6 +82,15 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     });
   }
   const queues = createQueues(producer, config.redis.prefix);
+  // pcs_api_requests_total and pcs_job_duration_seconds (docs/contract.md §4), added to Redis once a second.
+  let lastMetricsError = 0;
+  const metrics = new MetricsRecorder(producer, config.redis.prefix, {
+    onError: (err) => {
+      if (Date.now() - lastMetricsError > 60_000) log.warn({ err }, 'could not add to the metrics counters');
+      lastMetricsError = Date.now();
+    },
+  });
+  const stopCountingApis = countApiResponses(metrics);
   let stopping: Promise<{ forced: boolean }> | undefined;
   let apis: Apis | undefined;
   let upkeep: Upkeep | undefined = undefined;
@@ -147,11 +157,14 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   // Jobs in flight, so that a stop past its bound can hand them back to the queue at once.
   const inFlight = new Map<string, Job>();
   const workers = served.map((queue) => {
-    const w = createDispatchingWorker(queue, entries, redis, config.redis.prefix, {
-      lockDuration: timing.jobLockMs,
-      stalledInterval: timing.jobLockMs,
-      ...QUEUE_WORKER_OPTIONS[queue],
-    });
+    const w = createDispatchingWorker(
+      queue,
+      entries,
+      redis,
+      config.redis.prefix,
+      { lockDuration: timing.jobLockMs, stalledInterval: timing.jobLockMs, ...QUEUE_WORKER_OPTIONS[queue] },
+      metrics,
+    );
     const qlog = loggers.get('worker').child({ queue });
     const key = (job: Job) => `${queue}:${job.id}`;
     w.on('active', (job) => inFlight.set(key(job), job));
@@ -201,6 +214,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
         for (const w of workers) w.cancelAllJobs('worker shutting down');
       }
       clearTimeout(timer);
+      stopCountingApis();
+      await metrics.close();
       await closeQueues(queues);
       redis.disconnect();
       producer.disconnect();

@@ -31,6 +31,35 @@ export interface RequestHooks {
   onRateLimited?: (retryAfterMs: number, err: ApiError) => Promise<void> | void;
 }
 
+/**
+ * Told about every answer of an API (its HTTP status) or a request that got none (`'error'`:
+ * refused, reset, timed out, over a size limit). Called synchronously on the request's path: it
+ * must be cheap and must not throw (a throw is swallowed).
+ */
+export type ApiResponseSink = (api: ApiName, status: number | 'error') => void;
+
+let responseSink: ApiResponseSink | undefined;
+
+/**
+ * Sets (or clears) the process-wide sink of every answer of the instances of `createAxios` with an
+ * `api`, and of Google Chat (@pcs/notify): one place every request of the process passes. The
+ * worker counts them for `pcs_api_requests_total` (docs/contract.md §4). Returns the sink it replaced.
+ */
+export function setApiResponseSink(sink: ApiResponseSink | undefined): ApiResponseSink | undefined {
+  const previous = responseSink;
+  responseSink = sink;
+  return previous;
+}
+
+/** Tells the sink about one answer; never throws. */
+export function reportApiResponse(api: ApiName, status: number | 'error'): void {
+  try {
+    responseSink?.(api, status);
+  } catch {
+    // A counting failure never fails a request.
+  }
+}
+
 export interface RequestCounters {
   total: number;
   byRoute: Record<string, number>;
@@ -127,7 +156,8 @@ export interface AxiosOptions {
 
 /**
  * A keep-alive axios instance that never throws on status (the caller classifies). With `api`,
- * an answer over the size limit is a typed `bad_data` ApiError (see sizeLimitError).
+ * an answer over the size limit is a typed `bad_data` ApiError (see sizeLimitError), and every
+ * answer (or its absence) goes to the process's ApiResponseSink.
  */
 export function createAxios(
   baseURL: string,
@@ -148,8 +178,16 @@ export function createAxios(
     transitional: { clarifyTimeoutError: true },
   });
   if (opts)
-    instance.interceptors.response.use(undefined, (err: unknown) =>
-      Promise.reject(sizeLimitError(opts.api, err) ?? err),
+    instance.interceptors.response.use(
+      (res) => {
+        reportApiResponse(opts.api, res.status);
+        return res;
+      },
+      (err: unknown) => {
+        const status = axios.isAxiosError(err) ? err.response?.status : undefined;
+        reportApiResponse(opts.api, status ?? 'error');
+        return Promise.reject(sizeLimitError(opts.api, err) ?? err);
+      },
     );
   return instance;
 }

@@ -1,5 +1,12 @@
 import axios from 'axios';
-import { ApiError, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, sizeLimitError, truncate } from '@pcs/http';
+import {
+  ApiError,
+  MAX_REQUEST_BYTES,
+  MAX_RESPONSE_BYTES,
+  reportApiResponse,
+  sizeLimitError,
+  truncate,
+} from '@pcs/http';
 import type { Alert } from './alert.js';
 import { renderMessage } from './card.js';
 
@@ -31,6 +38,7 @@ export async function postToGoogleChat(webhookUrl: string, alert: Alert, timeout
       maxBodyLength: MAX_REQUEST_BYTES,
     });
   } catch (err) {
+    reportApiResponse('gchat', 'error');
     // An answer over the size limit (never read, never retried: the message may well be posted).
     const tooLarge = sizeLimitError('gchat', err);
     if (tooLarge) throw tooLarge;
@@ -43,6 +51,8 @@ export async function postToGoogleChat(webhookUrl: string, alert: Alert, timeout
       method: 'POST',
     });
   }
+  // Counted as pcs_api_requests_total{api="google_chat"} by the worker (docs/contract.md §4).
+  reportApiResponse('gchat', res.status);
   const body = typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? '');
   const googleMessage = (res.data as { error?: { message?: string; status?: string } } | undefined)?.error;
   const detail = googleMessage

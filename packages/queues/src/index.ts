@@ -4,3 +4,4 @@ export * from './connection.js';
 export * from './queues.js';
 export * from './schedulers.js';
 export * from './workers.js';
+export * from './counters.js';

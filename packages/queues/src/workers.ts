@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job, type MinimalJob, type Queue, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import type { MetricsRecorder } from './counters.js';
 import type { AnyJobDefinition, JobDefinition } from './definition.js';
 import { InvalidPayloadError, parsePayload } from './queues.js';
 import type { QueueName } from './names.js';
@@ -38,7 +39,9 @@ export function workerName(queue: QueueName): string {
 /**
  * A BullMQ worker for one queue that dispatches by job name to the registered handlers and
  * validates every payload before its handler runs. A job with an unknown name or an invalid
- * payload fails at once (no retry can fix it) and stays visible in Bull Board.
+ * payload fails at once (no retry can fix it) and stays visible in Bull Board. With `metrics`,
+ * every completed or failed attempt adds its processing time (finishedOn − processedOn) to
+ * `pcs_job_duration_seconds{queue,name}` (docs/contract.md §4).
  */
 export function createDispatchingWorker(
   queue: QueueName,
@@ -46,9 +49,10 @@ export function createDispatchingWorker(
   connection: Redis,
   prefix: string,
   opts: Partial<WorkerOptions> = {},
+  metrics?: MetricsRecorder,
 ): Worker {
   const table = new Map(entries.filter((e) => e.definition.queue === queue).map((e) => [e.definition.name, e]));
-  return new Worker(
+  const worker = new Worker(
     queue,
     async (job: Job, _token?: string, signal?: AbortSignal) => {
       const entry = table.get(job.name);
@@ -80,6 +84,15 @@ export function createDispatchingWorker(
       ...opts,
     },
   );
+  if (metrics) {
+    const record = (job: Job | undefined) => {
+      if (!job?.processedOn) return;
+      metrics.jobDuration(queue, job.name, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
+    };
+    worker.on('completed', record);
+    worker.on('failed', record);
+  }
+  return worker;
 }
 
 /** The BullMQ states in which a job will still run (or is running). */
