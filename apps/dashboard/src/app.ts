@@ -53,7 +53,10 @@ export function createApp(deps: DashboardDeps): Express {
     else res.json({ status: 'ready' });
   });
 
-  const metrics = createMetrics(queues, getDs, health, log, { target: config });
+  const metrics = createMetrics(queues, getDs, health, log, {
+    target: config,
+    counters: { redis, prefix: config.redis.prefix },
+  });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.scrape());
   });

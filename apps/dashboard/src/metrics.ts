@@ -1,10 +1,11 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Config } from '@pcs/config';
 import type { DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import { METRIC_COUNTERS, readCounters, RunHistory, type CounterName } from '@pcs/sync/runs';
 import { targetSince } from '@pcs/sync/target';
-import { onlineWorkers, QUEUE_NAMES, type Queues } from '@pcs/queues';
+import { onlineWorkers, QUEUE_NAMES, readMetricCounters, type JobDurationHistogram, type Queues } from '@pcs/queues';
 import { PARTS, withTimeout, type Health, type Part } from './health.js';
 
 /**
@@ -14,7 +15,9 @@ import { PARTS, withTimeout, type Health, type Part } from './health.js';
  * (`pcs_sync_runs_total`, `pcs_sync_records_total`, `pcs_cleanup_runs_total`,
  * `pcs_alerts_sent_total`) are kept in the database by whoever does the work (the runs module, the
  * alert delivery: packages/sync/src/runs/counters.ts) and only shown here, as counters: they
- * survive a dashboard restart, and pruning old runs never lowers them.
+ * survive a dashboard restart, and pruning old runs never lowers them. `pcs_api_requests_total`
+ * and the histogram `pcs_job_duration_seconds` are counted by the workers in Redis
+ * (packages/queues/src/counters.ts) and only shown here too.
  *
  * A scrape does no heavy work: each source (Redis, the database) is read at most once per its TTL,
  * by one computation that concurrent scrapes share, and a scrape waits for a refresh only briefly
@@ -39,6 +42,11 @@ export interface MetricsOptions {
   scrapeWaitMs?: number;
   /** Deadline of one source's reading (default 5 s). */
   readTimeoutMs?: number;
+  /**
+   * Where the workers keep pcs_api_requests_total and pcs_job_duration_seconds (the Redis and the
+   * queue prefix of the queues); both are left out without it.
+   */
+  counters?: { redis: Redis; prefix: string };
 }
 
 type SetFn = (labels: Record<string, string>, v: number) => void;
@@ -72,11 +80,14 @@ export function createMetrics(
   ]);
   const queueJobs = gauge('pcs_queue_jobs', 'Jobs per queue and state', ['queue', 'state']);
   const workersOnline = gauge('pcs_workers_online', 'Workers connected per queue', ['queue']);
-  const durations = gauge(
-    'pcs_job_duration_seconds',
-    'Processing time of the most recent completed jobs per queue (up to 100), by statistic',
-    ['queue', 'stat'],
-  );
+  const apiRequests = new Counter({
+    name: 'pcs_api_requests_total',
+    help: 'Requests to the outside APIs by api (pipedrive, chatwoot, google_chat) and status (the HTTP status, or error when none came)',
+    labelNames: ['api', 'status'],
+    registers: [registry],
+  });
+  const durations = new JobDurations();
+  registry.registerMetric(durations as unknown as Metric);
   // Kept in the database and shown as they are read: a counter is emptied and added to.
   const counters = Object.fromEntries(
     (Object.keys(METRIC_COUNTERS) as CounterName[]).map((name) => [
@@ -100,8 +111,8 @@ export function createMetrics(
 
   const readTimeoutMs = opts.readTimeoutMs ?? 5_000;
   const sources: Record<Part, Source> = {
-    redis: source('redis', opts.redisTtlMs ?? 5_000, [queueJobs, workersOnline, durations], () =>
-      readRedis(queues, queueJobs, workersOnline, durations),
+    redis: source('redis', opts.redisTtlMs ?? 5_000, [queueJobs, workersOnline, apiRequests, durations], () =>
+      readRedis(queues, opts.counters, queueJobs, workersOnline, apiRequests, durations),
     ),
     database: source(
       'database',
@@ -189,44 +200,82 @@ export function createMetrics(
   };
 }
 
-/** Job counts, workers and recent durations of every queue: a handful of Redis round trips. */
-async function readRedis(queues: Queues, jobs: Gauge, workers: Gauge, durations: Gauge): Promise<Reading> {
+/**
+ * Job counts and workers of every queue, and the counters the workers keep in Redis (API requests,
+ * job durations): a handful of Redis round trips.
+ */
+async function readRedis(
+  queues: Queues,
+  where: MetricsOptions['counters'],
+  jobs: Gauge,
+  workers: Gauge,
+  apiRequests: Counter,
+  durations: JobDurations,
+): Promise<Reading> {
   const out: Reading = [];
   const set =
     (g: Gauge): SetFn =>
     (labels, v) =>
       out.push(() => g.set(labels, v));
-  await Promise.all(
-    QUEUE_NAMES.map(async (q) => {
-      const [counts, online, done] = await Promise.all([
-        queues[q].getJobCounts(
-          'waiting',
-          'active',
-          'delayed',
-          'failed',
-          'completed',
-          'prioritized',
-          'waiting-children',
-        ),
-        onlineWorkers(queues[q]),
-        queues[q].getJobs(['completed'], 0, 99, false),
-      ]);
-      for (const [state, n] of Object.entries(counts)) set(jobs)({ queue: q, state }, n ?? 0);
-      set(workers)({ queue: q }, online.length);
-      const secs = done
-        .filter((j) => j.processedOn && j.finishedOn)
-        .map((j) => (j.finishedOn! - j.processedOn!) / 1000)
-        .sort((a, b) => a - b);
-      if (!secs.length) return;
-      const pick = (p: number) => secs[Math.min(secs.length - 1, Math.floor(p * secs.length))]!;
-      const stat = set(durations);
-      stat({ queue: q, stat: 'avg' }, secs.reduce((a, b) => a + b, 0) / secs.length);
-      stat({ queue: q, stat: 'p50' }, pick(0.5));
-      stat({ queue: q, stat: 'p95' }, pick(0.95));
-      stat({ queue: q, stat: 'max' }, secs[secs.length - 1]!);
-    }),
-  );
+  const [, counted] = await Promise.all([
+    Promise.all(
+      QUEUE_NAMES.map(async (q) => {
+        const [counts, online] = await Promise.all([
+          queues[q].getJobCounts(
+            'waiting',
+            'active',
+            'delayed',
+            'failed',
+            'completed',
+            'prioritized',
+            'waiting-children',
+          ),
+          onlineWorkers(queues[q]),
+        ]);
+        for (const [state, n] of Object.entries(counts)) set(jobs)({ queue: q, state }, n ?? 0);
+        set(workers)({ queue: q }, online.length);
+      }),
+    ),
+    where ? readMetricCounters(where.redis, where.prefix) : { api: [], jobs: [] },
+  ]);
+  for (const c of counted.api) out.push(() => apiRequests.inc({ api: c.api, status: c.status }, c.value));
+  out.push(() => durations.set(counted.jobs));
   return out;
+}
+
+/**
+ * `pcs_job_duration_seconds{queue,name}` as a Prometheus histogram of the absolute values the
+ * workers counted (prom-client's Histogram only observes, it cannot be set): a metric of type
+ * `histogram` whose values are the `_bucket` (cumulative, `le`), `_sum` and `_count` series.
+ */
+class JobDurations {
+  readonly name = 'pcs_job_duration_seconds';
+  readonly help = 'Processing time of jobs (each completed or failed attempt), by queue and job name';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private jobs: JobDurationHistogram[] = [];
+
+  set(jobs: JobDurationHistogram[]) {
+    this.jobs = jobs;
+  }
+
+  reset() {
+    this.jobs = [];
+  }
+
+  get() {
+    const { name, help, type, aggregator } = this;
+    const values = this.jobs.flatMap(({ queue, name: job, buckets, sum, count }) => [
+      ...buckets.map((b) => ({
+        metricName: `${name}_bucket`,
+        labels: { queue, name: job, le: b.le },
+        value: b.value,
+      })),
+      { metricName: `${name}_sum`, labels: { queue, name: job }, value: sum },
+      { metricName: `${name}_count`, labels: { queue, name: job }, value: count },
+    ]);
+    return { name, help, type, aggregator, values };
+  }
 }
 
 const COUNTER_HELP: Record<CounterName, string> = {
