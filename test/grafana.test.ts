@@ -117,17 +117,24 @@ describe('infra/grafana: the dashboard and its provisioning', () => {
         expect(contract.get(base) === 'counter' || suffix !== '', `rate/increase over the gauge ${name}`).toBe(true);
       }
     }
-    // Runs and outcomes over time, last success age, queue depth, alerts firing (issue 12, deliver 6).
+    // Runs and outcomes over time, last success age, API requests and 429s, queue depth, alerts
+    // firing (issue 12, deliver 6).
     for (const required of [
       'pcs_sync_runs_total',
       'pcs_sync_records_total',
       'pcs_last_successful_sync_timestamp_seconds',
+      'pcs_api_requests_total',
+      'pcs_job_duration_seconds',
       'pcs_queue_jobs',
       'pcs_alerts_firing',
       'pcs_workers_online',
       'pcs_up',
     ])
       expect([...bases], required).toContain(required);
+    expect(
+      exprs.some((e) => /pcs_api_requests_total\{status="429"\}/.test(e)),
+      'a query counts the 429s',
+    ).toBe(true);
     // The last success panel turns red at the 2 h stale line of PcsSyncStale.
     const age = panels.find((p) =>
       p.targets?.some((t) => t.expr?.includes('time() - pcs_last_successful_sync_timestamp_seconds')),
