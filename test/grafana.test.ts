@@ -1,8 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { REPO_ROOT } from '../packages/config/src/index.js';
+import { tempDir } from './support/index.js';
 import { createStack, type TestStack } from './support/stack.js';
 import { spawnApp, type AppProcess } from './support/processes.js';
 
@@ -148,6 +150,25 @@ describe('infra/grafana: the dashboard and its provisioning', () => {
     expect(age!.fieldConfig.defaults.thresholds.steps).toContainEqual({ color: 'red', value: 2 * 3600 });
     const rules = readFileSync(join(REPO_ROOT, 'infra/prometheus/rules.yml'), 'utf8');
     expect(rules).toContain('time() - pcs_last_successful_sync_timestamp_seconds > 2 * 3600');
+  });
+
+  it("every query is valid PromQL (promtool parses each as a recording rule; Grafana's $__rate_interval as 5m)", () => {
+    const version = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+    expect(
+      version.status,
+      'promtool is not installed: apt-get install -y --no-install-recommends prometheus (.ci/run installs it)',
+    ).toBe(0);
+    const dir = tempDir('grafana-promql');
+    const file = join(dir, 'queries.yml');
+    const rules = exprs.map((expr, i) => ({
+      record: `pcs:grafana_query:${i}`,
+      expr: expr.replaceAll('$__rate_interval', '5m'),
+    }));
+    writeFileSync(file, stringifyYaml({ groups: [{ name: 'grafana', rules }] }));
+    const check = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+    rmSync(dir, { recursive: true, force: true });
+    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+    expect(check.stdout).toContain(`${exprs.length} rules found`);
   });
 
   it('is provisioned from the folder docker-compose.yml mounts, next to the provisioning files', () => {
