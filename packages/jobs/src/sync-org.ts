@@ -3,16 +3,22 @@ import { defineJob, KEEP_COMPLETED, KEEP_FAILED, type enqueue } from '@pcs/queue
 import { JOB_NAMES } from './names.js';
 import { triggerSchema } from './triggers.js';
 
-/** A targeted upsert of one organization (Pipedrive webhook). */
+/** A targeted upsert of one organization (Pipedrive webhook, or `manage sync --org`). */
 export const syncOrgJob = defineJob({
   name: JOB_NAMES.syncOrg,
   queue: 'sync',
-  description: 'Upsert one organization now (Pipedrive webhook event)',
+  description: 'Upsert one organization now (Pipedrive webhook event, or `manage sync --org`)',
   schema: z.object({
     orgId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
     trigger: triggerSchema.default('webhook'),
     /** `<entity>.<action>` of the webhook event (each part at most 64 characters, checked at the intake). */
     event: z.string().max(129).optional(),
+    /**
+     * Write the contact even when its content hash is unchanged: `manage sync --org` syncs "whatever
+     * their hash" (docs/contract.md §2). Webhook events leave it off (an unchanged organization
+     * costs no Chatwoot call).
+     */
+    force: z.boolean().default(false),
   }),
   attempts: 8,
   backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
@@ -54,4 +60,14 @@ export function targetedSyncOptions(orgId: number): NonNullable<Parameters<typeo
     priority: WEBHOOK_PRIORITY,
     deduplication: { id: targetedSyncKey(orgId), keepLastIfActive: true },
   };
+}
+
+/**
+ * The options of an operator's targeted sync (`manage sync --org`, docs/contract.md §2): at once (no
+ * coalescing wait: the operator asked for this organization now), ahead of running batches like a
+ * webhook event, and with no deduplication, so it is never swallowed by a pending webhook job that
+ * would not force the write, and the CLI can follow its own job id.
+ */
+export function operatorSyncOptions(): NonNullable<Parameters<typeof enqueue>[3]> {
+  return { priority: WEBHOOK_PRIORITY };
 }

@@ -9,7 +9,10 @@ import { rethrowForQueue } from './queue-errors.js';
 /** How long a targeted upsert waits while a cleanup runs. */
 export const ORG_RETRY_WHILE_CLEANUP_MS = 15_000;
 
-/** sync-org: a targeted upsert of one organization (Pipedrive webhook); waits while a cleanup runs. */
+/**
+ * sync-org: a targeted upsert of one organization (Pipedrive webhook, or `manage sync --org` with
+ * `force`: written whatever its hash, docs/contract.md §2); waits while a cleanup runs.
+ */
 export function syncOrgHandler(ctx: WorkerContext): JobHandler<(typeof syncOrgJob)['schema']> {
   return async (payload, job) => {
     if (await ctx.runs.isRunning('cleanup')) {
@@ -17,8 +20,10 @@ export function syncOrgHandler(ctx: WorkerContext): JobHandler<(typeof syncOrgJo
       throw new DelayedError();
     }
     try {
-      const result = await syncOne({ ...ctx.sync(), report: jobReport(job) }, payload.orgId, payload.trigger, job.id);
-      ctx.loggers.get('sync').info({ ...result, event: payload.event }, 'targeted upsert done');
+      const result = await syncOne({ ...ctx.sync(), report: jobReport(job) }, payload.orgId, payload.trigger, job.id, {
+        force: payload.force,
+      });
+      ctx.loggers.get('sync').info({ ...result, event: payload.event, force: payload.force }, 'targeted upsert done');
       return result;
     } catch (err) {
       return rethrowForQueue(ctx, job, err, { orgId: payload.orgId });
