@@ -4,23 +4,38 @@ import type { Run } from '@pcs/db';
 import { summarizeRun } from '@pcs/ops';
 import { syncRunJob } from '@pcs/jobs';
 import { enqueue } from '@pcs/queues';
-import { openRuntime } from '../runtime.js';
+import { CliError, EXIT, openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
 import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout } from '../wait.js';
+import { parseOrgIds, syncOrgs } from './sync-orgs.js';
 
 export function registerSync(program: Command): void {
   program
     .command('sync')
-    .description('enqueue a sync run (incremental unless --full); with --wait, wait and print the run summary')
+    .description(
+      'enqueue a sync run (incremental unless --full), or of just some organizations (--org); with --wait, wait and print the run summary',
+    )
     .option('--full', 'list every organization instead of the changes since the last run')
+    .option(
+      '--org <ids>',
+      'sync just these Pipedrive organizations now (comma-separated ids), as a webhook event would, whatever their hash',
+    )
     .option('--wait', 'wait for the run to end and print its summary (exit 1 when it failed)')
     .option('--timeout <duration>', TIMEOUT_HELP)
     .option('--json', 'print one JSON document')
-    .action(async (opts: { full?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+    .action(async (opts: { full?: boolean; org?: string; wait?: boolean; timeout?: string; json?: boolean }) => {
       const out = createOutput(Boolean(opts.json));
       const timeoutMs = waitTimeout(opts);
+      // docs/contract.md §2: `--org` names the organizations; `--full` would list them all.
+      if (opts.org !== undefined && opts.full)
+        throw new CliError(
+          '--org and --full contradict each other: --org syncs just the named organizations',
+          EXIT.usage,
+        );
+      const orgIds = opts.org === undefined ? undefined : parseOrgIds(opts.org);
       const rt = await openRuntime({ redis: true, database: Boolean(opts.wait) });
       try {
+        if (orgIds) return await syncOrgs(rt, out, orgIds, { ...opts, timeoutMs });
         const runId = randomUUID();
         const job = await enqueue(rt.queues!, syncRunJob, {
           mode: opts.full ? 'full' : 'incremental',
