@@ -28,10 +28,11 @@ export const TIMEOUT_HELP =
 export type WaitResult = { run: Run } | { timedOut: true; state: string; run: Run | null };
 
 /** Says so when no worker serves the queue a job waits in; returns whether it said so. */
-export async function warnIfNoWorker(queue: Queue, out: Output): Promise<boolean> {
+export async function warnIfNoWorker(queue: Queue, then = 'still waiting'): Promise<boolean> {
   if ((await onlineWorkers(queue)).length > 0) return false;
-  out.say(
-    color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (still waiting)`),
+  // A warning: on stderr in both modes, so a script reading stdout sees only the result.
+  process.stderr.write(
+    `${color.yellow(`no worker is serving the ${queue.name} queue: start one with \`pnpm run worker\` (${then})`)}\n`,
   );
   return true;
 }
@@ -78,7 +79,7 @@ export async function waitForRun(
       return { timedOut: true, state: run ? 'running' : state, run: run ?? null };
     }
     if (!warnedNoWorker && Date.now() - started > 5_000 && (state === 'waiting' || state === 'prioritized'))
-      warnedNoWorker = await warnIfNoWorker(queue, out);
+      warnedNoWorker = await warnIfNoWorker(queue);
     if (tty && run) {
       const line = progress(run);
       if (line !== lastLine) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);

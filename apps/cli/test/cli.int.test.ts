@@ -357,6 +357,27 @@ describe('manage CLI', () => {
     });
   });
 
+  it('sync and cleanup say when no worker serves their queue, on stderr, and still print their one document', async () => {
+    const { Queue } = await import('bullmq');
+    const { Redis } = await import('ioredis');
+    for (const cmd of ['sync', 'cleanup']) {
+      const r = manage([cmd, '--json'], env);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ queued: true });
+      expect(r.stderr).toMatch(new RegExp(`no worker is serving the ${cmd} queue: .*the run waits until one starts`));
+    }
+    const connection = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
+    try {
+      for (const name of ['sync', 'cleanup']) {
+        const q = new Queue(name, { connection, prefix });
+        await q.obliterate({ force: true });
+        await q.close();
+      }
+    } finally {
+      connection.disconnect();
+    }
+  });
+
   it('cleanup --dry-run waits for its plan without --wait (here no worker runs: it gives up at --timeout)', () => {
     const r = manage(['cleanup', '--dry-run', '--timeout', '2s', '--json'], env);
     expect(r.code).toBe(1);

@@ -1,11 +1,11 @@
 import type { Job, Queue } from 'bullmq';
 import { RunEntity, type DataSource, type Run } from '@pcs/db';
 import { operatorSyncOptions, syncOrgJob } from '@pcs/jobs';
-import { enqueue, onlineWorkers } from '@pcs/queues';
+import { enqueue } from '@pcs/queues';
 import type { TargetedResult } from '@pcs/sync';
 import { color, table, type Output } from '../output.js';
 import { CliError, EXIT, type Runtime } from '../runtime.js';
-import { reportTimeout } from '../wait.js';
+import { reportTimeout, warnIfNoWorker } from '../wait.js';
 
 /**
  * `manage sync --org <id>[,<id>…]` (docs/contract.md §2): those organizations now, as a webhook
@@ -67,10 +67,7 @@ export async function syncOrgs(
   opts: { wait?: boolean; timeout?: string; timeoutMs?: number },
 ): Promise<void> {
   const queue = rt.queues!.sync;
-  if ((await onlineWorkers(queue)).length === 0)
-    process.stderr.write(
-      `${color.yellow(`no worker is serving the sync queue: the jobs wait until one starts (\`pnpm run worker\`)${opts.wait ? '; waiting anyway' : ''}`)}\n`,
-    );
+  await warnIfNoWorker(queue, opts.wait ? 'waiting anyway' : 'the jobs wait until one starts');
   const queued: { orgId: number; jobId: string }[] = [];
   const jobs: Job[] = [];
   for (const orgId of orgIds) {

@@ -6,7 +6,7 @@ import { syncRunJob } from '@pcs/jobs';
 import { enqueue } from '@pcs/queues';
 import { CliError, EXIT, openRuntime } from '../runtime.js';
 import { color, createOutput } from '../output.js';
-import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout } from '../wait.js';
+import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout, warnIfNoWorker } from '../wait.js';
 import { parseOrgIds, syncOrgs } from './sync-orgs.js';
 
 export function registerSync(program: Command): void {
@@ -46,6 +46,7 @@ export function registerSync(program: Command): void {
           .get('sync')
           .info({ runId, jobId: job.id, full: Boolean(opts.full) }, 'sync run enqueued from the CLI');
         if (!opts.wait) {
+          await warnIfNoWorker(rt.queues!.sync, 'the run waits until one starts');
           out.say(
             `queued ${opts.full ? 'full' : 'incremental'} sync run ${runId} (job ${job.id}); follow it with: pnpm manage status`,
           );

@@ -72,7 +72,7 @@ export function registerTestAlerts(program: Command): void {
             return;
           }
           if (!warnedNoWorker && Date.now() - started > 5_000 && state === 'waiting')
-            warnedNoWorker = await warnIfNoWorker(rt.queues!.notifications, out);
+            warnedNoWorker = await warnIfNoWorker(rt.queues!.notifications);
           if (!warned && current && current.attemptsMade > 0) {
             out.say(
               `delivery attempt ${current.attemptsMade} failed (${current.failedReason ?? 'retrying'}); retrying…`,
