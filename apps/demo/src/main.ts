@@ -242,6 +242,10 @@ Try the operator CLI against the demo:
   ENV_FILE=${parsed['env-out']} pnpm manage monitor
   ENV_FILE=${parsed['env-out']} pnpm manage org ${sim.pipedrive.listOrgs().find((o) => o.label_ids.includes(sim.pipedrive.config.customerLabelId))?.id ?? '<org id>'}
   ENV_FILE=${parsed['env-out']} pnpm manage logs sync -f
+  ENV_FILE=${parsed['env-out']} pnpm manage sync --org <org id> --wait
+
+Prometheus and Grafana over the same metrics (with Docker): docker compose --profile observability up -d
+  (infra/prometheus: scrape and alert rules; infra/grafana: the dashboard; see MONITORING.md)
 ${parsed['no-activity'] ? '' : '\nEvery 30 s an organization changes in the fake Pipedrive and its webhook reaches the dashboard;\nwatch the contact change on the Chatwoot page.\n'}
 Ctrl-C stops everything; \`pnpm run demo -- --clean\` then removes its database and Redis keys.`);
   ready = true;

@@ -68,6 +68,10 @@ describe('pnpm run demo', () => {
       );
       expect(out).toMatch(/cleanup succeeded: 1 contact of a former customer marked/);
       expect(out).toContain('test alert delivered');
+      // The printout leads on: one organization's story, a targeted sync, Prometheus and Grafana.
+      expect(out).toMatch(/pnpm manage org \d+/);
+      expect(out).toContain('pnpm manage sync --org');
+      expect(out).toContain('docker compose --profile observability up -d');
       const url = (label: string) => new RegExp(`${label}\\s+(http://\\S+)`).exec(out)?.[1];
       const board = url('Bull Board \\(queues and jobs\\)')!;
       const contactsPage = url('Chatwoot contacts \\(simulated\\)')!;
