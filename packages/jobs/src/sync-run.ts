@@ -13,6 +13,8 @@ export const syncRunJob = defineJob({
     mode: z.enum(['full', 'incremental']).default('incremental'),
     trigger: triggerSchema.default('schedule'),
     runId: z.uuid().optional(),
+    /** docs/contract.md §2 `sync --dry-run`: compare and report, write nothing to Chatwoot nor the stored hashes or contact ids. */
+    dryRun: z.boolean().optional(),
   }),
   attempts: 3,
   backoff: { type: 'exponential', delay: 30_000, jitter: 0.5 },

@@ -5,7 +5,7 @@ import type { PdPerson } from '@pcs/pipedrive';
 import { identifierOf, pipedriveWebOrigin } from './contact.js';
 import { cached } from './cache.js';
 import { durable, outcomeLines, progressReporter, reportLines, type SyncDeps } from './deps.js';
-import type { RunDetails } from './details.js';
+import { isDryRun, type RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import { loadOrganizations, loadPersonsByOrg, replacePersonsOfOrg, saveOrganizationRows } from './mirror.js';
 import { failureOf, type Counts } from './runs/index.js';
@@ -50,6 +50,7 @@ export function upsertContext(deps: SyncDeps, details: RunDetails): UpsertContex
     chatwoot: deps.chatwoot,
     inboxId: deps.config.chatwoot.inboxId,
     legacyLookup: details.legacyLookup !== false,
+    dryRun: details.dryRun === true,
     mapping: {
       phoneFieldKey: details.phoneFieldKey,
       supportLinkFieldKey: details.supportLinkFieldKey,
@@ -59,13 +60,19 @@ export function upsertContext(deps: SyncDeps, details: RunDetails): UpsertContex
   };
 }
 
-/** Saves upsert results: outcomes, organization rows and the run's counters in one transaction. */
+/**
+ * Saves upsert results: outcomes, organization rows and the run's counters in one transaction. A
+ * dry run (docs/contract.md §2) records its plan as outcomes and the run's counters only: no
+ * organization row (hash, contact id, state), nothing added to the counters of /metrics.
+ */
 export function commitResults(
   deps: SyncDeps,
   runId: string,
   results: UpsertResult[],
   batchDone?: number,
+  dryRun = false,
 ): Promise<Counts> {
+  if (dryRun) return deps.runs.recordOutcomes(runId, results, { batchDone, metrics: false });
   return deps.runs.recordOutcomes(runId, results, {
     batchDone,
     alsoWrite: (m, fresh) =>
@@ -151,7 +158,7 @@ export async function processBatch(deps: SyncDeps, data: BatchData): Promise<Bat
   }
   // Outcomes, organization rows and the run's counters in one transaction: a crash leaves
   // either all of this batch's progress or none of it, and a re-run skips what was saved.
-  const counts = await commitResults(deps, data.runId, results, stop ? undefined : data.batch);
+  const counts = await commitResults(deps, data.runId, results, stop ? undefined : data.batch, ctx.dryRun);
   for (const r of results) {
     if (r.action === 'failed')
       deps.log.warn(
@@ -200,7 +207,8 @@ export async function abandonBatch(deps: SyncDeps, data: BatchData, err: unknown
       message,
       row: { syncState: 'failed', lastAttemptAt: now, lastErrorType: kind, lastError: message },
     }));
-  const counts = await commitResults(deps, data.runId, results, data.batch);
+  const dryRun = isDryRun(await deps.runs.get(data.runId));
+  const counts = await commitResults(deps, data.runId, results, data.batch, dryRun);
   await reportLines(deps, outcomeLines(`batch ${data.batch} of run ${data.runId} failed for good`, counts, results));
   if (isKind(err, 'auth', 'forbidden')) await runEnded(deps, await deps.runs.fail(data.runId, failureOf(err)));
   deps.log.error(
@@ -254,7 +262,7 @@ export async function lookupContacts(
   );
   for (const o of orgs) {
     const c = byIdentifier.get(identifierOf(o.id));
-    known.set(o.id, c ? { contactId: c.id, adopted: false } : null);
+    known.set(o.id, c ? { contactId: c.id, adopted: false, contact: c } : null);
   }
   const rest = orgs.filter((o) => known.get(o.id) === null);
   if (rest.length && legacyLookup && (await legacyContactsExist(deps, runId))) {
@@ -267,7 +275,7 @@ export async function lookupContacts(
       const orgId = Number(c.customAttributes.pipedrive_org_id);
       // A contact that carries another organization's identifier is not this one's to adopt.
       if (c.identifier && c.identifier !== identifierOf(orgId)) continue;
-      if (known.get(orgId) === null) known.set(orgId, { contactId: c.id, adopted: true });
+      if (known.get(orgId) === null) known.set(orgId, { contactId: c.id, adopted: true, contact: c });
     }
   }
   return known;

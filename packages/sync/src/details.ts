@@ -22,7 +22,14 @@ export interface RunDetails {
   /** What this run's listing cost, for the next run's choice of personsMode. */
   personPages?: number;
   customers?: number;
+  /** docs/contract.md §2 `sync --dry-run`: the run compares and records its plan, and writes nothing. */
+  dryRun?: boolean;
   [key: string]: unknown;
+}
+
+/** Whether a run is a dry run (docs/contract.md §2): it writes nothing to Chatwoot nor to the stored hashes or contact ids. */
+export function isDryRun(run: { details?: unknown } | null | undefined): boolean {
+  return (run?.details as RunDetails | null | undefined)?.dryRun === true;
 }
 
 const DEFINITIONS = [
@@ -88,7 +95,25 @@ export async function ensureDefinitions(
   );
 }
 
-export async function resolveRunDetails(deps: SyncDeps, requestedMode: string): Promise<RunDetails> {
+/**
+ * A dry run creates no attribute definition (a write, docs/contract.md §5): it only reads whether
+ * `pipedrive_org_id` is defined, which the lookup of the original deployment's contacts needs.
+ */
+async function definitionExists(deps: Pick<SyncDeps, 'chatwoot' | 'log'>): Promise<boolean> {
+  try {
+    return (await deps.chatwoot.listAttributeDefinitions()).some((d) => d.key === 'pipedrive_org_id');
+  } catch (err) {
+    if (!isApiError(err, 'forbidden')) throw err;
+    deps.log.warn({ err }, 'dry run: Chatwoot token may not list attribute definitions; adoptions are not looked up');
+    return false;
+  }
+}
+
+export async function resolveRunDetails(
+  deps: SyncDeps,
+  requestedMode: string,
+  opts: { dryRun?: boolean } = {},
+): Promise<RunDetails> {
   const { pipedrive: p } = deps.config;
   const fields = await deps.pipedrive.organizationFields();
   return {
@@ -96,7 +121,7 @@ export async function resolveRunDetails(deps: SyncDeps, requestedMode: string): 
     customerLabelId: p.customerFilterId ? undefined : resolveCustomerLabel(fields, p.customerLabel),
     phoneFieldKey: p.phoneField ? resolveFieldKey(fields, p.phoneField) : undefined,
     supportLinkFieldKey: p.supportLinkField ? resolveFieldKey(fields, p.supportLinkField) : undefined,
-    legacyLookup: await ensureDefinitions(deps),
+    legacyLookup: opts.dryRun ? await definitionExists(deps) : await ensureDefinitions(deps),
   };
 }
 

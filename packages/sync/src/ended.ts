@@ -1,5 +1,6 @@
 import type { Run } from '@pcs/db';
 import type { SyncDeps } from './deps.js';
+import { isDryRun } from './details.js';
 
 /**
  * What follows the end of a run, for the one caller that ended it: the summary line, the
@@ -12,6 +13,15 @@ export async function runEnded(
   run: Run | undefined,
 ): Promise<void> {
   if (!run) return;
+  // A dry run (docs/contract.md §2) is no sync: no healthcheck ping, no alert raised or resolved.
+  if (run.type === 'sync' && isDryRun(run)) {
+    deps.log.info(
+      { runId: run.id, status: run.status, created: run.created, updated: run.updated, adopted: run.adopted },
+      `dry run ${run.status}: nothing written`,
+    );
+    await evaluateRunAlerts(deps, run);
+    return;
+  }
   if (run.type === 'sync' && (run.status === 'succeeded' || run.status === 'partial')) {
     deps.log.info(
       {
@@ -37,7 +47,7 @@ export async function runEnded(
 /** Runs the alert listener for an ended run and records that it did; a failing listener never fails the run. */
 export async function evaluateRunAlerts(deps: Pick<SyncDeps, 'log' | 'runs' | 'onRunEnded'>, run: Run): Promise<void> {
   try {
-    await deps.onRunEnded?.(run);
+    if (!(run.type === 'sync' && isDryRun(run))) await deps.onRunEnded?.(run);
     await deps.runs.markAlertsDone(run.id);
   } catch (err) {
     deps.log.error(

@@ -9,7 +9,7 @@ import {
   RunFailedError,
   type SyncDeps,
 } from './deps.js';
-import { isCustomerOrg, resolveRunDetails, type RunDetails } from './details.js';
+import { isCustomerOrg, isDryRun, resolveRunDetails, type RunDetails } from './details.js';
 import { runEnded } from './ended.js';
 import {
   knownCustomers,
@@ -42,7 +42,7 @@ const LEASE_RENEW_MS = 5_000;
  */
 export async function beginSync(
   deps: SyncDeps,
-  opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string; jobId?: string },
+  opts: { mode: 'full' | 'incremental'; trigger: string; runId?: string; jobId?: string; dryRun?: boolean },
 ): Promise<{ go: boolean; result: BeginResult }> {
   const result = await deps.runs.begin({
     type: 'sync',
@@ -50,7 +50,9 @@ export async function beginSync(
     trigger: opts.trigger,
     runId: opts.runId,
     jobId: opts.jobId,
-    details: { requestedMode: opts.mode, legacyLookup: true },
+    // A dry run (docs/contract.md §2) is a listing run marked in its details: it excludes other runs
+    // as any sync does, but counts for no decision (see runs/history.ts).
+    details: { requestedMode: opts.mode, legacyLookup: true, ...(opts.dryRun ? { dryRun: true } : {}) },
   });
   const { state, run } = result;
   const go = state === 'started' || (state === 'resumed' && run.status === 'running' && !run.listingComplete);
@@ -164,7 +166,9 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
         `the sync target changed since this run began listing (${listedFor} → ${target.key}); the next run lists the new account`,
       );
     const { mode, since } = await decideMode(deps, run.mode === 'full' ? 'full' : 'incremental', target.since);
-    const details = await resolveRunDetails(deps, run.mode);
+    const dryRun = isDryRun(run);
+    const details = await resolveRunDetails(deps, run.mode, { dryRun });
+    if (dryRun) details.dryRun = true;
     details.target = target.key;
     if (since) details.since = since.toISOString();
     if (target.changed) details.targetChanged = target.changed;
@@ -252,7 +256,7 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
       true,
     );
     await reportLines(deps, [
-      `listed (${mode}): ${shown.pages} organization page(s) with ${shown.orgsListed} organization(s)` +
+      `listed (${mode}${dryRun ? ', dry run' : ''}): ${shown.pages} organization page(s) with ${shown.orgsListed} organization(s)` +
         (details.personsMode === 'listing' ? `, ${shown.personPages} person page(s)` : '') +
         `; ${feeder.queued.size} customer(s) queued in ${feeder.count} batch(es)`,
     ]);

@@ -22,6 +22,13 @@ export interface UpsertResult {
   message?: string;
   /** What to store on the organization row. */
   row: Partial<Organization>;
+  /** A dry run's plan (docs/contract.md §2): the contact it would write, the fields that would change. */
+  plan?: DryRunPlan;
+}
+
+export interface DryRunPlan {
+  contactId?: number;
+  fields?: string[];
 }
 
 export interface UpsertContext {
@@ -30,6 +37,8 @@ export interface UpsertContext {
   inboxId?: number;
   /** False when the account's `pipedrive_org_id` attribute definition could not be created (non-admin token). */
   legacyLookup: boolean;
+  /** docs/contract.md §2 `sync --dry-run`: decide and report, write nothing (see planOrganization). */
+  dryRun?: boolean;
 }
 
 const VALUE_FIELDS: readonly ValueField[] = ['email', 'phone_number'];
@@ -57,7 +66,7 @@ function rejectedFields(err: unknown): ValueField[] | undefined {
  * What a batch already found in Chatwoot for an organization without a stored contact id:
  * `null` means looked up and absent (create at once); undefined means not looked up.
  */
-export type KnownContact = { contactId: number; adopted: boolean } | null | undefined;
+export type KnownContact = { contactId: number; adopted: boolean; contact?: CwContact } | null | undefined;
 
 export async function upsertOrganization(
   ctx: UpsertContext,
@@ -80,6 +89,8 @@ export async function upsertOrganization(
   ) {
     return { orgId: org.id, action: 'unchanged', row: { lastAttemptAt: now } };
   }
+
+  if (ctx.dryRun) return planOrganization(ctx, org, desired.payload, known);
 
   const warnings = [...desired.warnings];
   const payload: ContactPayload = { ...desired.payload };
@@ -179,4 +190,80 @@ export async function upsertOrganization(
       contactStatus: 'Customer',
     },
   };
+}
+
+/** Chatwoot's empty values are one: null, undefined and ''. */
+function sameValue(a: unknown, b: unknown): boolean {
+  const norm = (v: unknown) => (v === undefined || v === '' ? null : v);
+  return String(norm(a)) === String(norm(b));
+}
+
+/** The fields of the contact a write of `p` would change (attributes named `custom_attributes.key`). */
+export function changedFields(p: ContactPayload, c: CwContact): string[] {
+  const out: string[] = [];
+  const top: [string, unknown, unknown][] = [
+    ['name', p.name, c.name],
+    ['identifier', p.identifier, c.identifier],
+    ['email', p.email, c.email],
+    ['phone_number', p.phone_number, c.phoneNumber],
+  ];
+  for (const [f, want, have] of top) if (!sameValue(want, have)) out.push(f);
+  for (const [k, v] of Object.entries(p.additional_attributes))
+    if (!sameValue(v, c.additionalAttributes[k])) out.push(`additional_attributes.${k}`);
+  for (const [k, v] of Object.entries(p.custom_attributes))
+    if (!sameValue(v, c.customAttributes[k])) out.push(`custom_attributes.${k}`);
+  return out;
+}
+
+/**
+ * A dry run's decision for one organization whose hash changed (docs/contract.md §2): the same
+ * lookups as a write (stored contact id → identifier → pipedrive_org_id → create), with reads only.
+ * The result stores nothing on the organization row (the batch writes no row in a dry run).
+ */
+async function planOrganization(
+  ctx: UpsertContext,
+  org: Organization,
+  payload: ContactPayload,
+  known: KnownContact,
+): Promise<UpsertResult> {
+  const update = (c: CwContact, adopted: boolean): UpsertResult => {
+    const fields = changedFields(payload, c);
+    const action: Action = adopted ? 'adopted' : fields.length ? 'updated' : 'unchanged';
+    return { orgId: org.id, action, row: {}, plan: { contactId: c.id, fields }, message: planMessage(c.id, fields) };
+  };
+  try {
+    if (org.chatwootContactId) {
+      const c = await ctx.chatwoot.getContact(org.chatwootContactId);
+      if (c) return update(c, false);
+    }
+    if (known) {
+      const c = known.contact ?? (await ctx.chatwoot.getContact(known.contactId));
+      if (c) return update(c, known.adopted);
+    }
+    if (known === undefined) {
+      const existing = await ctx.chatwoot.findByIdentifier(payload.identifier);
+      if (existing) return update(existing, false);
+      if (ctx.legacyLookup) {
+        const legacy = (await ctx.chatwoot.findByCustomAttribute('pipedrive_org_id', org.id)).sort(
+          (a, b) => a.id - b.id,
+        )[0];
+        if (legacy) return update(legacy, true);
+      }
+    }
+    return { orgId: org.id, action: 'created', row: {}, plan: {}, message: planMessage(undefined, undefined) };
+  } catch (err) {
+    if (isApiError(err) && (err.type === 'rate_limit' || err.type === 'auth')) throw err;
+    return {
+      orgId: org.id,
+      action: 'failed',
+      errorType: describeError(err).kind,
+      message: (err as Error).message.slice(0, 1000),
+      row: {},
+    };
+  }
+}
+
+/** The plan as the outcome's message: JSON the CLI reads back (`manage sync --dry-run`). */
+function planMessage(contactId: number | undefined, fields: string[] | undefined): string {
+  return JSON.stringify({ dryRun: true, contactId, fields }).slice(0, 1000);
 }

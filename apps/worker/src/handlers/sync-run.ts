@@ -28,6 +28,7 @@ export function syncRunHandler(ctx: WorkerContext): JobHandler<(typeof syncRunJo
       trigger: payload.trigger,
       runId,
       jobId: job.id,
+      dryRun: payload.dryRun,
     });
     if (result.state === 'blocked') {
       deps.log.info({ runId, cleanupRunId: result.run.id }, 'a cleanup run is in progress: sync waits');

@@ -81,8 +81,13 @@ export function syncModeLabel(mode: string): string {
 }
 
 /** Counts a run that just ended (in the transaction of the transition that ended it). */
-export async function countRunEnd(m: Queryable, run: Pick<Run, 'type' | 'mode' | 'status'>): Promise<void> {
+export async function countRunEnd(
+  m: Queryable,
+  run: Pick<Run, 'type' | 'mode' | 'status'> & { details?: unknown },
+): Promise<void> {
   if (run.status === 'running') return;
+  // A dry run (docs/contract.md §2 `sync --dry-run`) synced nothing: it is no sync run of /metrics.
+  if (run.type === 'sync' && (run.details as { dryRun?: unknown } | null | undefined)?.dryRun === true) return;
   if (run.type === 'sync')
     await addToCounters(m, 'pcs_sync_runs_total', [
       { labels: { mode: syncModeLabel(run.mode), status: run.status }, value: 1 },

@@ -23,6 +23,11 @@ export const LISTING_MODES = ['full', 'incremental'];
 /** Modes of cleanup runs. */
 export const CLEANUP_MODES = ['mark', 'delete', 'dry-run'];
 const GOOD: RunStatus[] = ['succeeded', 'partial'];
+/**
+ * Not a dry run (docs/contract.md §2 `sync --dry-run`): it listed but wrote nothing, so it is no
+ * complete listing, no successful sync and no failure in a row. Filtered within each index range.
+ */
+const REAL = "JSON_EXTRACT(details, '$.dryRun') IS NULL";
 const ENDED: RunStatus[] = ['succeeded', 'partial', 'failed', 'refused'];
 
 /** One `(SELECT … ORDER BY … LIMIT n)` of a union: a condition that reads one index range in order. */
@@ -127,10 +132,11 @@ export class RunHistory {
    */
   async lastCompleteListing(since: Date, opts: { full?: boolean } = {}): Promise<Run | null> {
     const modes = opts.full ? ['full'] : LISTING_MODES;
-    const branches = listingBranches(modes, 'listing_complete = 1 AND listing_started_at >= ? AND status IN (?, ?)', [
-      since,
-      ...GOOD,
-    ]);
+    const branches = listingBranches(
+      modes,
+      `listing_complete = 1 AND listing_started_at >= ? AND status IN (?, ?) AND ${REAL}`,
+      [since, ...GOOD],
+    );
     const [run] = await this.db('read runs', () =>
       this.firstOf(branches, { column: 'listing_started_at', dir: 'DESC' }),
     );
@@ -139,14 +145,14 @@ export class RunHistory {
 
   /** The newest full or incremental sync that ended succeeded or partial since `since` (an account switch starts over). */
   async lastSuccessfulSync(since: Date): Promise<Run | null> {
-    const branches = listingBranches(LISTING_MODES, 'listing_started_at >= ?', [since], GOOD);
+    const branches = listingBranches(LISTING_MODES, `listing_started_at >= ? AND ${REAL}`, [since], GOOD);
     const [run] = await this.db('read runs', () => this.firstOf(branches, { column: 'finished_at', dir: 'DESC' }));
     return run ?? null;
   }
 
   /** The first full or incremental sync run since `since` (any status). */
   async firstSync(since: Date): Promise<Run | null> {
-    const branches = listingBranches(LISTING_MODES, 'started_at >= ?', [since]);
+    const branches = listingBranches(LISTING_MODES, `started_at >= ? AND ${REAL}`, [since]);
     const [run] = await this.firstOf(branches, { column: 'started_at', dir: 'ASC' });
     return run ?? null;
   }
@@ -160,7 +166,7 @@ export class RunHistory {
   /** The newest ended full or incremental sync runs, newest first (for "failed in a row"). */
   recentEndedSyncs(limit: number): Promise<Run[]> {
     const ended: RunStatus[] = ['succeeded', 'partial', 'failed'];
-    const branches = listingBranches(LISTING_MODES, 'status IN (?, ?, ?)', ended);
+    const branches = listingBranches(LISTING_MODES, `status IN (?, ?, ?) AND ${REAL}`, ended);
     return this.firstOf(branches, { column: 'started_at', dir: 'DESC' }, limit);
   }
 

@@ -10,6 +10,8 @@ export interface RecordOptions {
    * per-contact counters and passes false).
    */
   count?: boolean;
+  /** False: leave `pcs_sync_records_total` alone (a dry run's plan is no record synced, docs/contract.md §2). */
+  metrics?: boolean;
   /** Writes of the same work (the organization rows), told which organizations are new here. */
   alsoWrite?: (m: EntityManager, fresh: ReadonlySet<number>) => Promise<void>;
 }
@@ -76,6 +78,6 @@ export async function writeOutcomes(
   );
   // The records newly recorded, each once, whatever the run's state (docs/contract.md §4); after
   // the run's row, as every transaction that adds to counters takes its locks.
-  if (opts.count !== false) await countSyncRecords(m, fresh);
+  if (opts.count !== false && opts.metrics !== false) await countSyncRecords(m, fresh);
   return c;
 }
