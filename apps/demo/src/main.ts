@@ -243,6 +243,7 @@ Try the operator CLI against the demo:
   ENV_FILE=${parsed['env-out']} pnpm manage org ${sim.pipedrive.listOrgs().find((o) => o.label_ids.includes(sim.pipedrive.config.customerLabelId))?.id ?? '<org id>'}
   ENV_FILE=${parsed['env-out']} pnpm manage logs sync -f
   ENV_FILE=${parsed['env-out']} pnpm manage sync --org <org id> --wait
+  ENV_FILE=${parsed['env-out']} pnpm manage sync --full --dry-run      (the plan, nothing written)
 
 Prometheus and Grafana over the same metrics (with Docker): docker compose --profile observability up -d
   (infra/prometheus: scrape and alert rules; infra/grafana: the dashboard; see MONITORING.md)

@@ -71,6 +71,7 @@ describe('pnpm run demo', () => {
       // The printout leads on: one organization's story, a targeted sync, Prometheus and Grafana.
       expect(out).toMatch(/pnpm manage org \d+/);
       expect(out).toContain('pnpm manage sync --org');
+      expect(out).toContain('pnpm manage sync --full --dry-run');
       expect(out).toContain('docker compose --profile observability up -d');
       const url = (label: string) => new RegExp(`${label}\\s+(http://\\S+)`).exec(out)?.[1];
       const board = url('Bull Board \\(queues and jobs\\)')!;
