@@ -116,6 +116,14 @@ describe('manage sync --dry-run', () => {
     expect(human.stdout).toMatch(new RegExp(`${ids.fresh}\\s+create\\s+-`));
     expect(chatwootWrites(stack.sim)).toBe(0);
 
+    // One organization's story shows the plan as a plan, not as a write.
+    const org = await manage(['org', String(ids.renamed), '--json'], stack.env);
+    expect(org.code, org.stderr).toBe(0);
+    expect((JSON.parse(org.stdout) as { outcomes: { outcome: string; message: string }[] }).outcomes[0]).toMatchObject({
+      outcome: 'would be updated (dry run)',
+      message: expect.stringMatching(/fields name/) as string,
+    });
+
     // A dry run is no sync: the next incremental run still sees every change and writes it.
     const real = await manage(['sync', '--wait', '--json'], stack.env);
     expect(real.code, real.stderr).toBe(0);

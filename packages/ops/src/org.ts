@@ -192,8 +192,25 @@ async function recentOutcomes(ds: DataSource, orgId: number, limit: number): Pro
     type: r.type,
     mode: r.mode,
     at: isoRaw(r.created_at)!,
-    outcome: r.outcome,
     errorType: r.error_type,
-    message: r.message,
+    ...readOutcome(r.outcome, r.message),
   }));
+}
+
+/**
+ * A dry run (`sync --dry-run`) records its plan as the outcome's message (JSON): shown as what it
+ * would have done, not as a write that happened.
+ */
+function readOutcome(outcome: string, message: string | null): { outcome: string; message: string | null } {
+  if (!message?.startsWith('{"dryRun":true')) return { outcome, message };
+  try {
+    const plan = JSON.parse(message) as { contactId?: number; fields?: string[] };
+    const parts = [
+      plan.contactId ? `contact ${plan.contactId}` : undefined,
+      plan.fields?.length ? `fields ${plan.fields.join(', ')}` : undefined,
+    ].filter(Boolean);
+    return { outcome: `would be ${outcome} (dry run)`, message: parts.length ? parts.join('; ') : null };
+  } catch {
+    return { outcome, message };
+  }
 }
