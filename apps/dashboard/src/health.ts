@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AppError, type ErrorKind } from '@pcs/errors';
+import { AppError, withTimeout as bounded, type ErrorKind } from '@pcs/errors';
 import { pingDatabase, type DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import { pingRedis } from '@pcs/queues';
@@ -73,16 +73,6 @@ export function downParts(up: PartsUp): Part[] {
 }
 
 /** Rejects with an AppError of `kind` when `p` has not settled within `ms` (the promise itself goes on). */
-export async function withTimeout<T>(p: Promise<T>, ms: number, kind: ErrorKind, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new AppError({ kind, message: `${what} took longer than ${ms} ms` })), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function withTimeout<T>(p: Promise<T>, ms: number, kind: ErrorKind, what: string): Promise<T> {
+  return bounded(p, ms, () => new AppError({ kind, message: `${what} took longer than ${ms} ms` }));
 }

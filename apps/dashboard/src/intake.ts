@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AppError } from '@pcs/errors';
+import { AppError, withTimeout as bounded } from '@pcs/errors';
 import { syncOrgJob, targetedSyncKey, targetedSyncOptions, WEBHOOK_PRIORITY } from '@pcs/jobs';
 import { enqueue, type Queues } from '@pcs/queues';
 import { withTimeout } from './health.js';
@@ -72,18 +72,8 @@ const late = (what: string) =>
   });
 
 /** Settles as `p`, or rejects with `late(what)` at `deadline` (`p` itself goes on). */
-async function byDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(late(what)), Math.max(0, deadline - Date.now()));
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function byDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+  return bounded(p, deadline - Date.now(), () => late(what));
 }
 
 /**

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { createConnection } from 'mysql2/promise';
 import type { DatabaseConfig } from '@pcs/config';
-import { tagError } from '@pcs/errors';
+import { tagError, withTimeout } from '@pcs/errors';
 import { databaseTimeout, isStatementTimeout, statementTimeout } from './errors.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -220,17 +220,9 @@ export async function openDatabase(
  * database's clock (UTC), the time every run and check is stamped with.
  */
 export async function pingDatabase(ds: DataSource, timeoutMs = 3_000): Promise<Date> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const rows = (await Promise.race([
-      ds.query('SELECT UTC_TIMESTAMP(3) AS now'),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(databaseTimeout(timeoutMs)), timeoutMs);
-      }),
-    ])) as { now: Date | string }[];
-    const v = rows[0]!.now;
-    return v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`);
-  } finally {
-    clearTimeout(timer);
-  }
+  const rows = (await withTimeout(ds.query('SELECT UTC_TIMESTAMP(3) AS now'), timeoutMs, () =>
+    databaseTimeout(timeoutMs),
+  )) as { now: Date | string }[];
+  const v = rows[0]!.now;
+  return v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`);
 }

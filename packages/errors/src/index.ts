@@ -216,3 +216,21 @@ export async function retryFor<T>(fn: () => Promise<T>, opts: RetryForOptions): 
     },
   });
 }
+
+/**
+ * Settles as `p`, or rejects with `onTimeout()` after `ms`. `p` itself goes on, unwatched (its
+ * later rejection is handled here, so it is never an unhandled one).
+ */
+export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

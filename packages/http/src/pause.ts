@@ -1,3 +1,4 @@
+import { withTimeout } from '@pcs/errors';
 import type { ApiName } from './errors.js';
 import type { RequestHooks } from './client.js';
 
@@ -13,16 +14,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long asking the store may take before the request goes on without it. */
 const STORE_TIMEOUT_MS = 500;
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`pause store did not answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * A 429 from an API pauses that API's work for every worker of the deployment: the wait the API
@@ -49,7 +40,11 @@ export function sharedPauseHooks(
   const ask = async <T>(op: () => Promise<T>): Promise<T | undefined> => {
     if (Date.now() < storeAwayUntil) return undefined;
     try {
-      const v = await withTimeout(op(), STORE_TIMEOUT_MS);
+      const v = await withTimeout(
+        op(),
+        STORE_TIMEOUT_MS,
+        () => new Error(`pause store did not answer within ${STORE_TIMEOUT_MS} ms`),
+      );
       storeFailures = 0;
       return v;
     } catch (err) {

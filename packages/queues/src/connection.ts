@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { AppError, tagError } from '@pcs/errors';
+import { AppError, tagError, withTimeout } from '@pcs/errors';
 
 export type ConnectionRole = 'worker' | 'producer';
 
@@ -40,21 +40,9 @@ export function createRedis(url: string, role: ConnectionRole, extra: RedisOptio
 
 /** Resolves when Redis answers PING, rejects (kind `redis`) after `timeoutMs`. */
 export async function pingRedis(redis: Redis, timeoutMs = 3_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new AppError({ kind: 'redis', source: 'redis', message: `Redis did not answer within ${timeoutMs} ms` }),
-            ),
-          timeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(
+    redis.ping(),
+    timeoutMs,
+    () => new AppError({ kind: 'redis', source: 'redis', message: `Redis did not answer within ${timeoutMs} ms` }),
+  );
 }

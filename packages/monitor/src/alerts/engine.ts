@@ -1,3 +1,4 @@
+import { withTimeout } from '@pcs/errors';
 import { isServiceUnreachable } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
 import type { Alert } from '@pcs/notify/alert';
@@ -102,19 +103,15 @@ export class AlertEngine {
   private async peekFallback(fingerprint: string): Promise<AlertRecord | undefined> {
     const { fallback } = this.opts;
     if (!fallback || Date.now() < this.fallbackRestUntil) return undefined;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
+      return await withTimeout(
         fallback.get(fingerprint),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${fallback.name} did not answer`)), FALLBACK_PEEK_MS);
-        }),
-      ]);
+        FALLBACK_PEEK_MS,
+        () => new Error(`${fallback.name} did not answer`),
+      );
     } catch {
       this.fallbackRestUntil = Date.now() + FALLBACK_REST_MS;
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

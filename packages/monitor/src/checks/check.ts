@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
 import { isServiceUnreachable, pingDatabase, recordCheckResult, type CheckStatus, type DataSource } from '@pcs/db';
-import { describeError } from '@pcs/errors';
+import { describeError, withTimeout } from '@pcs/errors';
 import type { MonitorCheck } from '@pcs/jobs';
 import type { Logger } from '@pcs/logger';
 import type { PipedriveClient } from '@pcs/pipedrive';
@@ -40,21 +40,6 @@ export const API_ALERTS = ['monitor:pipedrive-api', 'monitor:chatwoot-api'];
 
 export const worst = (a: CheckStatus, b: CheckStatus): CheckStatus =>
   a === 'critical' || b === 'critical' ? 'critical' : a === 'warning' || b === 'warning' ? 'warning' : 'ok';
-
-/** Resolves or rejects with `p`, or rejects after `ms` (`p` goes on, unwatched). */
-async function settleWithin<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Runs one check: the database first (when it is down, that is the finding, and its alert goes
@@ -94,8 +79,12 @@ export async function runCheck(
   }
   // The database answers: its alert (kept in the fallback) resolves. When Redis is away as well
   // this cannot be done now, and the check does not wait for it: the next check settles it.
-  await settleWithin(engine.observe(DATABASE_FINGERPRINT, null, { store: 'fallback', observedAt }), 1_000).catch(
-    (err: unknown) => log.warn({ check: name, err }, `${name}: the database alert could not be settled this time`),
+  await withTimeout(
+    engine.observe(DATABASE_FINGERPRINT, null, { store: 'fallback', observedAt }),
+    1_000,
+    () => new Error('no answer within 1 s'),
+  ).catch((err: unknown) =>
+    log.warn({ check: name, err }, `${name}: the database alert could not be settled this time`),
   );
   const outcome = await check(ctx);
   await recordCheckResult(ctx.ds, {
