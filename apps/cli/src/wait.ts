@@ -37,6 +37,13 @@ export async function warnIfNoWorker(queue: Queue, then = 'still waiting'): Prom
   return true;
 }
 
+/** An enqueued run not waited for: says so (and when no worker will take it) and prints its document. */
+export async function reportQueued(queue: Queue, out: Output, what: string, runId: string, jobId: string | undefined) {
+  await warnIfNoWorker(queue, 'the run waits until one starts');
+  out.say(`queued ${what} ${runId} (job ${jobId}); follow it with: pnpm manage status`);
+  out.document({ runId, jobId, queued: true });
+}
+
 /** Waits for the job to start the run (or to hand over to a run already in progress), then for the run to end. */
 export async function waitForRun(
   queue: Queue,

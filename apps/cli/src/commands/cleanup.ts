@@ -6,7 +6,7 @@ import { enqueue } from '@pcs/queues';
 import type { AffectedContact, CleanupReport } from '@pcs/sync';
 import { openRuntime } from '../runtime.js';
 import { color, createOutput, table } from '../output.js';
-import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout, warnIfNoWorker } from '../wait.js';
+import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout, reportQueued } from '../wait.js';
 
 export function registerCleanup(program: Command): void {
   program
@@ -53,11 +53,7 @@ export function registerCleanup(program: Command): void {
               'cleanup run enqueued from the CLI',
             );
           if (!opts.wait) {
-            await warnIfNoWorker(rt.queues!.cleanup, 'the run waits until one starts');
-            out.say(
-              `queued cleanup run ${runId}${opts.dryRun ? ' (dry run)' : ''} (job ${job.id}); follow it with: pnpm manage status`,
-            );
-            out.document({ runId, jobId: job.id, queued: true });
+            await reportQueued(rt.queues!.cleanup, out, 'cleanup run', runId, job.id);
             return;
           }
           const waited = await waitForRun(

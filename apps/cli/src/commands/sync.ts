@@ -6,7 +6,7 @@ import { syncRunJob } from '@pcs/jobs';
 import { enqueue } from '@pcs/queues';
 import { CliError, EXIT, openRuntime } from '../runtime.js';
 import { color, createOutput, table } from '../output.js';
-import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout, warnIfNoWorker } from '../wait.js';
+import { reportTimeout, TIMEOUT_HELP, waitForRun, waitTimeout, reportQueued } from '../wait.js';
 import { parseOrgIds, syncOrgs } from './sync-orgs.js';
 
 export function registerSync(program: Command): void {
@@ -66,11 +66,7 @@ export function registerSync(program: Command): void {
               'sync run enqueued from the CLI',
             );
           if (!opts.wait) {
-            await warnIfNoWorker(rt.queues!.sync, 'the run waits until one starts');
-            out.say(
-              `queued ${opts.full ? 'full' : 'incremental'} sync run ${runId} (job ${job.id}); follow it with: pnpm manage status`,
-            );
-            out.document({ runId, jobId: job.id, queued: true });
+            await reportQueued(rt.queues!.sync, out, `${opts.full ? 'full' : 'incremental'} sync run`, runId, job.id);
             return;
           }
           const waited = await waitForRun(rt.queues!.sync, rt.ds!, job.id!, runId, out, syncProgress, timeoutMs);
