@@ -7,6 +7,7 @@ import { REPO_ROOT } from '@pcs/config';
 import { createSimulator } from '@pcs/simulator';
 import { MYSQL, tempDir, waitFor } from '../../../test/support/index.js';
 import { runCli } from '../../../test/support/processes.js';
+import { startDemo as startDemoProcess } from '../../../test/support/demo.js';
 import { demoSettings } from '../src/settings.js';
 import { resetDemoState } from '../src/reset.js';
 
@@ -128,63 +129,8 @@ describe('pnpm run demo', () => {
   }, 240_000);
 
   /** The demo started straight with node, in its own process group (as a shell job is). */
-  function startDemo(tag: string) {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO_ROOT, 'apps/demo/src/main.ts'),
-        '--port',
-        '0',
-        '--simulator-port',
-        '0',
-        '--database',
-        `${database}_${tag}`,
-        '--prefix',
-        `${prefix}-${tag}`,
-        '--env-out',
-        `${envOut}.${tag}`,
-        '--no-activity',
-      ],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          PATH: process.env.PATH!,
-          HOME: process.env.HOME ?? '/tmp',
-          MYSQL_HOST: MYSQL.host,
-          MYSQL_PORT: String(MYSQL.port),
-          MYSQL_USER: MYSQL.user,
-          MYSQL_PASSWORD: MYSQL.password,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    return {
-      child,
-      exited,
-      output: () => out,
-      async ready() {
-        await waitFor(() => out.includes('Ctrl-C stops everything') || undefined, {
-          timeoutMs: 120_000,
-          intervalMs: 200,
-          what: `the demo to be ready; output: ${out}`,
-        });
-        return /Bull Board \(queues and jobs\)\s+(http:\/\/\S+)/.exec(out)![1]!;
-      },
-      async cleanup() {
-        const s = parseDotenv(readFileSync(`${envOut}.${tag}`));
-        await resetDemoState({ ...s, REDIS_URL: s.REDIS_URL!, QUEUE_PREFIX: `${prefix}-${tag}` }).catch(
-          () => undefined,
-        );
-      },
-    };
-  }
+  const startDemo = (tag: string) =>
+    startDemoProcess({ database: `${database}_${tag}`, prefix: `${prefix}-${tag}`, envOut: `${envOut}.${tag}` });
   const gone = (url: string) =>
     waitFor(
       async () =>
