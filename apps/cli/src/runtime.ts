@@ -2,8 +2,15 @@ import { ConfigError, loadConfig, type Config, type Requirement } from '@pcs/con
 import { databaseFailure, openDatabase, type DataSource, type MigrationReport } from '@pcs/db';
 import { describeError } from '@pcs/errors';
 import { createLoggers, type Loggers } from '@pcs/logger';
-import { closeQueues, createQueues, createRedis, pingRedis, type Queues } from '@pcs/queues';
-import type { Redis } from 'ioredis';
+import {
+  closeQueues,
+  createQueues,
+  createRedis,
+  describeRedis,
+  pingRedis,
+  type Queues,
+  type RedisClient,
+} from '@pcs/queues';
 
 /** Exit codes of docs/contract.md §2. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -21,7 +28,7 @@ export class CliError extends Error {
 export interface Runtime {
   config: Config;
   loggers: Loggers;
-  redis?: Redis;
+  redis?: RedisClient;
   queues?: Queues;
   ds?: DataSource;
   migrations?: MigrationReport;
@@ -58,7 +65,11 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
   };
   try {
     if (needs.redis) {
-      const redis = createRedis(config.redis.url, 'producer', { lazyConnect: true, retryStrategy: () => null });
+      const redis = createRedis(config.redis, 'producer', {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        sentinelRetryStrategy: () => null,
+      });
       let lastError: Error | undefined;
       redis.on('error', (err: Error) => (lastError = err));
       rt.redis = redis;
@@ -67,7 +78,7 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
         await pingRedis(redis);
       } catch (err) {
         throw new CliError(
-          `cannot reach Redis at ${redactUrl(config.redis.url)}: ${(lastError ?? (err as Error)).message}`,
+          `cannot reach ${describeRedis(config.redis)}: ${(lastError ?? (err as Error)).message}`,
           EXIT.unreachable,
         );
       }
@@ -104,8 +115,4 @@ export async function openRuntime(needs: RuntimeNeeds): Promise<Runtime & { clos
     throw err;
   }
   return { ...rt, close };
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

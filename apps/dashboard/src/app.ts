@@ -3,7 +3,7 @@ import basicAuth from 'express-basic-auth';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import type { Config } from '@pcs/config';
 import type { DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
@@ -17,7 +17,7 @@ import { webhookRouter } from './webhook.js';
 export interface DashboardDeps {
   config: Config;
   queues: Queues;
-  redis: Redis;
+  redis: RedisClient;
   /** The database may be down at start and come back later. */
   getDs: () => DataSource | undefined;
   log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import { AppError, withTimeout as bounded, type ErrorKind } from '@pcs/errors';
 import { pingDatabase, type DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
@@ -19,7 +19,7 @@ export interface Health {
 }
 
 export function createHealth(
-  redis: Redis,
+  redis: RedisClient,
   getDs: () => DataSource | undefined,
   log: Logger,
   opts: { ttlMs?: number; timeoutMs?: number } = {},

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import { AppError, withTimeout as bounded } from '@pcs/errors';
 import { syncOrgJob, targetedSyncKey, targetedSyncOptions, WEBHOOK_PRIORITY } from '@pcs/jobs';
 import { enqueue, type Queues } from '@pcs/queues';
@@ -68,7 +68,7 @@ const late = (what: string) =>
     kind: 'redis',
     source: 'redis',
     code: INTAKE_LATE,
-    message: `${what}: Redis did not answer within ${OFFER_TIMEOUT_MS} ms of the event's arrival`,
+    message: `${what}: RedisClient did not answer within ${OFFER_TIMEOUT_MS} ms of the event's arrival`,
   });
 
 /** Settles as `p`, or rejects with `late(what)` at `deadline` (`p` itself goes on). */
@@ -88,7 +88,7 @@ function byDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T
  * line moves on when the running offer's deadline passes. The commands all go down one connection,
  * so an abandoned add still lands before the next offer's count.
  */
-export function createTargetedIntake(queues: Queues, redis: Redis, maxPending: number): TargetedIntake {
+export function createTargetedIntake(queues: Queues, redis: RedisClient, maxPending: number): TargetedIntake {
   const queue = queues[syncOrgJob.queue];
   const check = (orgId: number) =>
     redis.eval(

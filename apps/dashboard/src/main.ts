@@ -35,7 +35,7 @@ const log = loggers.get('worker').child({ process: 'dashboard' });
 if (!config.dashboard.auth)
   log.warn('DASHBOARD_AUTH=off: Bull Board and the status API are open to anyone who can reach this port');
 
-const redis = createRedis(config.redis.url, 'producer');
+const redis = createRedis(config.redis, 'producer');
 let lastRedisError = 0;
 redis.on('error', (err: Error) => {
   if (Date.now() - lastRedisError > 10_000) log.error({ err }, 'Redis connection error');

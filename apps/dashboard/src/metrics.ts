@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Config } from '@pcs/config';
 import type { DataSource } from '@pcs/db';
@@ -46,7 +46,7 @@ export interface MetricsOptions {
    * Where the workers keep pcs_api_requests_total and pcs_job_duration_seconds (the Redis and the
    * queue prefix of the queues); both are left out without it.
    */
-  counters?: { redis: Redis; prefix: string };
+  counters?: { redis: RedisClient; prefix: string };
 }
 
 type SetFn = (labels: Record<string, string>, v: number) => void;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import type { Config } from '@pcs/config';
 import type { DataSource } from '@pcs/db';
 import type { Logger } from '@pcs/logger';
@@ -27,7 +27,7 @@ const PROBLEMS: Problem[] = ['redis-down', 'no-worker'];
 export function startWatchdog(
   config: Config,
   queues: Queues,
-  redis: Redis,
+  redis: RedisClient,
   getDs: () => DataSource | undefined,
   log: Logger,
 ): Watchdog {

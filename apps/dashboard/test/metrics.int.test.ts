@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DataSource } from '@pcs/db';
 import { createLoggers, type Loggers } from '@pcs/logger';
-import { closeQueues, createQueues, createRedis, type Queues } from '@pcs/queues';
+import { closeQueues, createQueues, createRedis, type Queues, type RedisClient } from '@pcs/queues';
 import { pruneHistory, Runs } from '@pcs/sync';
 import { createHealth } from '../src/health.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
@@ -27,7 +26,7 @@ describe('metrics', () => {
   const DB_TTL_MS = 400;
   let db: TestDatabase;
   let ds: DataSource;
-  let redis: Redis;
+  let redis: RedisClient;
   let queues: Queues;
   let loggers: Loggers;
   let metrics: Metrics;

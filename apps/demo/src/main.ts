@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readEnv } from '@pcs/config';
+import { ConfigError, parseRedisConfig, readEnv } from '@pcs/config';
+import { describeRedis } from '@pcs/queues';
 import { AppError, isUnreachable } from '@pcs/errors';
 import { createSimulator, SIM_DEFAULTS, PD_FIELD_KEYS, seedDemoAccount } from '@pcs/simulator';
 import { demoSettings, freePort, writeEnvFile } from './settings.js';
@@ -131,12 +132,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vo
 
 try {
   const infra = readEnv();
-  const redisUrl = infra.REDIS_URL || 'redis://127.0.0.1:6379';
-  await checkRedis(redisUrl).catch((err: Error) => {
+  // Config errors in REDIS_* (a bad Sentinel list, an unreadable REDIS_TLS_CA) are named, like every process does.
+  const redisTarget = parseRedisConfig(infra);
+  await checkRedis(redisTarget).catch((err: Error) => {
     throw new AppError({
       kind: 'redis',
       source: 'redis',
-      message: `Redis is not reachable at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message}\nStart it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`,
+      message: `${describeRedis(redisTarget)} is not reachable: ${err.message}\nStart it (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL (README "Scaling out" for Sentinel, Cluster and TLS).`,
     });
   });
 
@@ -272,5 +274,5 @@ Ctrl-C stops everything; \`pnpm run demo -- --clean\` then removes its database 
     }, 30_000);
   }
 } catch (err) {
-  await shutdown(isUnreachable(err) ? 3 : 1, `demo failed: ${(err as Error).message}`);
+  await shutdown(err instanceof ConfigError ? 2 : isUnreachable(err) ? 3 : 1, `demo failed: ${(err as Error).message}`);
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedis, type RedisTarget } from '@pcs/queues';
 import { REPO_ROOT } from '@pcs/config';
 
 const STOP_GRACE_MS = 35_000;
@@ -94,12 +94,14 @@ export function runCli(
   );
 }
 
-export async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, {
+/** PING through the one Redis factory (one server, Sentinels, Cluster, TLS: README "Scaling out"). */
+export async function checkRedis(target: RedisTarget): Promise<void> {
+  const redis = createRedis(target, 'producer', {
     lazyConnect: true,
     connectTimeout: 3_000,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
   });
   redis.on('error', () => undefined);
   try {

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
-import { Redis } from 'ioredis';
+import { parseRedisConfig } from '@pcs/config';
+import { createRedis, scanKeys } from '@pcs/queues';
 
 /**
  * The simulator lives in memory, so every demo starts from nothing: its own database is dropped and
@@ -7,6 +8,11 @@ import { Redis } from 'ioredis';
  */
 export async function resetDemoState(s: {
   REDIS_URL: string;
+  REDIS_SENTINELS?: string;
+  REDIS_SENTINEL_NAME?: string;
+  REDIS_SENTINEL_PASSWORD?: string;
+  REDIS_CLUSTER_NODES?: string;
+  REDIS_TLS_CA?: string;
   QUEUE_PREFIX: string;
   DATABASE_URL?: string;
   MYSQL_HOST?: string;
@@ -43,15 +49,13 @@ export async function resetDemoState(s: {
     await conn.end();
   }
 
-  const redis = new Redis(s.REDIS_URL, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 1 });
+  // The prefix as the worker writes it: `{prefix}` on a Redis Cluster.
+  const target = parseRedisConfig(s);
+  const redis = createRedis(target, 'producer', { lazyConnect: true, connectTimeout: 3_000 });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${s.QUEUE_PREFIX}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    for await (const keys of scanKeys(redis, `${target.prefix}:*`, 1000)) await redis.unlink(...keys);
   } finally {
     redis.disconnect();
   }

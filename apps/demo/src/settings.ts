@@ -32,8 +32,14 @@ export function demoSettings({ infra, sim, dashboardPort, database, prefix }: De
     db.MYSQL_PASSWORD = infra.MYSQL_PASSWORD ?? '';
     db.MYSQL_DATABASE = database;
   }
+  // Redis beyond one server (README "Scaling out"): the operator's Sentinels, Cluster or TLS CA carry over.
+  const redis: Record<string, string> = {};
+  for (const k of ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES'] as const)
+    if (infra[k]) redis[k] = infra[k];
+  if (infra.REDIS_TLS_CA) redis.REDIS_TLS_CA = resolve(infra.REDIS_TLS_CA);
   return {
     REDIS_URL: infra.REDIS_URL || 'redis://127.0.0.1:6379',
+    ...redis,
     QUEUE_PREFIX: prefix,
     ...db,
     PIPEDRIVE_BASE_URL: sim.pipedriveBaseUrl,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import { ChatwootClient } from '@pcs/chatwoot';
 import { ConfigError, type Config } from '@pcs/config';
 import { setApiResponseSink, sharedPauseHooks, type ApiName, type PauseStore } from '@pcs/http';
@@ -16,7 +16,7 @@ export interface Apis {
  * (through Redis; this worker alone while Redis is away). Created once per process: they keep
  * their connections alive.
  */
-export function createApis(config: Config, redis: Redis, log: Logger): Apis {
+export function createApis(config: Config, redis: RedisClient, log: Logger): Apis {
   const { pipedrive: pd, chatwoot: cw } = config;
   if (!pd.apiKey || !cw.apiKey || !cw.baseUrl || cw.accountId === undefined) {
     throw new ConfigError(

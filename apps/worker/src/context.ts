@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import type { Config } from '@pcs/config';
 import type { DataSource, Run } from '@pcs/db';
 import type { Loggers } from '@pcs/logger';
@@ -45,7 +45,7 @@ export interface WorkerContext {
   loggers: Loggers;
   ds: DataSource;
   queues: Queues;
-  redis: Redis;
+  redis: RedisClient;
   /** The owner of run state. */
   runs: Runs;
   /** The alert engine (state in MySQL, in Redis while MySQL is away; relayed to the notifications queue). */

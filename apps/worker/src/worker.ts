@@ -72,8 +72,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const { ds, migrations } = await openDatabase(config.database);
   if (migrations.applied.length) log.info({ applied: migrations.applied }, 'database migrations applied');
 
-  const redis = createRedis(config.redis.url, 'worker');
-  const producer = createRedis(config.redis.url, 'producer');
+  const redis = createRedis(config.redis, 'worker');
+  const producer = createRedis(config.redis, 'producer');
   let lastRedisError = 0;
   for (const conn of [redis, producer]) {
     conn.on('error', (err: Error) => {

@@ -20,6 +20,25 @@ export interface DatabaseConfig {
   database: string;
 }
 
+/**
+ * Where Redis is (docs/contract.md §3; README "Scaling out"). One server at `url`; or, with
+ * `sentinels`, the master the Sentinels name (followed across a failover); or, with `clusterNodes`,
+ * a Redis Cluster. `url`'s username, password, database and `rediss://` (TLS) apply to the data
+ * connections in every topology; `tls.ca` is REDIS_TLS_CA's PEM, trusted for those connections
+ * (and, with rediss://, for the Sentinels' own connections too).
+ */
+export interface RedisConfig {
+  url: string;
+  /** QUEUE_PREFIX; under a Cluster wrapped in a hash tag (`{pcs}`) so each queue's keys share one slot. */
+  prefix: string;
+  sentinels?: { host: string; port: number }[];
+  sentinelName: string;
+  sentinelPassword?: string;
+  clusterNodes?: { host: string; port: number }[];
+  /** Set when REDIS_URL is rediss://. */
+  tls?: { ca?: string; caFile?: string };
+}
+
 export interface Config {
   pipedrive: {
     apiKey: string | undefined;
@@ -64,7 +83,7 @@ export interface Config {
   workerQueues: QueueName[];
   /** Touched while the worker serves its queues (container healthcheck). */
   workerHealthFile?: string;
-  redis: { url: string; prefix: string };
+  redis: RedisConfig;
   database: DatabaseConfig;
   log: { dir: string; level: RawEnv['LOG_LEVEL']; maxSize: string; maxFiles: number };
   dashboard: {
@@ -246,6 +265,8 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     }
   }
 
+  const redis = redisConfig(e, issues, badVariables);
+
   let email: Config['alerts']['email'];
   if (e.ALERT_EMAIL_TO && e.SMTP_URL) {
     email = {
@@ -303,7 +324,7 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
     retentionDays: e.RETENTION_DAYS!,
     workerQueues: e.WORKER_QUEUES,
     workerHealthFile: e.WORKER_HEALTH_FILE,
-    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    redis,
     database,
     log: {
       dir: isAbsolute(e.LOG_DIR) ? e.LOG_DIR : resolve(REPO_ROOT, e.LOG_DIR),
@@ -320,6 +341,88 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
       watchdogAfterMs: e.WATCHDOG_AFTER_SECONDS! * 1000,
     },
     secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
+  };
+}
+
+const REDIS_VARIABLES = [
+  'REDIS_URL',
+  'QUEUE_PREFIX',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_NAME',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_TLS_CA',
+] as const;
+
+/**
+ * Only the Redis part of the configuration (REDIS_URL, QUEUE_PREFIX, REDIS_SENTINEL*, REDIS_CLUSTER_NODES,
+ * REDIS_TLS_CA), for tools that need Redis and nothing else (the demo). Throws ConfigError like parseConfig.
+ */
+export function parseRedisConfig(source: Record<string, string | undefined>): RedisConfig {
+  const picked = Object.fromEntries(REDIS_VARIABLES.map((k) => [k, source[k]]));
+  const schema = envSchema.pick(
+    Object.fromEntries(REDIS_VARIABLES.map((k) => [k, true])) as Record<(typeof REDIS_VARIABLES)[number], true>,
+  );
+  const result = schema.safeParse(picked);
+  if (!result.success)
+    throw new ConfigError(
+      result.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(environment)'), problem: i.message })),
+    );
+  const issues: ConfigIssue[] = [];
+  const redis = redisConfig(result.data as RawEnv, issues, new Set());
+  if (issues.length) throw new ConfigError(dedupe(issues));
+  return redis;
+}
+
+/** REDIS_* beyond REDIS_URL: one topology at a time, a readable CA only with rediss://, db 0 on a Cluster. */
+function redisConfig(e: RawEnv, issues: ConfigIssue[], bad: Set<string>): RedisConfig {
+  const tlsOn = e.REDIS_URL.startsWith('rediss:');
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES)
+    issues.push({
+      variable: 'REDIS_CLUSTER_NODES',
+      problem: 'set together with REDIS_SENTINELS (expected one of them: a Sentinel-watched master or a Cluster)',
+    });
+  if (e.REDIS_CLUSTER_NODES && !bad.has('REDIS_URL')) {
+    const db = new URL(e.REDIS_URL).pathname.replace(/^\//, '');
+    if (db && db !== '0')
+      issues.push({
+        variable: 'REDIS_URL',
+        problem: `selects database ${db}, which a Redis Cluster does not have (expected no /db, or /0, with REDIS_CLUSTER_NODES)`,
+      });
+  }
+  let tls: RedisConfig['tls'];
+  if (tlsOn) tls = {};
+  if (e.REDIS_TLS_CA) {
+    if (!tlsOn && !bad.has('REDIS_URL'))
+      issues.push({
+        variable: 'REDIS_TLS_CA',
+        problem: 'set but REDIS_URL is not rediss:// (expected a rediss:// REDIS_URL to use the CA, or leave it unset)',
+      });
+    const file = isAbsolute(e.REDIS_TLS_CA) ? e.REDIS_TLS_CA : resolve(e.REDIS_TLS_CA);
+    let pem: string | undefined;
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (err) {
+      issues.push({
+        variable: 'REDIS_TLS_CA',
+        problem: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (expected a PEM file of the CA that signed the Redis server's certificate)`,
+      });
+    }
+    if (pem !== undefined && !pem.includes('-----BEGIN CERTIFICATE-----'))
+      issues.push({
+        variable: 'REDIS_TLS_CA',
+        problem: `${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`,
+      });
+    if (tls && pem) tls = { ca: pem, caFile: file };
+  }
+  return {
+    url: e.REDIS_URL,
+    prefix: e.REDIS_CLUSTER_NODES ? `{${e.QUEUE_PREFIX}}` : e.QUEUE_PREFIX,
+    sentinels: e.REDIS_SENTINELS,
+    sentinelName: e.REDIS_SENTINEL_NAME,
+    sentinelPassword: e.REDIS_SENTINEL_PASSWORD || undefined,
+    clusterNodes: e.REDIS_CLUSTER_NODES,
+    tls,
   };
 }
 

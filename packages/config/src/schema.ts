@@ -18,6 +18,7 @@ export const SECRET_VARIABLES = new Set([
   'DATABASE_URL',
   'MYSQL_PASSWORD',
   'REDIS_URL',
+  'REDIS_SENTINEL_PASSWORD',
   'DASHBOARD_PASSWORD',
   'PIPEDRIVE_WEBHOOK_PASSWORD',
 ]);
@@ -80,6 +81,39 @@ const url = (what: string, protocols: string[] = ['http:', 'https:']) =>
           return false;
         }
       }, `not a valid URL (expected ${what})`),
+  );
+
+/**
+ * `host:port,host:port,…` (Redis Sentinels, Redis Cluster nodes): a list of at least one address,
+ * each with a port; an IPv6 host is written in brackets (`[::1]:26379`).
+ */
+const hostPortList = (what: string) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return undefined;
+        const out: { host: string; port: number }[] = [];
+        for (const item of v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)) {
+          const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/.exec(item);
+          const port = m ? Number(m[3]) : 0;
+          if (!m || port < 1 || port > 65_535) {
+            ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port (expected ${what})` });
+            return z.NEVER;
+          }
+          out.push({ host: m[1] ?? m[2]!, port });
+        }
+        if (!out.length) {
+          ctx.addIssue({ code: 'custom', message: `empty (expected ${what})` });
+          return z.NEVER;
+        }
+        return out;
+      }),
   );
 
 /**
@@ -239,6 +273,18 @@ export const envSchema = z.object({
       .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected 1-40 letters, digits, _ . or -')
       .default('pcs'),
   ),
+  // docs/contract.md §3 "Redis beyond one server": Sentinel, Cluster, and a CA for rediss://.
+  REDIS_SENTINELS: hostPortList('host:port,host:port,… of Redis Sentinels, e.g. 10.0.0.5:26379,10.0.0.6:26379'),
+  REDIS_SENTINEL_NAME: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected the master group name the Sentinels monitor, e.g. mymaster')
+      .default('mymaster'),
+  ),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  REDIS_CLUSTER_NODES: hostPortList('host:port,… of one or more Redis Cluster nodes, e.g. 10.0.0.7:6379,10.0.0.8:6379'),
+  REDIS_TLS_CA: optionalString(),
   DATABASE_URL: url('mysql://user:password@host:port/database', ['mysql:', 'mariadb:']),
   MYSQL_HOST: optionalString().default('127.0.0.1'),
   MYSQL_PORT: int({ min: 1, max: 65_535, def: 3306, what: 'a TCP port' }),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import type { Config } from '@pcs/config';
 import { latestCheckResults, type DataSource, type Run } from '@pcs/db';
 import { describeError } from '@pcs/errors';
@@ -172,7 +172,7 @@ function processOf(workerName: string): string {
 }
 
 /** The alert engine as the CLI and the dashboard read it (MySQL, and what Redis holds while MySQL was away). */
-export function readAlerts(config: Config, ds: DataSource, redis?: Redis): AlertEngine {
+export function readAlerts(config: Config, ds: DataSource, redis?: RedisClient): AlertEngine {
   return new AlertEngine({
     primary: new MysqlAlertStore(ds),
     fallback: redis ? new RedisAlertStore(redis, config.redis.prefix) : undefined,
@@ -185,7 +185,7 @@ export function readAlerts(config: Config, ds: DataSource, redis?: Redis): Alert
 export async function databaseStatus(
   config: Config,
   ds: DataSource,
-  redis?: Redis,
+  redis?: RedisClient,
   now = new Date(),
 ): Promise<Pick<StatusDocument, 'running' | 'lastRuns' | 'checks' | 'alerts'>> {
   const runs = new Runs(ds);
@@ -224,7 +224,7 @@ export async function buildStatus(deps: {
   config: Config;
   queues: Queues;
   ds: DataSource | undefined;
-  redis?: Redis;
+  redis?: RedisClient;
 }): Promise<StatusDocument> {
   const { config, queues, ds, redis } = deps;
   const q = await queueStatus(queues);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 /**
  * Deployment-wide counters of docs/contract.md §4 kept in Redis under the queue prefix (stacks
@@ -36,7 +36,7 @@ export class MetricsRecorder {
   private readonly onError: (err: unknown) => void;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     opts: MetricsRecorderOptions = {},
   ) {
@@ -118,7 +118,7 @@ export interface MetricCounters {
 }
 
 /** Reads both hashes (two HGETALL of a few dozen fields). Rejects when Redis does. */
-export async function readMetricCounters(redis: Redis, prefix: string): Promise<MetricCounters> {
+export async function readMetricCounters(redis: RedisClient, prefix: string): Promise<MetricCounters> {
   const [apiFields, jobFields] = await Promise.all([
     redis.hgetall(apiMetricsKey(prefix)),
     redis.hgetall(jobMetricsKey(prefix)),

@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { z } from 'zod';
 import { AppError } from '@pcs/errors';
 import type { AnyJobDefinition, JobDefinition } from './definition.js';
@@ -23,13 +23,13 @@ export class InvalidPayloadError extends AppError {
  * whoever owns the connection (worker, dashboard, CLI); without a listener here BullMQ would
  * print every reconnection attempt of every queue on stderr.
  */
-export function createQueue(name: QueueName, connection: Redis, prefix: string): Queue {
+export function createQueue(name: QueueName, connection: RedisClient, prefix: string): Queue {
   const queue = new Queue(name, { connection, prefix });
   queue.on('error', () => undefined);
   return queue;
 }
 
-export function createQueues(connection: Redis, prefix: string, names: readonly QueueName[] = QUEUE_NAMES): Queues {
+export function createQueues(connection: RedisClient, prefix: string, names: readonly QueueName[] = QUEUE_NAMES): Queues {
   const queues = {} as Queues;
   for (const name of names) queues[name] = createQueue(name, connection, prefix);
   return queues;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job, type MinimalJob, type Queue, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { z } from 'zod';
 import type { MetricsRecorder } from './counters.js';
 import type { AnyJobDefinition, JobDefinition } from './definition.js';
@@ -46,7 +46,7 @@ export function workerName(queue: QueueName): string {
 export function createDispatchingWorker(
   queue: QueueName,
   entries: readonly HandlerEntry[],
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   opts: Partial<WorkerOptions> = {},
   metrics?: MetricsRecorder,

@@ -1,13 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createRedis, JOB_DURATION_BUCKETS, MetricsRecorder, readMetricCounters } from '../src/index.js';
+import {
+  createRedis,
+  JOB_DURATION_BUCKETS,
+  MetricsRecorder,
+  readMetricCounters,
+  type RedisClient,
+} from '../src/index.js';
 import { dropPrefix, REDIS_URL, uniqueName } from '../../../test/support/index.js';
 import { freePort } from '../../../apps/demo/src/settings.js';
 
 /** The Redis-side counters of pcs_api_requests_total and pcs_job_duration_seconds (docs/contract.md §4). */
 describe('metrics counters in Redis', () => {
   const prefixes: string[] = [];
-  const conns: Redis[] = [];
+  const conns: RedisClient[] = [];
   const redis = () => {
     const r = new Redis(REDIS_URL);
     conns.push(r);

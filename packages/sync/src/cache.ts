@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '@pcs/logger';
 
 /**
@@ -7,7 +7,7 @@ import type { Logger } from '@pcs/logger';
  * cache miss, never a failed record.
  */
 export async function cached<T>(
-  redis: Redis,
+  redis: Redis | Cluster,
   key: string,
   ttlSeconds: number | ((value: T) => number | undefined),
   compute: () => Promise<T>,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
 import { withDatabaseRetry, type DataSource, type Run } from '@pcs/db';
@@ -14,7 +14,7 @@ export interface SyncDeps {
   runs: Runs;
   pipedrive: PipedriveClient;
   chatwoot: ChatwootClient;
-  redis: Redis;
+  redis: Redis | Cluster;
   log: Logger;
   /** Queues one upsert batch of a run (idempotent: a batch's job id comes from its run and number). */
   enqueueBatch: (data: { runId: string; batch: number; orgIds: number[] }) => Promise<unknown>;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from '@pcs/queues';
 import { AppError } from '@pcs/errors';
 import type { AlertRecord, Decision } from './decide.js';
 import { matches, type AlertSelector, type AlertStore, type OutboxChannel, type OutboxEntry } from './store.js';
@@ -35,7 +35,7 @@ export class RedisAlertStore implements AlertStore {
   readonly name = 'redis' as const;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -87,12 +87,9 @@ export class RedisAlertStore implements AlertStore {
 
   async list(): Promise<AlertRecord[]> {
     const out: AlertRecord[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:alerts:state:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) for (const raw of await this.redis.mget(...keys)) if (raw) out.push(parse(raw));
-    } while (cursor !== '0');
+    // Every master of a Cluster (scanKeys); the keys of one batch share the prefix's slot, so one MGET.
+    for await (const keys of scanKeys(this.redis, `${this.prefix}:alerts:state:*`))
+      for (const raw of await this.redis.mget(...keys)) if (raw) out.push(parse(raw));
     return out;
   }
 

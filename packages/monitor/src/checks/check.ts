@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@pcs/queues';
 import type { ChatwootClient } from '@pcs/chatwoot';
 import type { Config } from '@pcs/config';
 import { isServiceUnreachable, pingDatabase, recordCheckResult, type CheckStatus, type DataSource } from '@pcs/db';
@@ -17,7 +17,7 @@ export interface CheckContext {
   ds: DataSource;
   runs: Runs;
   queues: Queues;
-  redis: Redis;
+  redis: RedisClient;
   /** The API clients (created on first use). */
   apis: () => { pipedrive: PipedriveClient; chatwoot: ChatwootClient };
 }
