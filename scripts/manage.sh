@@ -25,8 +25,9 @@ if grep -qx worker <<<"$running"; then
   echo "(running in the compose worker service; PCS_LOCAL=1 runs it here)" >&2
   exec_args=(exec)
   [ -n "$tty_flag" ] && exec_args+=("$tty_flag")
-  compose "${exec_args[@]}" worker node --import tsx apps/cli/src/main.ts "$@"
+  compose "${exec_args[@]}" worker node --enable-source-maps apps/cli/dist/main.js "$@"
   exit $?
 fi
 
-exec node --import tsx apps/cli/src/main.ts "$@"
+# Like `pnpm manage`: the compiled CLI when apps/cli/dist matches the sources, else the sources (tsx).
+exec node --import ./scripts/prefer-dist.mjs apps/cli/src/main.ts "$@"

@@ -46,7 +46,7 @@ describe('docs stay true to the code', () => {
     expect(used.filter((c) => !scripts.includes(c) && !builtins.includes(c))).toEqual([]);
 
     const { buildProgram } = await import('../apps/cli/src/program.js');
-    const commands = buildProgram().commands.map((c) => c.name());
+    const commands = (await buildProgram()).commands.map((c) => c.name());
     const cli = [...readme.matchAll(/(?:pnpm manage|manage\.sh) ([a-z][\w-]*)/g)].map((m) => m[1]!);
     expect(cli.length).toBeGreaterThan(10);
     expect([...new Set(cli.filter((c) => !commands.includes(c)))]).toEqual([]);

@@ -1,14 +1,17 @@
 import { CommanderError } from 'commander';
-import { databaseFailure, isServiceUnreachable } from '@pcs/db';
 import { describeError, isKind } from '@pcs/errors';
 import { buildProgram } from './program.js';
 import { documentPrinted, printDocument } from './output.js';
-import { CliError, EXIT } from './runtime.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+/** @pcs/db (and typeorm with it) loads when an error needs it, not for every command. */
+const db = () => import('@pcs/db');
 
 /** The exit code of an error that ended a command (docs/contract.md §2), from its kind. */
-function exitCodeOf(err: unknown): number {
+async function exitCodeOf(err: unknown): Promise<number> {
   if (err instanceof CliError) return err.exitCode;
   if (isKind(err, 'config')) return EXIT.usage;
+  const { databaseFailure, isServiceUnreachable } = await db();
   // The server answered, but the schema is not there (never migrated): not "unreachable".
   if (databaseFailure(err) === 'missing') return EXIT.failed;
   if (isServiceUnreachable(err)) return EXIT.unreachable;
@@ -30,8 +33,9 @@ function errorDocument(json: boolean, code: number, message: string): void {
 async function main(argv: string[]): Promise<number> {
   const json = wantsJson(argv);
   let shown = '';
-  const program = buildProgram({ json, onOutput: (text) => (shown += text) });
+  let program: Awaited<ReturnType<typeof buildProgram>> | undefined;
   try {
+    program = await buildProgram({ json, onOutput: (text) => (shown += text), argv });
     await program.parseAsync(argv);
     // A command that ran and found a failure sets process.exitCode itself (1).
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -41,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
       // has already written its message (or the help) to stderr.
       if (err.exitCode === 0) {
         if (json && !documentPrinted())
-          printDocument(err.code === 'commander.version' ? { version: program.version() } : { help: shown });
+          printDocument(err.code === 'commander.version' ? { version: program?.version() } : { help: shown });
         return EXIT.ok;
       }
       const message =
@@ -49,10 +53,10 @@ async function main(argv: string[]): Promise<number> {
       errorDocument(json, EXIT.usage, message);
       return EXIT.usage;
     }
-    const code = exitCodeOf(err);
+    const code = await exitCodeOf(err);
     const { message: said } = describeError(err);
     const message =
-      databaseFailure(err) === 'missing'
+      (await db()).databaseFailure(err) === 'missing'
         ? `${said}: the database answers but its tables are missing; run \`pnpm manage migrate\``
         : said;
     process.stderr.write(`error: ${message}\n`);
@@ -80,8 +84,16 @@ function lastWords(json: boolean): void {
   process.once('uncaughtException', (err) => {
     const { message } = describeError(err);
     process.stderr.write(`error: ${message}\n`);
-    errorDocument(json, exitCodeOf(err), message);
-    process.exit(exitCodeOf(err));
+    void exitCodeOf(err).then(
+      (code) => {
+        errorDocument(json, code, message);
+        process.exit(code);
+      },
+      () => {
+        errorDocument(json, EXIT.failed, message);
+        process.exit(EXIT.failed);
+      },
+    );
   });
 }
 
