@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import { parseRedisConfig } from '@pcs/config';
+import { databaseTlsOptions, parseConfig, parseRedisConfig } from '@pcs/config';
 import { createRedis, scanKeys } from '@pcs/queues';
 
 /**
@@ -20,29 +20,23 @@ export async function resetDemoState(s: {
   MYSQL_USER?: string;
   MYSQL_PASSWORD?: string;
   MYSQL_DATABASE?: string;
+  MYSQL_SSL?: string;
+  MYSQL_SSL_CA?: string;
 }): Promise<void> {
-  const url = s.DATABASE_URL ? new URL(s.DATABASE_URL) : undefined;
-  const database = url ? decodeURIComponent(url.pathname.slice(1)) : s.MYSQL_DATABASE!;
+  // The database settings exactly as the demo's worker and CLI read them, TLS (MYSQL_SSL, MYSQL_SSL_CA) included.
+  const db = parseConfig(s).database;
+  const database = db.database;
   if (!database.includes('demo') || !s.QUEUE_PREFIX.includes('demo'))
     throw new Error(`refusing to reset ${database} / ${s.QUEUE_PREFIX}: demo names must contain "demo"`);
 
-  const conn = await mysql.createConnection(
-    url
-      ? {
-          host: url.hostname,
-          port: Number(url.port || 3306),
-          user: decodeURIComponent(url.username),
-          password: decodeURIComponent(url.password),
-          connectTimeout: 5_000,
-        }
-      : {
-          host: s.MYSQL_HOST,
-          port: Number(s.MYSQL_PORT),
-          user: s.MYSQL_USER,
-          password: s.MYSQL_PASSWORD,
-          connectTimeout: 5_000,
-        },
-  );
+  const conn = await mysql.createConnection({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    ssl: databaseTlsOptions(db),
+    connectTimeout: 5_000,
+  });
   try {
     await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
   } finally {

@@ -32,6 +32,9 @@ export function demoSettings({ infra, sim, dashboardPort, database, prefix }: De
     db.MYSQL_PASSWORD = infra.MYSQL_PASSWORD ?? '';
     db.MYSQL_DATABASE = database;
   }
+  // TLS to the operator's database server applies to the demo's database too.
+  if (infra.MYSQL_SSL) db.MYSQL_SSL = infra.MYSQL_SSL;
+  if (infra.MYSQL_SSL_CA) db.MYSQL_SSL_CA = resolve(infra.MYSQL_SSL_CA);
   // Redis beyond one server (README "Scaling out"): the operator's Sentinels, Cluster or TLS CA carry over.
   const redis: Record<string, string> = {};
   for (const k of ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES'] as const)

@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseDotenv } from 'dotenv';
@@ -18,6 +20,27 @@ export interface DatabaseConfig {
   user: string;
   password: string;
   database: string;
+  /**
+   * Set when TLS to the database is on (MYSQL_SSL=true, or DATABASE_URL's ?ssl=true / ?ssl-mode=…):
+   * the server's certificate is verified, against `ca` (MYSQL_SSL_CA's PEM) when set, otherwise
+   * against Node's default CAs; see databaseTlsOptions.
+   */
+  ssl?: { ca?: string; caFile?: string };
+}
+
+/**
+ * The TLS options (mysql2's `ssl`) every database connection uses (the TypeORM pool, the one-off
+ * connections that create or drop a database), or undefined without TLS. Always verified: the
+ * chain up to the CA, and the host name the certificate names; there is deliberately no "encrypt
+ * but trust anything" mode (docs/contract.md §3). mysql2 cannot check a certificate's name against
+ * a host given as an IP address (it has no server name to give Node, which then checks "localhost"),
+ * so with an IP host only the chain is verified: use the certificate's host name for the full check.
+ */
+export function databaseTlsOptions(
+  db: DatabaseConfig,
+): { ca?: string; rejectUnauthorized: true; verifyIdentity: boolean } | undefined {
+  if (!db.ssl) return undefined;
+  return { ...(db.ssl.ca ? { ca: db.ssl.ca } : {}), rejectUnauthorized: true, verifyIdentity: isIP(db.host) === 0 };
 }
 
 /**
@@ -227,6 +250,8 @@ export function parseConfig(source: Record<string, string | undefined>, requirem
       database: e.MYSQL_DATABASE,
     };
   }
+  const ssl = databaseTls(e, issues, badVariables);
+  if (ssl) database.ssl = ssl;
 
   let dashboardAuth: Config['dashboard']['auth'];
   if (e.DASHBOARD_AUTH === 'on') {
@@ -424,6 +449,70 @@ function redisConfig(e: RawEnv, issues: ConfigIssue[], bad: Set<string>): RedisC
     clusterNodes: e.REDIS_CLUSTER_NODES,
     tls,
   };
+}
+
+/** DATABASE_URL's own TLS switch: `ssl=true|false|1|0`, or `ssl-mode`/`sslmode` as MySQL and libpq clients spell it. */
+const URL_TLS_ON = new Set(['true', '1', 'required', 'require', 'verify_ca', 'verify_identity', 'verify_full']);
+const URL_TLS_OFF = new Set(['false', '0', 'disabled', 'disable']);
+
+/** MYSQL_SSL, MYSQL_SSL_CA and DATABASE_URL's TLS parameters: TLS on or off, and the CA to verify against. */
+function databaseTls(e: RawEnv, issues: ConfigIssue[], bad: Set<string>): DatabaseConfig['ssl'] {
+  let fromUrl: boolean | undefined;
+  if (e.DATABASE_URL) {
+    for (const [key, raw] of new URL(e.DATABASE_URL).searchParams) {
+      if (!/^ssl([-_]?mode)?$/i.test(key)) continue;
+      const v = raw.trim().toLowerCase().replace(/-/g, '_');
+      if (URL_TLS_ON.has(v)) fromUrl = true;
+      else if (URL_TLS_OFF.has(v)) fromUrl = false;
+      else
+        issues.push({
+          variable: 'DATABASE_URL',
+          problem: `has an unsupported ${key} value (expected ssl=true|false or ssl-mode=DISABLED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY; TLS is always verified, so REQUIRED means VERIFY_IDENTITY here)`,
+        });
+    }
+  }
+  if (fromUrl === false && e.MYSQL_SSL)
+    issues.push({
+      variable: 'DATABASE_URL',
+      problem:
+        'turns TLS off (ssl=false or ssl-mode=DISABLED) while MYSQL_SSL=true (expected one answer: drop the parameter or MYSQL_SSL)',
+    });
+  const on = e.MYSQL_SSL || fromUrl === true;
+  if (!e.MYSQL_SSL_CA) return on ? {} : undefined;
+  if (!on && !bad.has('MYSQL_SSL') && !bad.has('DATABASE_URL'))
+    issues.push({
+      variable: 'MYSQL_SSL_CA',
+      problem:
+        'set but TLS to the database is off (expected MYSQL_SSL=true to use the CA, or leave MYSQL_SSL_CA unset)',
+    });
+  const file = isAbsolute(e.MYSQL_SSL_CA) ? e.MYSQL_SSL_CA : resolve(e.MYSQL_SSL_CA);
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    issues.push({
+      variable: 'MYSQL_SSL_CA',
+      problem: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (expected a readable PEM file of the CA that signed the database server's certificate)`,
+    });
+    return on ? {} : undefined;
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const broken = blocks.findIndex((b) => {
+    try {
+      new X509Certificate(b);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (!blocks.length || broken >= 0) {
+    issues.push({
+      variable: 'MYSQL_SSL_CA',
+      problem: `${file} ${blocks.length ? `has an unreadable certificate (number ${broken + 1} of ${blocks.length})` : 'holds no PEM certificate'} (expected one or more -----BEGIN CERTIFICATE----- blocks, e.g. your provider's CA bundle)`,
+    });
+    return on ? {} : undefined;
+  }
+  return on ? { ca: pem, caFile: file } : undefined;
 }
 
 /** The parts of a secret variable worth redacting by value: the whole value and, for URLs, password/key/token. */

@@ -156,6 +156,18 @@ const boolOnOff = (def: 'on' | 'off') =>
     z.enum(['on', 'off'], { message: 'expected on or off' }).default(def),
   );
 
+/** A yes/no switch read like boolOnOff (true/false, 1/0, yes/no, on/off), as a boolean. */
+const bool = (def: boolean) =>
+  z.preprocess(
+    (v) => {
+      const s = blankToUndefined(v);
+      if (typeof s !== 'string') return s;
+      const l = s.toLowerCase();
+      return ['on', 'true', '1', 'yes'].includes(l) ? true : ['off', 'false', '0', 'no'].includes(l) ? false : s;
+    },
+    z.boolean({ message: 'expected true or false (or 1/0)' }).default(def),
+  );
+
 export const envSchema = z.object({
   // Sources and targets
   PIPEDRIVE_API_KEY: optionalString(),
@@ -297,6 +309,9 @@ export const envSchema = z.object({
       .regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name of letters, digits, _ or $')
       .default('pipedrive_chatwoot_sync'),
   ),
+  // docs/contract.md §3: TLS to the database (managed databases); the CA file is read and checked in index.ts.
+  MYSQL_SSL: bool(false),
+  MYSQL_SSL_CA: optionalString(),
   RETENTION_DAYS: int({ min: 1, max: 3650, def: 90, what: 'a whole number of days between 1 and 3650' }),
   WEBHOOK_MAX_PENDING: int({
     min: 1,

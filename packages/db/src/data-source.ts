@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { createConnection } from 'mysql2/promise';
-import type { DatabaseConfig } from '@pcs/config';
-import { tagError, withTimeout } from '@pcs/errors';
-import { databaseTimeout, isStatementTimeout, statementTimeout } from './errors.js';
+import { databaseTlsOptions, type DatabaseConfig } from '@pcs/config';
+import { AppError, tagError, withTimeout } from '@pcs/errors';
+import { DATABASE_TLS, databaseTimeout, isStatementTimeout, statementTimeout } from './errors.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 
@@ -47,7 +47,10 @@ export function createDataSource(db: DatabaseConfig, opts: DataSourceOptions = {
       connectTimeout: opts.connectTimeoutMs ?? 10_000,
       poolSize: opts.poolSize ?? 10,
       extra: { enableKeepAlive: true },
+      // The same TLS settings for every connection of every process (databaseTlsOptions).
+      ssl: databaseTlsOptions(db),
     }),
+    db,
   );
 }
 
@@ -117,12 +120,12 @@ async function setUp<C>(sessions: Sessions, conn: C): Promise<C> {
  * driver's own error (class, code, message) is left as it is, except a statement the server
  * stopped at the limit: that becomes a typed AppError (failure `timeout`), its cause the driver's.
  */
-function typeDatabaseErrors(limitMs: number, ds: DataSource): DataSource {
+function typeDatabaseErrors(limitMs: number, ds: DataSource, db: DatabaseConfig): DataSource {
   const sessions: Sessions = { limitMs, ready: new WeakSet() };
   sessionsOf.set(ds, sessions);
   const typed = (err: unknown) => (isStatementTimeout(err) ? statementTimeout(err, limitMs) : database(err));
   const initialize = ds.initialize.bind(ds);
-  ds.initialize = () => initialize().catch((err: unknown) => Promise.reject(database(err)));
+  ds.initialize = () => initialize().catch((err: unknown) => Promise.reject(explainConnectError(database(err), db)));
   const driver = ds.driver;
   const create = driver.createQueryRunner.bind(driver);
   driver.createQueryRunner = (mode) => {
@@ -145,6 +148,47 @@ function typeDatabaseErrors(limitMs: number, ds: DataSource): DataSource {
   return ds;
 }
 
+/** The driver's code of a connection error (mysql2 puts it on the error itself). */
+const driverCode = (err: unknown) => (err as { code?: unknown } | undefined)?.code;
+
+/**
+ * A connection refused over TLS said in the operator's words: what failed and which variable to
+ * change (MYSQL_SSL, MYSQL_SSL_CA). A typed error of kind `database` whose cause is the driver's
+ * error; its code (DATABASE_TLS, or the server's ER_… code) reads as `denied` to `databaseFailure`:
+ * exit 3, fix the configuration. Only where a data source connects first (initialize,
+ * ensureDatabase), so a TLS handshake cut short later by the network stays a retryable
+ * `unreachable`. Other errors are returned as they are.
+ */
+export function explainConnectError(err: unknown, db: DatabaseConfig): unknown {
+  const code = driverCode(err);
+  const where = `the database server at ${db.host}:${db.port}`;
+  const driverMessage = err instanceof Error ? err.message : String(err);
+  const typed = (message: string, as = String(code)) =>
+    new AppError({ kind: 'database', source: 'database', code: as, message, cause: err });
+  if (code === 'HANDSHAKE_SSL_ERROR') {
+    const trust = db.ssl?.caFile
+      ? `signed by the CA in MYSQL_SSL_CA (${db.ssl.caFile})`
+      : "signed by a CA Node trusts (a managed database's CA is usually not: set MYSQL_SSL_CA to your provider's CA bundle)";
+    return typed(
+      `TLS to ${where} failed: ${driverMessage} (the server's certificate must be ${trust} and name the host ${db.host})`,
+      DATABASE_TLS,
+    );
+  }
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT')
+    return typed(
+      `${where} does not offer TLS, but MYSQL_SSL=true (enable TLS on the server, or set MYSQL_SSL=false)`,
+      DATABASE_TLS,
+    );
+  if (code === 'ER_SECURE_TRANSPORT_REQUIRED')
+    return typed(`${where} requires TLS (require_secure_transport): ${driverMessage} (set MYSQL_SSL=true)`);
+  // MariaDB refuses a connection without TLS under require_secure_transport as "access denied".
+  if (code === 'ER_ACCESS_DENIED_ERROR' && !db.ssl)
+    return typed(
+      `${driverMessage} (if ${where} requires TLS — MariaDB's require_secure_transport answers "access denied" to a connection without it — set MYSQL_SSL=true)`,
+    );
+  return err;
+}
+
 /** Creates the database itself when it is missing (first start on a fresh server). */
 export async function ensureDatabase(db: DatabaseConfig): Promise<void> {
   const conn = await createConnection({
@@ -153,7 +197,8 @@ export async function ensureDatabase(db: DatabaseConfig): Promise<void> {
     user: db.user,
     password: db.password,
     connectTimeout: 10_000,
-  }).catch((err: unknown) => Promise.reject(database(err)));
+    ssl: databaseTlsOptions(db),
+  }).catch((err: unknown) => Promise.reject(explainConnectError(database(err), db)));
   try {
     await conn.query(
       `CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,

@@ -6,7 +6,7 @@ import { AppError, isKind, kindOf, retryFor } from '@pcs/errors';
  * - busy: a deadlock or a lock wait timed out: retry now;
  * - timeout: the server stopped a statement that ran past the session's limit (see
  *   `createDataSource`'s `statementTimeoutMs`): a loaded server or a lock held long; retry later;
- * - denied: the user or password is refused;
+ * - denied: the user or password is refused, or the TLS settings (MYSQL_SSL, MYSQL_SSL_CA) are;
  * - missing: the database or a table does not exist (not created or not migrated);
  * - statement: anything else the server refused (a bug, most likely).
  */
@@ -30,8 +30,12 @@ const UNREACHABLE_CODES = new Set([
   'DATABASE_TIMEOUT',
 ]);
 const BUSY_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED']);
+/** A connection the TLS settings let fail: certificate not trusted, server without TLS (see explainConnectError). */
+export const DATABASE_TLS = 'DATABASE_TLS';
 const DENIED_CODES = new Set([
   'ER_ACCESS_DENIED_ERROR',
+  'ER_SECURE_TRANSPORT_REQUIRED',
+  DATABASE_TLS,
   'ER_DBACCESS_DENIED_ERROR',
   'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
 ]);

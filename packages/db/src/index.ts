@@ -2,6 +2,7 @@ export * from './entities.js';
 export {
   createDataSource,
   ensureDatabase,
+  explainConnectError,
   openDatabase,
   pingDatabase,
   runMigrations,
