@@ -12,18 +12,9 @@ import {
   type RedisClient,
 } from '@pcs/queues';
 
-/** Exit codes of docs/contract.md §2. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+import { CliError, EXIT } from './exit-codes.js';
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+export { CliError, EXIT };
 
 export interface Runtime {
   config: Config;

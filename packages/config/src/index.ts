@@ -11,8 +11,18 @@ import { envSchema, SECRET_VARIABLES, VARIABLE_NAMES, type RawEnv } from './sche
 
 export { envSchema, SECRET_VARIABLES, VARIABLE_NAMES, type RawEnv };
 
-/** The repository root (this file lives in packages/config/src). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/**
+ * The repository root: the nearest directory above this module with pnpm-workspace.yaml. This file
+ * runs from packages/config/src, from packages/config/dist, or inlined in an app's bundle
+ * (apps/<app>/dist/main.js or one of its chunks/), so a fixed number of `..` would not do.
+ */
+export const REPO_ROOT = ((): string => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
+    if (dirname(dir) === dir) return resolve(here, '../../..');
+  }
+})();
 
 export interface DatabaseConfig {
   host: string;
