@@ -2,6 +2,17 @@ import mysql from 'mysql2/promise';
 import { databaseTlsOptions, parseConfig, parseRedisConfig } from '@pcs/config';
 import { createRedis, scanKeys } from '@pcs/queues';
 
+const DATABASE_VARIABLES = [
+  'DATABASE_URL',
+  'MYSQL_HOST',
+  'MYSQL_PORT',
+  'MYSQL_USER',
+  'MYSQL_PASSWORD',
+  'MYSQL_DATABASE',
+  'MYSQL_SSL',
+  'MYSQL_SSL_CA',
+] as const;
+
 /**
  * The simulator lives in memory, so every demo starts from nothing: its own database is dropped and
  * its queue prefix emptied. Only names that contain "demo" are accepted (checked at the edge too).
@@ -23,8 +34,9 @@ export async function resetDemoState(s: {
   MYSQL_SSL?: string;
   MYSQL_SSL_CA?: string;
 }): Promise<void> {
-  // The database settings exactly as the demo's worker and CLI read them, TLS (MYSQL_SSL, MYSQL_SSL_CA) included.
-  const db = parseConfig(s).database;
+  // The database settings exactly as the demo's worker and CLI read them, TLS (MYSQL_SSL, MYSQL_SSL_CA)
+  // included; only those (`--clean` passes the settings of a simulator that never started).
+  const db = parseConfig(Object.fromEntries(DATABASE_VARIABLES.map((k) => [k, s[k]]))).database;
   const database = db.database;
   if (!database.includes('demo') || !s.QUEUE_PREFIX.includes('demo'))
     throw new Error(`refusing to reset ${database} / ${s.QUEUE_PREFIX}: demo names must contain "demo"`);
