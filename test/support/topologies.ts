@@ -70,7 +70,7 @@ async function startServer(
     );
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- ${logPath} ---\n${logTail()}`);
+    throw new Error(`${(err as Error).message}\n--- ${logPath} ---\n${logTail()}`, { cause: err });
   }
   return {
     port,

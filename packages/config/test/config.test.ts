@@ -35,7 +35,7 @@ describe('config', () => {
     expect(c.batchSize).toBe(50);
     expect(c.cleanupAction).toBe('mark');
     expect(c.workerQueues).toEqual(['sync', 'cleanup', 'monitor', 'notifications']);
-    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'pcs' });
+    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'pcs', sentinelName: 'mymaster' });
     expect(c.database).toEqual({
       host: '127.0.0.1',
       port: 3306,
