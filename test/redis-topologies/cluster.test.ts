@@ -4,6 +4,7 @@ import { runCli, spawnApp, type AppProcess } from '../support/processes.js';
 import { contactProblems, liveCustomers } from '../support/sim-data.js';
 import { cli, startCluster, type TestCluster } from '../support/topologies.js';
 import { QUIET_SCHEDULES } from '../chaos/harness.js';
+import { waitFor } from '../support/index.js';
 
 /**
  * A Redis Cluster of three masters of the test's own (README "Scaling out"). With
@@ -15,6 +16,7 @@ describe('Redis Cluster', () => {
   let cluster: TestCluster;
   let stack: TestStack;
   let worker: AppProcess | undefined;
+  let dashboard: AppProcess | undefined;
   beforeAll(async () => {
     cluster = await startCluster();
     stack = await createStack('cluster', {
@@ -26,12 +28,13 @@ describe('Redis Cluster', () => {
     stack.sim.pipedrive.seed({ orgs: 60, customerRatio: 1 });
   });
   afterAll(async () => {
+    await dashboard?.stop();
     await worker?.stop('SIGKILL');
     await cluster?.close();
     await stack?.close();
   });
 
-  it('a full sync, a cleanup and a test alert work; every key is under {prefix}', async () => {
+  it('a full sync, a cleanup, a test alert and the dashboard work; every key is under {prefix}', async () => {
     const t0 = Date.now();
     worker = spawnApp('worker', { ...stack.env, WORKER_QUEUES: 'sync,cleanup,notifications' });
     await worker.waitFor('"worker ready"', 45_000);
@@ -69,8 +72,21 @@ describe('Redis Cluster', () => {
     const slots = new Set<string>();
     for (const k of tagged.slice(0, 20)) slots.add(await cli(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', k]));
     expect(slots.size).toBe(1);
+    // The dashboard on the same Cluster: ready, its scrape reads the queues and the workers' counters.
+    dashboard = spawnApp('dashboard', { ...stack.env, DASHBOARD_PORT: '0', DASHBOARD_AUTH: 'off' });
+    const port = await waitFor(() => /"port":(\d+),"board"/.exec(dashboard!.output())?.[1], {
+      timeoutMs: 45_000,
+      what: 'the dashboard to listen',
+    });
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status, await ready.text()).toBe(200);
+    const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(scrape).toMatch(/^pcs_up\{part="redis"\} 1$/m);
+    expect(scrape).toMatch(/^pcs_api_requests_total\{[^}]*api="chatwoot"[^}]*\} [1-9]/m);
+    const api = (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as { prefix?: string };
+    expect(api.prefix).toBe(`{${stack.prefix}}`);
     console.log(
-      `cluster figures: worker start, sync of 60 orgs, cleanup of 2, test alert, status in ${Date.now() - t0} ms; ${tagged.length} keys, all in slot ${[...slots][0]}`,
+      `cluster figures: worker start, sync of 60 orgs, cleanup of 2, test alert, status, dashboard in ${Date.now() - t0} ms; ${tagged.length} keys, all in slot ${[...slots][0]}`,
     );
   }, 240_000);
 });
