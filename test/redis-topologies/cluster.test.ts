@@ -5,6 +5,7 @@ import { contactProblems, liveCustomers } from '../support/sim-data.js';
 import { cli, startCluster, type TestCluster } from '../support/topologies.js';
 import { QUIET_SCHEDULES } from '../chaos/harness.js';
 import { waitFor } from '../support/index.js';
+import { createRedis, scanKeys } from '../../packages/queues/src/index.js';
 
 /**
  * A Redis Cluster of three masters of the test's own (README "Scaling out"). With
@@ -69,6 +70,20 @@ describe('Redis Cluster', () => {
     expect(tagged.some((k) => k.startsWith(`{${stack.prefix}}:sync:`))).toBe(true);
     expect(tagged.some((k) => k.startsWith(`{${stack.prefix}}:metrics:`))).toBe(true);
     expect(await cluster.keys(`${stack.prefix}:*`)).toEqual([]);
+    // scanKeys (the alert fallback's listing, the demo's reset) visits every master of the Cluster.
+    const client = createRedis(stack.config().redis, 'producer');
+    try {
+      const scanned: string[] = [];
+      for await (const keys of scanKeys(client, `${stack.config().redis.prefix}:*`)) scanned.push(...keys);
+      // (not compared key for key: the running worker adds and expires its short-lived keys meanwhile)
+      expect(scanned.length).toBeGreaterThan(10);
+      expect(scanned.every((k) => k.startsWith(`{${stack.prefix}}:`))).toBe(true);
+      expect(scanned).toEqual(
+        expect.arrayContaining([`{${stack.prefix}}:metrics:api`, `{${stack.prefix}}:meta:installed`]),
+      );
+    } finally {
+      client.disconnect();
+    }
     const slots = new Set<string>();
     for (const k of tagged.slice(0, 20)) slots.add(await cli(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', k]));
     expect(slots.size).toBe(1);

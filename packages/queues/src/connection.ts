@@ -137,6 +137,8 @@ export function describeRedis(target: RedisTarget | string): string {
  * on the one master of that slot; scanning all of them stays right across a resharding).
  */
 export async function* scanKeys(redis: RedisClient, pattern: string, count = 500): AsyncGenerator<string[]> {
+  // A Cluster knows its masters once it is ready: a first command waits for that (offline queue).
+  if (redis instanceof Cluster && redis.status !== 'ready') await redis.ping();
   const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
   for (const node of nodes) {
     let cursor = '0';
