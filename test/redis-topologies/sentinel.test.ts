@@ -18,12 +18,14 @@ describe('Redis Sentinel: a failover mid-run', () => {
   let stack: TestStack;
   let worker: AppProcess | undefined;
   beforeAll(async () => {
-    set = await startSentinelSet();
+    // Both passwords, as a production Sentinel setup has them: the master's in REDIS_URL, the Sentinels' apart.
+    set = await startSentinelSet({ data: 'data-secret-1234', sentinel: 'sentinel-secret-1234' });
     stack = await createStack('sentinel', {
       // Only the credentials/db/TLS of REDIS_URL apply under Sentinel: its host must not be used.
-      REDIS_URL: 'redis://127.0.0.1:1/0',
+      REDIS_URL: 'redis://:data-secret-1234@127.0.0.1:1/0',
       REDIS_SENTINELS: set.sentinels,
       REDIS_SENTINEL_NAME: set.name,
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret-1234',
       BATCH_SIZE: '10',
       ...QUIET_SCHEDULES,
     });
@@ -47,7 +49,7 @@ describe('Redis Sentinel: a failover mid-run', () => {
     expect(before.status).toBe('running');
 
     const failoverAt = Date.now();
-    expect(await cli(set.sentinel.port, ['SENTINEL', 'FAILOVER', set.name])).toBe('OK');
+    expect(await set.sentinelCli(['SENTINEL', 'FAILOVER', set.name])).toBe('OK');
     await waitFor(async () => (await set.masterPort()) === set.replica.port || undefined, {
       timeoutMs: 30_000,
       intervalMs: 100,
@@ -73,7 +75,9 @@ describe('Redis Sentinel: a failover mid-run', () => {
     expect(run.processed).toBe(150);
     expect(contactProblems(stack.sim)).toEqual({ duplicates: [], missing: [], extra: [] });
     // The data is on the promoted master (the old one is its replica now).
-    expect(await cli(set.replica.port, ['ROLE'])).toMatch(/^master/);
+    expect(await cli(set.replica.port, ['ROLE'], { password: 'data-secret-1234' })).toMatch(/^master/);
+    // No password in the worker's output (its logs are JSON lines on stdout too).
+    expect(worker.output()).not.toMatch(/data-secret-1234|sentinel-secret-1234/);
     console.log(
       `sentinel figures: replica promoted ${promotedAfter} s after SENTINEL FAILOVER; test alert in Google Chat ${deliveredAfter} s after it; run ${run.status} ${since(failoverAt)} s after it, ${run.processed} processed, 0 failed, no duplicate contact`,
     );

@@ -38,9 +38,15 @@ export interface Server {
   logTail(lines?: number): string;
 }
 
-/** redis-cli against one of our servers (`tls` adds --tls --cacert); its stdout, trimmed. */
-export async function cli(port: number, args: string[], tls?: { ca: string }): Promise<string> {
-  const conn = ['-h', '127.0.0.1', '-p', String(port), ...(tls ? ['--tls', '--cacert', tls.ca] : [])];
+/** redis-cli against one of our servers (`tls` adds --tls --cacert, `password` -a); its stdout, trimmed. */
+export async function cli(
+  port: number,
+  args: string[],
+  opts: { tls?: { ca: string }; password?: string } = {},
+): Promise<string> {
+  const conn = ['-h', '127.0.0.1', '-p', String(port)];
+  if (opts.tls) conn.push('--tls', '--cacert', opts.tls.ca);
+  if (opts.password) conn.push('--no-auth-warning', '-a', opts.password);
   const { stdout } = await run(REDIS_CLI, [...conn, ...args], { timeout: 10_000 });
   return stdout.trim();
 }
@@ -50,7 +56,7 @@ async function startServer(
   port: number,
   dir: string,
   args: string[],
-  opts: { tls?: { ca: string }; name?: string } = {},
+  opts: { tls?: { ca: string }; password?: string; name?: string } = {},
 ): Promise<Server> {
   const logPath = join(dir, `${opts.name ?? 'redis'}-${port}.log`);
   const out = openSync(logPath, 'a');
@@ -64,7 +70,7 @@ async function startServer(
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}`);
-        return (await cli(port, ['PING'], opts.tls)) === 'PONG' || undefined;
+        return (await cli(port, ['PING'], opts)) === 'PONG' || undefined;
       },
       { timeoutMs: 15_000, intervalMs: 100, what: `redis-server on ${port}` },
     );
@@ -109,36 +115,43 @@ export interface SentinelSet {
   name: string;
   /** The master's port as the Sentinel reports it now. */
   masterPort(): Promise<number>;
+  /** redis-cli to the Sentinel (with its password). */
+  sentinelCli(args: string[]): Promise<string>;
   close(): Promise<void>;
 }
 
 /**
  * A master, a replica of it and one Sentinel that watches them as `mymaster` (quorum 1, down
- * after 2 s), so `SENTINEL FAILOVER mymaster` promotes the replica within a few seconds.
+ * after 2 s), so `SENTINEL FAILOVER mymaster` promotes the replica within a few seconds. With
+ * `auth`, the data servers require `auth.data` (requirepass, masterauth) and the Sentinel
+ * `auth.sentinel`.
  */
-export async function startSentinelSet(): Promise<SentinelSet> {
+export async function startSentinelSet(auth: { data?: string; sentinel?: string } = {}): Promise<SentinelSet> {
+  const dataAuth = auth.data ? ['--requirepass', auth.data, '--masterauth', auth.data] : [];
   const dir = mkdtempSync(join(tmpdir(), 'pcs-sentinel-'));
   const name = 'mymaster';
   const [mp, rp, sp] = [await freePort(), await freePort(), await freePort()];
   const servers: Server[] = [];
   try {
-    const master = await startServer(mp, dir, ['--port', String(mp), '--dir', dir, ...COMMON]);
-    servers.push(master);
-    const replica = await startServer(rp, dir, [
-      '--port',
-      String(rp),
-      '--dir',
-      dir,
-      ...COMMON,
-      '--replicaof',
-      '127.0.0.1',
-      String(mp),
-    ]);
-    servers.push(replica);
-    await waitFor(async () => /master_link_status:up/.test(await cli(rp, ['INFO', 'replication'])) || undefined, {
-      timeoutMs: 15_000,
-      what: 'the replica to sync with the master',
+    const master = await startServer(mp, dir, ['--port', String(mp), '--dir', dir, ...COMMON, ...dataAuth], {
+      password: auth.data,
     });
+    servers.push(master);
+    const replica = await startServer(
+      rp,
+      dir,
+      ['--port', String(rp), '--dir', dir, ...COMMON, ...dataAuth, '--replicaof', '127.0.0.1', String(mp)],
+      { password: auth.data },
+    );
+    servers.push(replica);
+    await waitFor(
+      async () =>
+        /master_link_status:up/.test(await cli(rp, ['INFO', 'replication'], { password: auth.data })) || undefined,
+      {
+        timeoutMs: 15_000,
+        what: 'the replica to sync with the master',
+      },
+    );
     const conf = join(dir, 'sentinel.conf');
     writeFileSync(
       conf,
@@ -151,13 +164,16 @@ export async function startSentinelSet(): Promise<SentinelSet> {
         `sentinel down-after-milliseconds ${name} 2000`,
         `sentinel failover-timeout ${name} 10000`,
         `sentinel parallel-syncs ${name} 1`,
+        ...(auth.data ? [`sentinel auth-pass ${name} ${auth.data}`] : []),
+        ...(auth.sentinel ? [`requirepass ${auth.sentinel}`] : []),
         '',
       ].join('\n'),
     );
-    const sentinel = await startServer(sp, dir, [conf, '--sentinel'], { name: 'sentinel' });
+    const sentinel = await startServer(sp, dir, [conf, '--sentinel'], { name: 'sentinel', password: auth.sentinel });
+    const sentinelCli = (args: string[]) => cli(sp, args, { password: auth.sentinel });
     servers.push(sentinel);
     // The Sentinel learns of the replica from the master's INFO (its first look is at once).
-    await waitFor(async () => (await cli(sp, ['SENTINEL', 'REPLICAS', name])).includes(String(rp)) || undefined, {
+    await waitFor(async () => (await sentinelCli(['SENTINEL', 'REPLICAS', name])).includes(String(rp)) || undefined, {
       timeoutMs: 20_000,
       intervalMs: 200,
       what: 'the Sentinel to see the replica',
@@ -168,8 +184,9 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       sentinel,
       sentinels: `127.0.0.1:${sp}`,
       name,
+      sentinelCli,
       async masterPort() {
-        const [, port] = (await cli(sp, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])).split('\n');
+        const [, port] = (await sentinelCli(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])).split('\n');
         return Number(port);
       },
       async close() {
