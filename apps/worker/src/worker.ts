@@ -10,6 +10,7 @@ import {
   createDispatchingWorker,
   createQueues,
   createRedis,
+  describeRedis,
   enqueue,
   MetricsRecorder,
   reconcileSchedulers,
@@ -63,7 +64,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const loggers = opts.loggers ?? (await createLoggers(config, { console: opts.console, role }));
   const log = loggers.get('worker');
   const timing: WorkerTiming = { ...DEFAULT_TIMING, ...opts.timing };
-  log.info({ queues: config.workerQueues, prefix: config.redis.prefix }, 'worker starting');
+  log.info(
+    { queues: config.workerQueues, prefix: config.redis.prefix, redis: describeRedis(config.redis) },
+    'worker starting',
+  );
   if (!config.alerts.googleChatWebhook && !config.alerts.webhookUrl && !config.alerts.email)
     log.warn(
       'no alert channel is set (SUPPORT_GOOGLE_CHAT, ALERT_WEBHOOK_URL, or ALERT_EMAIL_TO with SMTP_URL): alerts are evaluated and written to alerts.log only',
