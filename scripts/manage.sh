@@ -25,7 +25,7 @@ if grep -qx worker <<<"$running"; then
   echo "(running in the compose worker service; PCS_LOCAL=1 runs it here)" >&2
   exec_args=(exec)
   [ -n "$tty_flag" ] && exec_args+=("$tty_flag")
-  compose "${exec_args[@]}" worker node --enable-source-maps apps/cli/dist/main.js "$@"
+  compose "${exec_args[@]}" worker node apps/cli/dist/main.js "$@"
   exit $?
 fi
 

@@ -101,9 +101,7 @@ describe('scripts/manage.sh', () => {
     const execs = docker.calls().filter((c) => c.startsWith('compose exec'));
     // Not a terminal here, so -T: docker compose exec would otherwise wait for a TTY.
     expect(execs).toEqual(
-      SEED_COMMANDS.map(
-        (cmd) => `compose exec -T worker node --enable-source-maps apps/cli/dist/main.js ${cmd} --json`,
-      ),
+      SEED_COMMANDS.map((cmd) => `compose exec -T worker node apps/cli/dist/main.js ${cmd} --json`),
     );
   });
 
@@ -113,7 +111,7 @@ describe('scripts/manage.sh', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('running in the compose worker service');
     expect(docker.calls().filter((c) => c.startsWith('docker-compose exec'))).toEqual([
-      'docker-compose exec -T worker node --enable-source-maps apps/cli/dist/main.js sync --json',
+      'docker-compose exec -T worker node apps/cli/dist/main.js sync --json',
     ]);
   });
 
