@@ -117,6 +117,8 @@ export interface SentinelSet {
   masterPort(): Promise<number>;
   /** redis-cli to the Sentinel (with its password). */
   sentinelCli(args: string[]): Promise<string>;
+  /** With `tls`: the CA's PEM file (REDIS_TLS_CA). */
+  caFile?: string;
   close(): Promise<void>;
 }
 
@@ -126,27 +128,51 @@ export interface SentinelSet {
  * `auth`, the data servers require `auth.data` (requirepass, masterauth) and the Sentinel
  * `auth.sentinel`.
  */
-export async function startSentinelSet(auth: { data?: string; sentinel?: string } = {}): Promise<SentinelSet> {
+export async function startSentinelSet(
+  auth: { data?: string; sentinel?: string } = {},
+  opts: { tls?: boolean } = {},
+): Promise<SentinelSet> {
   const dataAuth = auth.data ? ['--requirepass', auth.data, '--masterauth', auth.data] : [];
   const dir = mkdtempSync(join(tmpdir(), 'pcs-sentinel-'));
   const name = 'mymaster';
   const [mp, rp, sp] = [await freePort(), await freePort(), await freePort()];
   const servers: Server[] = [];
+  let caFile: string | undefined;
   try {
-    const master = await startServer(mp, dir, ['--port', String(mp), '--dir', dir, ...COMMON, ...dataAuth], {
+    // With TLS every server (and the Sentinel) listens on TLS only, and replication goes over TLS.
+    let tlsArgs: string[] = [];
+    let tlsConf: string[] = [];
+    if (opts.tls) {
+      const certs = await makeCertificates(dir);
+      caFile = certs.ca;
+      tlsArgs = ['--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca];
+      tlsArgs.push('--tls-auth-clients', 'no', '--tls-replication', 'yes');
+      tlsConf = [
+        `tls-cert-file ${certs.cert}`,
+        `tls-key-file ${certs.key}`,
+        `tls-ca-cert-file ${certs.ca}`,
+        'tls-auth-clients no',
+        'tls-replication yes',
+      ];
+    }
+    const tls = caFile ? { ca: caFile } : undefined;
+    const portArgs = (port: number) =>
+      tls ? ['--port', '0', '--tls-port', String(port), ...tlsArgs] : ['--port', String(port)];
+    const master = await startServer(mp, dir, [...portArgs(mp), '--dir', dir, ...COMMON, ...dataAuth], {
       password: auth.data,
+      tls,
     });
     servers.push(master);
     const replica = await startServer(
       rp,
       dir,
-      ['--port', String(rp), '--dir', dir, ...COMMON, ...dataAuth, '--replicaof', '127.0.0.1', String(mp)],
-      { password: auth.data },
+      [...portArgs(rp), '--dir', dir, ...COMMON, ...dataAuth, '--replicaof', '127.0.0.1', String(mp)],
+      { password: auth.data, tls },
     );
     servers.push(replica);
     await waitFor(
       async () =>
-        /master_link_status:up/.test(await cli(rp, ['INFO', 'replication'], { password: auth.data })) || undefined,
+        /master_link_status:up/.test(await cli(rp, ['INFO', 'replication'], { password: auth.data, tls })) || undefined,
       {
         timeoutMs: 15_000,
         what: 'the replica to sync with the master',
@@ -156,7 +182,7 @@ export async function startSentinelSet(auth: { data?: string; sentinel?: string 
     writeFileSync(
       conf,
       [
-        `port ${sp}`,
+        ...(tls ? ['port 0', `tls-port ${sp}`, ...tlsConf] : [`port ${sp}`]),
         'bind 127.0.0.1',
         'protected-mode no',
         `dir ${dir}`,
@@ -169,8 +195,12 @@ export async function startSentinelSet(auth: { data?: string; sentinel?: string 
         '',
       ].join('\n'),
     );
-    const sentinel = await startServer(sp, dir, [conf, '--sentinel'], { name: 'sentinel', password: auth.sentinel });
-    const sentinelCli = (args: string[]) => cli(sp, args, { password: auth.sentinel });
+    const sentinel = await startServer(sp, dir, [conf, '--sentinel'], {
+      name: 'sentinel',
+      password: auth.sentinel,
+      tls,
+    });
+    const sentinelCli = (args: string[]) => cli(sp, args, { password: auth.sentinel, tls });
     servers.push(sentinel);
     // The Sentinel learns of the replica from the master's INFO (its first look is at once).
     await waitFor(async () => (await sentinelCli(['SENTINEL', 'REPLICAS', name])).includes(String(rp)) || undefined, {
@@ -185,6 +215,7 @@ export async function startSentinelSet(auth: { data?: string; sentinel?: string 
       sentinels: `127.0.0.1:${sp}`,
       name,
       sentinelCli,
+      caFile,
       async masterPort() {
         const [, port] = (await sentinelCli(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])).split('\n');
         return Number(port);
