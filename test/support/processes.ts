@@ -31,6 +31,11 @@ export function spawnTestWorker(env: Record<string, string>, timing: Record<stri
   return spawnNode('worker', [...worker.slice(0, -1), entry], { ...env, PCS_TEST_TIMING: JSON.stringify(timing) });
 }
 
+/** A node process with the given arguments (e.g. a compiled entry), read like spawnApp's. */
+export function spawnNodeApp(app: string, argv: string[], env: Record<string, string>): AppProcess {
+  return spawnNode(app, argv, env);
+}
+
 function spawnNode(app: string, argv: string[], env: Record<string, string>): AppProcess {
   const child = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { ApiError } from '@pcs/http';
 import type { Alert } from './alert.js';
 import { emojiOf } from './card.js';
@@ -41,17 +41,26 @@ export function renderEmail(alert: Alert): { subject: string; text: string } {
 }
 
 export class EmailChannel {
-  private readonly transport: Transporter;
+  /**
+   * Made at the first message: nodemailer (and its SMTP and MIME modules, about 10 MB of a
+   * process's memory) is loaded only by a process that sends email.
+   */
+  private transport: Promise<Transporter> | undefined;
 
-  constructor(private readonly settings: EmailSettings) {
-    this.transport = nodemailer.createTransport(settings.smtpUrl);
+  constructor(private readonly settings: EmailSettings) {}
+
+  private open(): Promise<Transporter> {
+    this.transport ??= import('nodemailer').then((m) => m.default.createTransport(this.settings.smtpUrl));
+    this.transport.catch(() => (this.transport = undefined));
+    return this.transport;
   }
 
   async send(alert: Alert): Promise<void> {
     const { subject, text } = renderEmail(alert);
     const root = threadId(alert.fingerprint);
     try {
-      await this.transport.sendMail({
+      const transport = await this.open();
+      await transport.sendMail({
         from: this.settings.from,
         to: this.settings.to,
         subject,
@@ -73,6 +82,9 @@ export class EmailChannel {
   }
 
   close(): void {
-    this.transport.close();
+    void this.transport?.then(
+      (t) => t.close(),
+      () => undefined,
+    );
   }
 }

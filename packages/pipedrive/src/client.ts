@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { ApiError, createAxios, DEFAULT_RETRY, withRetry } from '@pcs/http';
 import type { RequestCounters, RequestHooks, RetryPolicy } from '@pcs/http';
 import { badData, errorFromException, errorFromResponse } from './errors.js';
+import { BurstPacer } from './pacer.js';
 import type { RequestContext } from './errors.js';
 import {
   fieldSchema,
@@ -25,6 +26,11 @@ export interface PipedriveClientOptions {
   /** Merged over DEFAULT_RETRY from @pcs/http. */
   retry?: Partial<RetryPolicy>;
   hooks?: RequestHooks;
+  /**
+   * Keep this client's requests within the token's burst limit learned from `x-ratelimit-limit`
+   * (see BurstPacer); default true. False sends every request at once, 429s answered by the retry policy.
+   */
+  pace?: boolean;
 }
 
 export interface ListOrganizationsParams {
@@ -108,6 +114,7 @@ export class PipedriveClient {
   private readonly hooks: RequestHooks;
   private readonly timeoutMs: number;
   private readonly redact: (text: string) => string;
+  private readonly pacer: BurstPacer | undefined;
 
   constructor(opts: PipedriveClientOptions) {
     const apiKey = opts.apiKey?.trim() ?? '';
@@ -116,6 +123,7 @@ export class PipedriveClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.policy = { ...DEFAULT_RETRY, ...(opts.retry ?? {}) };
     this.hooks = opts.hooks ?? {};
+    this.pacer = opts.pace === false ? undefined : new BurstPacer();
     const baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.http = createAxios(baseUrl, { 'x-api-token': apiKey }, this.timeoutMs, { api: 'pipedrive' });
     const encoded = encodeURIComponent(apiKey);
@@ -262,23 +270,35 @@ export class PipedriveClient {
 
   // ---------- internals ----------
 
+  /**
+   * The pages of a cursor listing, each next page asked for as soon as its cursor is known, while
+   * the caller works on the page just yielded (so a listing's requests follow each other without
+   * waiting for the caller; at most one page is read ahead). A caller that stops early leaves
+   * that one request unread.
+   */
   private async *pages<T>(
     fetchPage: (cursor: string | undefined) => Promise<Page<T>>,
     path: string,
   ): AsyncGenerator<T[]> {
     const seen = new Set<string>();
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await fetchPage(cursor);
+    let next: Promise<Page<T>> | undefined = fetchPage(undefined);
+    while (next) {
+      const page: Page<T> = await next;
+      next = undefined;
+      if (page.nextCursor !== null) {
+        if (seen.has(page.nextCursor)) {
+          yield page.items;
+          throw badData(`Pipedrive GET ${path} returned a cursor it had already returned (paging loop)`, {
+            method: 'GET',
+            path,
+          });
+        }
+        seen.add(page.nextCursor);
+        next = fetchPage(page.nextCursor);
+        // Its failure is thrown at the caller's next step; never an unhandled rejection meanwhile.
+        next.catch(() => undefined);
+      }
       yield page.items;
-      if (page.nextCursor === null) return;
-      if (seen.has(page.nextCursor))
-        throw badData(`Pipedrive GET ${path} returned a cursor it had already returned (paging loop)`, {
-          method: 'GET',
-          path,
-        });
-      seen.add(page.nextCursor);
-      cursor = page.nextCursor;
     }
   }
 
@@ -323,12 +343,15 @@ export class PipedriveClient {
       this.counters.total += 1;
       this.counters.byRoute[routeKey] = (this.counters.byRoute[routeKey] ?? 0) + 1;
       let res;
+      await this.pacer?.acquire();
       try {
         res = await this.http.request({ method, url: path, params });
       } catch (err) {
+        this.pacer?.release(undefined, false);
         throw errorFromException(err, ctx);
       }
       const headers = res.headers as Record<string, unknown>;
+      this.pacer?.release(headers['x-ratelimit-limit']);
       const mapped = errorFromResponse({ status: res.status, headers, data: res.data }, ctx);
       if (mapped) throw mapped;
       const data: unknown = res.data;

@@ -1,4 +1,5 @@
 export { PipedriveClient, MAX_IDS, MAX_PAGE_SIZE, clampLimit, rfc3339 } from './client.js';
+export { BurstPacer } from './pacer.js';
 export type { PipedriveClientOptions, ListOrganizationsParams, ListPersonsParams, Page } from './client.js';
 export type { PdAddress, PdContactItem, PdField, PdFieldOption, PdOrganization, PdPerson, PdUser } from './schemas.js';
 export { organizationSchema, personSchema, fieldSchema, parseApiDate } from './schemas.js';

@@ -92,11 +92,15 @@ async function choosePersonsMode(deps: SyncDeps, targetSince: Date): Promise<'li
   return 'listing';
 }
 
-/** Batches of customers, numbered in order; each is queued as soon as it is full. */
+/**
+ * Batches of customers, numbered in order; each is queued as soon as it is full, once the feeder
+ * is open (a batch reads its organizations' persons from the mirror: it waits for the persons listing).
+ */
 class BatchFeeder {
   private batch = 0;
   private readonly pending: number[] = [];
   readonly queued = new Set<number>();
+  private open = false;
 
   constructor(
     private readonly deps: SyncDeps,
@@ -116,7 +120,23 @@ class BatchFeeder {
     await this.flush(false);
   }
 
-  async flush(all: boolean): Promise<void> {
+  /** From now on batches go out (those already full at once). */
+  async start(): Promise<void> {
+    this.open = true;
+    await this.flush(false);
+  }
+
+  /** One flush at a time (the persons listing opens the feeder while the organizations listing adds). */
+  private flushing: Promise<void> = Promise.resolve();
+
+  flush(all: boolean): Promise<void> {
+    const next = this.flushing.then(() => this.flushNow(all));
+    this.flushing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async flushNow(all: boolean): Promise<void> {
+    if (!this.open) return;
     const { config } = this.deps;
     while (this.pending.length >= config.batchSize || (all && this.pending.length)) {
       const orgIds = this.pending.slice(0, config.batchSize);
@@ -152,9 +172,14 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
   // The listing renews the run's lease (and records the batches queued so far) every few seconds
   // of progress; an ended run (aborted, reaped) stops its listing there.
   let renewedAt = Date.now();
+  // (both listings call it: one renewal at a time)
+  let renewing: Promise<boolean> | undefined;
   const alive = async (force = false) => {
-    if (!force && Date.now() - renewedAt < LEASE_RENEW_MS) return;
-    if (!(await runs.progress(run.id, { batchesTotal: feeder.count }))) throw new RunEndedError(run.id);
+    if (!renewing && !force && Date.now() - renewedAt < LEASE_RENEW_MS) return;
+    renewing ??= runs.progress(run.id, { batchesTotal: feeder.count }).finally(() => {
+      renewing = undefined;
+    });
+    if (!(await renewing)) throw new RunEndedError(run.id);
     renewedAt = Date.now();
   };
   try {
@@ -178,37 +203,66 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     log.info({ runId: run.id, mode, since, trigger: run.trigger }, 'sync run listing Pipedrive');
     const viaFilter = Boolean(config.pipedrive.customerFilterId);
 
-    // 1. Persons first, so that batches find every organization's persons in the mirror.
+    // 1. Persons and organizations listed at once: the client keeps both within Pipedrive's burst
+    // limit, each listing reading its next page while the last one is stored. Batches go out once
+    // the persons are in the mirror (a batch reads its organizations' persons there); customers
+    // listed before wait in the feeder.
     const touched = new Set<number>();
     let personPages = 0;
-    if (details.personsMode === 'listing') {
-      for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
-        personPages += 1;
-        shown.personPages = personPages;
-        const orgs = await durable(deps, () => upsertPersons(ds, page, full ? run.id : null));
-        // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
-        if (!full) for (const id of orgs) touched.add(id);
+    // One listing failing stops the other at its next page.
+    let stopped = false;
+    const listPersons = async () => {
+      if (details.personsMode === 'listing') {
+        for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
+          if (stopped) return;
+          personPages += 1;
+          shown.personPages = personPages;
+          const orgs = await durable(deps, () => upsertPersons(ds, page, full ? run.id : null, { touched: !full }));
+          // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
+          if (!full) for (const id of orgs) touched.add(id);
+          await alive();
+          await listing();
+        }
+        if (full) for (const id of await durable(deps, () => removeUnseenPersons(ds, run.id))) touched.add(id);
+      }
+      await feeder.start();
+    };
+
+    // 2. Organizations, streamed; customers go out in batches. An incremental run keeps the ids
+    // it listed (to tell which touched organizations it has not seen); a full one only counts them.
+    const seenOrgs = new Set<number>();
+    let orgsListed = 0;
+    const listOrganizations = async () => {
+      for await (const page of deps.pipedrive.organizationPages({
+        updatedSince: full ? undefined : since,
+        filterId: config.pipedrive.customerFilterId,
+      })) {
+        if (stopped) return;
+        const rows = page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) }));
+        await durable(deps, () => upsertOrganizations(ds, rows, full ? run.id : null));
+        if (!full) for (const org of page) seenOrgs.add(org.id);
+        orgsListed += page.length;
+        await feeder.add(rows.filter((r) => r.isCustomer).map((r) => r.org.id));
+        shown.pages += 1;
+        shown.orgsListed = orgsListed;
         await alive();
         await listing();
       }
-      if (full) for (const id of await durable(deps, () => removeUnseenPersons(ds, run.id))) touched.add(id);
-    }
-
-    // 2. Organizations, streamed; customers go out in batches.
-    const seenOrgs = new Set<number>();
-    for await (const page of deps.pipedrive.organizationPages({
-      updatedSince: full ? undefined : since,
-      filterId: config.pipedrive.customerFilterId,
-    })) {
-      const rows = page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) }));
-      await durable(deps, () => upsertOrganizations(ds, rows, full ? run.id : null));
-      for (const org of page) seenOrgs.add(org.id);
-      await feeder.add(page.filter((org) => isCustomerOrg(org, details, viaFilter)).map((o) => o.id));
-      shown.pages += 1;
-      shown.orgsListed = seenOrgs.size;
-      await alive();
-      await listing();
-    }
+    };
+    const settled = await Promise.allSettled(
+      [listPersons(), listOrganizations()].map((p) =>
+        p.catch((err: unknown) => {
+          stopped = true;
+          throw err;
+        }),
+      ),
+    );
+    const broken = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // A run that ended under its listing says so, whatever the other listing met meanwhile.
+    const ended = settled.find(
+      (r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof RunEndedError,
+    );
+    if (ended || broken) throw (ended ?? broken)!.reason;
     if (full) {
       const gone = await durable(deps, () => markUnseenOrganizations(ds, run.id, !viaFilter));
       if (gone) log.info({ runId: run.id, count: gone }, 'organizations no longer listed: marked as not customers');

@@ -64,20 +64,26 @@ export async function upsertOrganizations(
 
 /**
  * Upserts a page of persons; returns the organization ids they touch, including the one a person
- * moved away from (both organizations' contacts may change).
+ * moved away from (both organizations' contacts may change). `touched: false` (a full listing,
+ * which upserts every customer anyway): no lookup of the organizations persons move away from,
+ * and only their present organizations are returned.
  */
 export async function upsertPersons(
   ds: DataSource,
   persons: PdPerson[],
   seenRunId: string | null,
+  opts: { touched?: boolean } = {},
 ): Promise<Set<number>> {
   const touched = new Set<number>();
   for (const part of chunks(persons)) {
     if (!part.length) continue;
-    const before = await ds
-      .getRepository(PersonEntity)
-      .find({ select: { id: true, orgId: true }, where: { id: In(part.map((p) => p.id)) } });
-    for (const b of before) if (b.orgId) touched.add(b.orgId);
+    if (opts.touched !== false) {
+      const before = (await ds.query(
+        `SELECT org_id FROM persons WHERE org_id IS NOT NULL AND id IN (${part.map(() => '?').join(',')})`,
+        part.map((p) => p.id),
+      )) as { org_id: string | number }[];
+      for (const b of before) touched.add(Number(b.org_id));
+    }
     const values: unknown[] = [];
     const tuples = part.map((p) => {
       if (p.orgId) touched.add(p.orgId);
@@ -183,7 +189,18 @@ export async function saveOrganizationRows(
   m: EntityManager,
   rows: readonly { orgId: number; row: Partial<Organization> }[],
 ): Promise<void> {
+  // Organizations given the same values (every unchanged one of a batch: only its last attempt)
+  // share one statement; the others are one each.
+  const groups = new Map<string, { row: Partial<Organization>; ids: number[] }>();
   for (const r of rows) {
-    if (Object.keys(r.row).length) await m.getRepository(OrganizationEntity).update({ id: r.orgId }, r.row as never);
+    if (!Object.keys(r.row).length) continue;
+    const key = JSON.stringify(r.row);
+    const g = groups.get(key);
+    if (g) g.ids.push(r.orgId);
+    else groups.set(key, { row: r.row, ids: [r.orgId] });
   }
+  for (const { row, ids } of groups.values())
+    await m
+      .getRepository(OrganizationEntity)
+      .update(ids.length === 1 ? { id: ids[0]! } : { id: In(ids) }, row as never);
 }
