@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '@pcs/config';
 import { CHANNELS, type Channel } from '@pcs/logger';
-import { CliError, EXIT } from '../runtime.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import { color, createOutput } from '../output.js';
 import { ChannelFollower, lastLines } from '../log-reader.js';
 
