@@ -67,7 +67,10 @@ describe('the demo in a real browser', () => {
     for (const queue of ['sync', 'cleanup', 'monitor', 'notifications'])
       await nav.getByRole('link', { name: queue, exact: true }).waitFor();
     // Not stuck on "Loading": the overview lists each queue with its job count.
-    await page.getByText(/^\d+ Jobs?$/).first().waitFor();
+    await page
+      .getByText(/^\d+ Jobs?$/)
+      .first()
+      .waitFor();
     await shot('board');
   }, 60_000);
 
@@ -88,7 +91,10 @@ describe('the demo in a real browser', () => {
     expect(progress).toMatch(/customersQueued:41\b/);
 
     await page.getByRole('tab', { name: 'Logs', exact: true }).click();
-    await page.getByRole('tabpanel').getByText(/^listed \(full\)/).waitFor();
+    await page
+      .getByRole('tabpanel')
+      .getByText(/^listed \(full\)/)
+      .waitFor();
     expect(await page.getByRole('tabpanel').innerText()).toMatch(
       /listed \(full\): 1 organization page\(s\) with 60 organization\(s\), 1 person page\(s\); 41 customer\(s\) queued in 1 batch\(es\)/,
     );
@@ -102,7 +108,10 @@ describe('the demo in a real browser', () => {
     expect(batchProgress).toMatch(/orgsDone:41\b/);
     expect(batchProgress).toMatch(/orgsTotal:41\b/);
     await page.getByRole('tab', { name: 'Logs', exact: true }).click();
-    await page.getByRole('tabpanel').getByText(/^batch 0 of run/).waitFor();
+    await page
+      .getByRole('tabpanel')
+      .getByText(/^batch 0 of run/)
+      .waitFor();
     const batchLog = await page.getByRole('tabpanel').innerText();
     expect(batchLog).toMatch(/created 40, updated 0, adopted 1, unchanged 0, warning \d+, failed 0/);
     expect(batchLog).toMatch(/^run \S+ succeeded: created 40, /m);
