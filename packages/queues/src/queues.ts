@@ -29,7 +29,11 @@ export function createQueue(name: QueueName, connection: RedisClient, prefix: st
   return queue;
 }
 
-export function createQueues(connection: RedisClient, prefix: string, names: readonly QueueName[] = QUEUE_NAMES): Queues {
+export function createQueues(
+  connection: RedisClient,
+  prefix: string,
+  names: readonly QueueName[] = QUEUE_NAMES,
+): Queues {
   const queues = {} as Queues;
   for (const name of names) queues[name] = createQueue(name, connection, prefix);
   return queues;
