@@ -60,6 +60,14 @@ export interface ListPersonsParams {
   limit?: number;
 }
 
+export interface RequestOptions {
+  /**
+   * A request that may wait: within the burst limit it is sent only when no other request of this
+   * client waits for a slot (e.g. the organizations listing, while the persons listing goes first).
+   */
+  background?: boolean;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -141,7 +149,7 @@ export class PipedriveClient {
   // ---------- organizations ----------
 
   /** GET /api/v2/organizations, one page. limit default 500 (max 500). */
-  async listOrganizations(p: ListOrganizationsParams = {}): Promise<Page<PdOrganization>> {
+  async listOrganizations(p: ListOrganizationsParams = {}, how: RequestOptions = {}): Promise<Page<PdOrganization>> {
     if (p.ids && p.ids.length === 0) return { items: [], nextCursor: null };
     const limit = clampLimit(p.limit);
     const q: Query = { limit };
@@ -153,16 +161,19 @@ export class PipedriveClient {
     if (p.ownerId !== undefined) q.owner_id = p.ownerId;
     if (p.sortBy) q.sort_by = p.sortBy;
     if (p.sortDirection) q.sort_direction = p.sortDirection;
-    return this.listPage('/api/v2/organizations', q, limit, organizationSchema, 'organization');
+    return this.listPage('/api/v2/organizations', q, limit, organizationSchema, 'organization', how);
   }
 
   /**
    * Every page of the listing, following `next_cursor`. A failure mid-way throws (after the
    * pages already yielded): the caller can tell a partial listing from a complete one.
    */
-  async *organizationPages(p: Omit<ListOrganizationsParams, 'cursor'> = {}): AsyncGenerator<PdOrganization[]> {
+  async *organizationPages(
+    p: Omit<ListOrganizationsParams, 'cursor'> = {},
+    how: RequestOptions = {},
+  ): AsyncGenerator<PdOrganization[]> {
     yield* this.pages(
-      (cursor) => this.listOrganizations(cursor ? { ...p, cursor } : { ...p }),
+      (cursor) => this.listOrganizations(cursor ? { ...p, cursor } : { ...p }, how),
       '/api/v2/organizations',
     );
   }
@@ -193,7 +204,7 @@ export class PipedriveClient {
   // ---------- persons ----------
 
   /** GET /api/v2/persons, one page (orgId, ids ≤ 100, updatedSince, cursor, limit ≤ 500). */
-  async listPersons(p: ListPersonsParams = {}): Promise<Page<PdPerson>> {
+  async listPersons(p: ListPersonsParams = {}, how: RequestOptions = {}): Promise<Page<PdPerson>> {
     if (p.ids && p.ids.length === 0) return { items: [], nextCursor: null };
     const limit = clampLimit(p.limit);
     const q: Query = { limit };
@@ -206,12 +217,12 @@ export class PipedriveClient {
     if (p.ids) q.ids = idsParam(p.ids, 'ids');
     if (p.updatedSince) q.updated_since = rfc3339(p.updatedSince, 'updatedSince');
     if (p.updatedUntil) q.updated_until = rfc3339(p.updatedUntil, 'updatedUntil');
-    return this.listPage('/api/v2/persons', q, limit, personSchema, 'person');
+    return this.listPage('/api/v2/persons', q, limit, personSchema, 'person', how);
   }
 
   /** Every page of the persons listing (same contract as organizationPages). */
-  async *personPages(p: Omit<ListPersonsParams, 'cursor'> = {}): AsyncGenerator<PdPerson[]> {
-    yield* this.pages((cursor) => this.listPersons(cursor ? { ...p, cursor } : { ...p }), '/api/v2/persons');
+  async *personPages(p: Omit<ListPersonsParams, 'cursor'> = {}, how: RequestOptions = {}): AsyncGenerator<PdPerson[]> {
+    yield* this.pages((cursor) => this.listPersons(cursor ? { ...p, cursor } : { ...p }, how), '/api/v2/persons');
   }
 
   // ---------- fields, users ----------
@@ -308,9 +319,10 @@ export class PipedriveClient {
     limit: number,
     schema: S,
     what: string,
+    how: RequestOptions = {},
   ): Promise<Page<z.output<S>>> {
     const ctx = { method: 'GET', path };
-    const body = await this.get(path, path, q);
+    const body = await this.get(path, path, q, how);
     const env = listEnvelope.safeParse(body);
     if (!env.success)
       throw badData(`Pipedrive GET ${path} returned an unexpected envelope: ${describeIssues(env.error)}`, ctx);
@@ -335,7 +347,7 @@ export class PipedriveClient {
   }
 
   /** One GET with retries; returns the parsed JSON body of a 2xx whose `success` is true. */
-  private async get(route: string, path: string, params?: Query): Promise<unknown> {
+  private async get(route: string, path: string, params?: Query, how: RequestOptions = {}): Promise<unknown> {
     const method = 'GET';
     const ctx: RequestContext = { method, path, redact: this.redact, timeoutMs: this.timeoutMs };
     const routeKey = `${method} ${route}`;
@@ -343,7 +355,7 @@ export class PipedriveClient {
       this.counters.total += 1;
       this.counters.byRoute[routeKey] = (this.counters.byRoute[routeKey] ?? 0) + 1;
       let res;
-      await this.pacer?.acquire();
+      await this.pacer?.acquire(how.background);
       try {
         res = await this.http.request({ method, url: path, params });
       } catch (err) {

@@ -21,6 +21,8 @@ export class BurstPacer {
   /** When the answers of the requests still in the window came back (ascending). */
   private readonly answered: number[] = [];
   private readonly waiting: (() => void)[] = [];
+  /** Background requests (a listing that may wait): a slot only when no other request waits. */
+  private readonly waitingLow: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -33,14 +35,17 @@ export class BurstPacer {
     return this.limit;
   }
 
-  /** Waits for a slot in the window; every acquire is followed by exactly one release. */
-  acquire(): Promise<void> {
-    if (!this.waiting.length && this.free()) {
+  /**
+   * Waits for a slot in the window; every acquire is followed by exactly one release. `background`:
+   * served only when no other request waits (one listing goes first, another fills the gaps).
+   */
+  acquire(background = false): Promise<void> {
+    if (!this.waiting.length && !this.waitingLow.length && this.free()) {
       this.inFlight += 1;
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      this.waiting.push(resolve);
+      (background ? this.waitingLow : this.waiting).push(resolve);
       this.pump();
     });
   }
@@ -73,11 +78,11 @@ export class BurstPacer {
   }
 
   private pump(): void {
-    while (this.waiting.length && this.free()) {
+    while ((this.waiting.length || this.waitingLow.length) && this.free()) {
       this.inFlight += 1;
-      this.waiting.shift()!();
+      (this.waiting.length ? this.waiting : this.waitingLow).shift()!();
     }
-    if (!this.waiting.length || this.timer) return;
+    if ((!this.waiting.length && !this.waitingLow.length) || this.timer) return;
     // Full: a slot frees when the oldest answer leaves the window, or when a request in flight ends.
     const oldest = this.answered[0];
     if (oldest === undefined) return;

@@ -1,4 +1,5 @@
 import type { Run } from '@pcs/db';
+import type { PdPerson } from '@pcs/pipedrive';
 import { isRetryable, retryFor } from '@pcs/errors';
 import {
   durable,
@@ -90,6 +91,28 @@ async function choosePersonsMode(deps: SyncDeps, targetSince: Date): Promise<'li
   if (typeof d.personPages === 'number' && typeof d.customers === 'number' && d.customers < d.personPages)
     return 'per-org';
   return 'listing';
+}
+
+/** The least persons in the mirror for a full listing to read them in two halves at once. */
+const SPLIT_MIN_PERSONS = 2_000;
+
+/**
+ * The median update time of the persons the mirror knows (from the last listing): where a full
+ * persons listing splits in two halves of about equal size. Undefined when the mirror knows few.
+ * Any split lists every person once; the median only balances the halves.
+ */
+async function personsSplit(ds: SyncDeps['ds']): Promise<Date | undefined> {
+  const [count] = (await ds.query('SELECT COUNT(*) AS n FROM persons WHERE update_time IS NOT NULL')) as {
+    n: string | number;
+  }[];
+  const n = Number(count?.n ?? 0);
+  if (n < SPLIT_MIN_PERSONS) return undefined;
+  const rows = (await ds.query(
+    'SELECT update_time AS t FROM persons WHERE update_time IS NOT NULL ORDER BY update_time LIMIT 1 OFFSET ?',
+    [Math.floor(n / 2)],
+  )) as { t: Date | string | null }[];
+  const t = rows[0]?.t ? new Date(rows[0].t) : undefined;
+  return t && !Number.isNaN(t.getTime()) ? t : undefined;
 }
 
 /**
@@ -204,25 +227,62 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     const viaFilter = Boolean(config.pipedrive.customerFilterId);
 
     // 1. Persons and organizations listed at once: the client keeps both within Pipedrive's burst
-    // limit, each listing reading its next page while the last one is stored. Batches go out once
-    // the persons are in the mirror (a batch reads its organizations' persons there); customers
-    // listed before wait in the feeder.
+    // limit, each listing reading its next page while the last one is stored, the persons first
+    // (the organizations fill the gaps). Batches go out once the persons are in the mirror (a batch
+    // reads its organizations' persons there); customers listed before wait in the feeder.
     const touched = new Set<number>();
     let personPages = 0;
-    // One listing failing stops the other at its next page.
+    // One listing failing stops the others at their next page.
     let stopped = false;
+    const together = async (tasks: Promise<void>[]) => {
+      const settled = await Promise.allSettled(
+        tasks.map((p) =>
+          p.catch((err: unknown) => {
+            stopped = true;
+            throw err;
+          }),
+        ),
+      );
+      // A run that ended under its listing says so, whatever another listing met meanwhile.
+      const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const first = failed.find((r) => r.reason instanceof RunEndedError) ?? failed[0];
+      if (first) throw first.reason;
+    };
+    // The persons pages are stored one at a time (two listings' upserts never lock each other).
+    let storing: Promise<unknown> = Promise.resolve();
+    const store = (page: PdPerson[]) => {
+      const done = storing.then(() =>
+        durable(deps, () => upsertPersons(ds, page, full ? run.id : null, { touched: !full })),
+      );
+      storing = done.catch(() => undefined);
+      return done;
+    };
+    const personsListing = async (params: { updatedSince?: Date; updatedUntil?: Date }) => {
+      for await (const page of deps.pipedrive.personPages(params)) {
+        if (stopped) return;
+        personPages += 1;
+        shown.personPages = personPages;
+        const orgs = await store(page);
+        // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
+        if (!full) for (const id of orgs) touched.add(id);
+        await alive();
+        await listing();
+      }
+    };
     const listPersons = async () => {
       if (details.personsMode === 'listing') {
-        for await (const page of deps.pipedrive.personPages(full ? {} : { updatedSince: since })) {
-          if (stopped) return;
-          personPages += 1;
-          shown.personPages = personPages;
-          const orgs = await durable(deps, () => upsertPersons(ds, page, full ? run.id : null, { touched: !full }));
-          // A full run upserts every customer anyway; only an incremental one follows persons to their orgs.
-          if (!full) for (const id of orgs) touched.add(id);
-          await alive();
-          await listing();
-        }
+        const split = full ? await durable(deps, () => personsSplit(ds)) : undefined;
+        if (split) {
+          details.personsSplit = split.toISOString();
+          // Two halves at once (one cursor listing is bound by its round trip, two fill the burst
+          // limit), split at the mirror's median update time; then the persons changed since the
+          // listing began, which a change may have moved from one half to the other behind its cursor.
+          const from = new Date(Date.now() - INCREMENTAL_OVERLAP_MS);
+          await together([personsListing({ updatedUntil: split }), personsListing({ updatedSince: split })]);
+          if (!stopped) await personsListing({ updatedSince: from });
+        } else await personsListing(full ? {} : { updatedSince: since });
+        // A listing stopped by the other's failure saw only part of the persons: none is removed.
+        if (stopped) return;
         if (full) for (const id of await durable(deps, () => removeUnseenPersons(ds, run.id))) touched.add(id);
       }
       await feeder.start();
@@ -233,10 +293,10 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
     const seenOrgs = new Set<number>();
     let orgsListed = 0;
     const listOrganizations = async () => {
-      for await (const page of deps.pipedrive.organizationPages({
-        updatedSince: full ? undefined : since,
-        filterId: config.pipedrive.customerFilterId,
-      })) {
+      for await (const page of deps.pipedrive.organizationPages(
+        { updatedSince: full ? undefined : since, filterId: config.pipedrive.customerFilterId },
+        { background: details.personsMode === 'listing' },
+      )) {
         if (stopped) return;
         const rows = page.map((org) => ({ org, isCustomer: isCustomerOrg(org, details, viaFilter) }));
         await durable(deps, () => upsertOrganizations(ds, rows, full ? run.id : null));
@@ -249,20 +309,7 @@ export async function listRun(deps: SyncDeps, run: Run): Promise<void> {
         await listing();
       }
     };
-    const settled = await Promise.allSettled(
-      [listPersons(), listOrganizations()].map((p) =>
-        p.catch((err: unknown) => {
-          stopped = true;
-          throw err;
-        }),
-      ),
-    );
-    const broken = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    // A run that ended under its listing says so, whatever the other listing met meanwhile.
-    const ended = settled.find(
-      (r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof RunEndedError,
-    );
-    if (ended || broken) throw (ended ?? broken)!.reason;
+    await together([listPersons(), listOrganizations()]);
     if (full) {
       const gone = await durable(deps, () => markUnseenOrganizations(ds, run.id, !viaFilter));
       if (gone) log.info({ runId: run.id, count: gone }, 'organizations no longer listed: marked as not customers');
