@@ -12,9 +12,9 @@
  * limits, through the sync's own upserts), one Chatwoot contact per customer in the simulator, and
  * each customer's contact id, content hash and state as the first sync stores them (the hash of
  * the sync's own buildContact). (a) is not run; (c) follows a (b), run unrecorded if not asked for.
- * --repeat N: (b) N times in a row (each its own row). --worker tsx|dist: the worker as
- * `pnpm run worker` runs it (tsx, the default) or the compiled apps/worker/dist/main.js, both with
- * --max-old-space-size=128; WORKER_NODE_OPTIONS adds node flags to either (as NODE_OPTIONS), WORKER_NODE_ARGS
+ * --repeat N: (b) N times in a row (each its own row). --worker tsx|dist: the worker script's
+ * sources through tsx (PCS_RUN=src, the default) or the compiled apps/worker/dist/main.js, both
+ * with the worker script's node flags (--max-old-space-size=128 --max-semi-space-size=2); WORKER_NODE_OPTIONS adds node flags to either (as NODE_OPTIONS), WORKER_NODE_ARGS
  * to dist's command line (flags NODE_OPTIONS refuses, e.g. --cpu-prof).
  *
  * Scenarios: (a) first full sync; (b) a full re-sync with no change; (c) an incremental sync with
@@ -54,6 +54,7 @@ import {
   uniqueName,
 } from '../test/support/index.js';
 import { spawnApp, spawnNodeApp, type AppProcess } from '../test/support/processes.js';
+import { scriptArgs } from '../apps/demo/src/processes.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -169,18 +170,17 @@ class Bench {
       ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS }
       : {};
     const wenv = { ...env, LOG_LEVEL: 'info', ...nodeOptions };
+    // dist: the compiled bundle with the node flags of the worker script (as the image runs it);
+    // tsx: the same script forced onto the sources (PCS_RUN=src), as before the compiled build.
+    const flags = scriptArgs('worker').filter((a) => a.startsWith('--'));
     const ps = Array.from({ length: n }, () =>
       values.worker === 'dist'
         ? spawnNodeApp(
             'worker',
-            [
-              '--max-old-space-size=128',
-              ...(process.env.WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
-              DIST_ENTRY,
-            ],
+            [...flags, ...(process.env.WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), DIST_ENTRY],
             wenv,
           )
-        : spawnApp('worker', wenv),
+        : spawnApp('worker', { ...wenv, PCS_RUN: 'src' }),
     );
     await Promise.all(ps.map((p) => p.waitFor('"worker ready"', 60_000)));
     return ps;

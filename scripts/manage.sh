@@ -30,4 +30,4 @@ if grep -qx worker <<<"$running"; then
 fi
 
 # Like `pnpm manage`: the compiled CLI when apps/cli/dist matches the sources, else the sources (tsx).
-exec node --import ./scripts/prefer-dist.mjs apps/cli/src/main.ts "$@"
+exec node scripts/prefer-dist.mjs apps/cli/src/main.ts "$@"

@@ -204,7 +204,7 @@ describe('scripts/prefer-dist.mjs (what `pnpm run worker`, `pnpm manage`… run)
   // A copy of the launcher next to a made-up app, so that its sources can change without touching the repository's.
   const root = tempDir('prefer-dist');
   mkdirSync(join(root, 'scripts'));
-  for (const f of ['build.mjs', 'build-info.mjs', 'prefer-dist.mjs', 'dist-hooks.mjs'])
+  for (const f of ['build.mjs', 'build-info.mjs', 'prefer-dist.mjs'])
     cpSync(join(REPO_ROOT, 'scripts', f), join(root, 'scripts', f));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'));
   mkdirSync(join(root, 'apps/probe/src'), { recursive: true });
@@ -212,10 +212,10 @@ describe('scripts/prefer-dist.mjs (what `pnpm run worker`, `pnpm manage`… run)
   writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
   const src = join(root, 'apps/probe/src/main.ts');
   const run = (extra: Record<string, string> = {}) =>
-    node(['--import', './scripts/prefer-dist.mjs', 'apps/probe/src/main.ts'], extra, root);
+    node(['scripts/prefer-dist.mjs', 'apps/probe/src/main.ts', 'an-arg'], extra, root);
   const built = (source: string) => {
     writeFileSync(src, source);
-    writeFileSync(join(root, 'apps/probe/dist/main.js'), "console.log('compiled');\n");
+    writeFileSync(join(root, 'apps/probe/dist/main.js'), "console.log('compiled', process.argv.slice(2).join(' '));\n");
     writeFileSync(
       join(root, 'apps/probe/dist/build-info.json'),
       JSON.stringify({
@@ -228,7 +228,8 @@ describe('scripts/prefer-dist.mjs (what `pnpm run worker`, `pnpm manage`… run)
   it('runs the compiled app when its dist matches the sources, in the same process', () => {
     built("const n: number = 1; console.log('sources', n);\n");
     const r = run();
-    expect(r.stdout.trim()).toBe('compiled');
+    // Its own arguments, as if started directly.
+    expect(r.stdout.trim()).toBe('compiled an-arg');
     expect(r.stderr).toBe('');
     // PCS_RUN=src: the sources anyway.
     expect(run({ PCS_RUN: 'src' }).stdout.trim()).toBe('sources 1');

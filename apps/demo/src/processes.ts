@@ -15,7 +15,7 @@ export function scriptArgs(script: string): string[] {
   if (!line) throw new Error(`no "${script}" script in package.json`);
   const [cmd, ...args] = line.split(/\s+/);
   if (cmd !== 'node') throw new Error(`the ${script} script does not start with node: ${line}`);
-  return args.map((a) => (a.startsWith('apps/') ? join(REPO_ROOT, a) : a));
+  return args.map((a) => (a.startsWith('apps/') || a.startsWith('scripts/') ? join(REPO_ROOT, a) : a));
 }
 
 /** A clean environment plus the given settings: the operator's own variables must not leak into the demo. */
