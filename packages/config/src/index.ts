@@ -433,22 +433,8 @@ function redisConfig(e: RawEnv, issues: ConfigIssue[], bad: Set<string>): RedisC
         variable: 'REDIS_TLS_CA',
         problem: 'set but REDIS_URL is not rediss:// (expected a rediss:// REDIS_URL to use the CA, or leave it unset)',
       });
-    const file = isAbsolute(e.REDIS_TLS_CA) ? e.REDIS_TLS_CA : resolve(e.REDIS_TLS_CA);
-    let pem: string | undefined;
-    try {
-      pem = readFileSync(file, 'utf8');
-    } catch (err) {
-      issues.push({
-        variable: 'REDIS_TLS_CA',
-        problem: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (expected a PEM file of the CA that signed the Redis server's certificate)`,
-      });
-    }
-    if (pem !== undefined && !pem.includes('-----BEGIN CERTIFICATE-----'))
-      issues.push({
-        variable: 'REDIS_TLS_CA',
-        problem: `${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`,
-      });
-    if (tls && pem) tls = { ca: pem, caFile: file };
+    const ca = readCaFile('REDIS_TLS_CA', e.REDIS_TLS_CA, "the CA that signed the Redis server's certificate", issues);
+    if (tls && ca) tls = ca;
   }
   return {
     url: e.REDIS_URL,
@@ -495,16 +481,36 @@ function databaseTls(e: RawEnv, issues: ConfigIssue[], bad: Set<string>): Databa
       problem:
         'set but TLS to the database is off (expected MYSQL_SSL=true to use the CA, or leave MYSQL_SSL_CA unset)',
     });
-  const file = isAbsolute(e.MYSQL_SSL_CA) ? e.MYSQL_SSL_CA : resolve(e.MYSQL_SSL_CA);
+  const ca = readCaFile(
+    'MYSQL_SSL_CA',
+    e.MYSQL_SSL_CA,
+    "the CA that signed the database server's certificate, e.g. your provider's CA bundle",
+    issues,
+  );
+  return on ? (ca ?? {}) : undefined;
+}
+
+/**
+ * A CA file named by a variable (REDIS_TLS_CA, MYSQL_SSL_CA), read once at start: a readable file
+ * of one or more PEM certificates that Node can parse. Relative paths are read from the directory
+ * the process starts in. Answers undefined, with the issue recorded, otherwise.
+ */
+function readCaFile(
+  variable: string,
+  value: string,
+  what: string,
+  issues: ConfigIssue[],
+): { ca: string; caFile: string } | undefined {
+  const file = isAbsolute(value) ? value : resolve(value);
   let pem: string;
   try {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
     issues.push({
-      variable: 'MYSQL_SSL_CA',
-      problem: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (expected a readable PEM file of the CA that signed the database server's certificate)`,
+      variable,
+      problem: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (expected a readable PEM file of ${what})`,
     });
-    return on ? {} : undefined;
+    return undefined;
   }
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   const broken = blocks.findIndex((b) => {
@@ -517,12 +523,12 @@ function databaseTls(e: RawEnv, issues: ConfigIssue[], bad: Set<string>): Databa
   });
   if (!blocks.length || broken >= 0) {
     issues.push({
-      variable: 'MYSQL_SSL_CA',
-      problem: `${file} ${blocks.length ? `has an unreadable certificate (number ${broken + 1} of ${blocks.length})` : 'holds no PEM certificate'} (expected one or more -----BEGIN CERTIFICATE----- blocks, e.g. your provider's CA bundle)`,
+      variable,
+      problem: `${file} ${blocks.length ? `has an unreadable certificate (number ${broken + 1} of ${blocks.length})` : 'holds no PEM certificate'} (expected one or more -----BEGIN CERTIFICATE----- blocks of ${what})`,
     });
-    return on ? {} : undefined;
+    return undefined;
   }
-  return on ? { ca: pem, caFile: file } : undefined;
+  return { ca: pem, caFile: file };
 }
 
 /** The parts of a secret variable worth redacting by value: the whole value and, for URLs, password/key/token. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,10 +18,22 @@ function issues(env: Record<string, string>): string[] {
   return [];
 }
 
+/** A real self-signed CA certificate (openssl): the file is parsed as a certificate, not only looked at. */
 const pem = () => {
   const dir = mkdtempSync(join(tmpdir(), 'pcs-redis-ca-'));
   const file = join(dir, 'ca.pem');
-  writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'].concat([
+      '-subj',
+      '/CN=pcs redis config test CA',
+      '-keyout',
+      join(dir, 'ca-key.pem'),
+      '-out',
+      file,
+    ]),
+    { stdio: 'pipe' },
+  );
   return file;
 };
 
