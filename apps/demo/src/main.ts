@@ -36,6 +36,8 @@ defaults redis://127.0.0.1:6379 and root@127.0.0.1:3306).`;
 let parsed;
 try {
   parsed = parseArgs({
+    // `pnpm run <app> -- --flag`: pnpm 12 passes the `--` on; it is not the end of the options here
+    args: process.argv.slice(2).filter((a, i) => i > 0 || a !== '--'),
     options: {
       port: { type: 'string', default: '3000' },
       'simulator-port': { type: 'string', default: String(SIM_DEFAULTS.port) },

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { createSimulator, seedDemoAccount, SIM_DEFAULTS } from './index.js';
 
 const { values } = parseArgs({
+  // `pnpm run <app> -- --flag`: pnpm 12 passes the `--` on; it is not the end of the options here
+  args: process.argv.slice(2).filter((a, i) => i > 0 || a !== '--'),
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
