@@ -68,7 +68,7 @@ const late = (what: string) =>
     kind: 'redis',
     source: 'redis',
     code: INTAKE_LATE,
-    message: `${what}: RedisClient did not answer within ${OFFER_TIMEOUT_MS} ms of the event's arrival`,
+    message: `${what}: Redis did not answer within ${OFFER_TIMEOUT_MS} ms of the event's arrival`,
   });
 
 /** Settles as `p`, or rejects with `late(what)` at `deadline` (`p` itself goes on). */

@@ -128,7 +128,22 @@ export function describeRedis(target: RedisTarget | string): string {
   if (t.clusterNodes?.length) return `the Redis Cluster at ${list(t.clusterNodes)}`;
   if (t.sentinels?.length)
     return `Redis (master '${t.sentinelName ?? 'mymaster'}' of the Sentinels at ${list(t.sentinels)})`;
-  return `Redis at ${t.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}`;
+  return `Redis at ${withoutPassword(t.url)}`;
+}
+
+/**
+ * The URL with its password masked, parsed as Redis parses it: the last `@` ends the credentials
+ * (a password may hold an unencoded `@`), and a `?password=` is dropped with the rest of the query.
+ */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/.*@/, '//***@').replace(/\?.*$/, '');
+  }
 }
 
 /**
