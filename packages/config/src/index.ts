@@ -600,17 +600,3 @@ export function loadConfig(requirements: Requirement[] = [], env: NodeJS.Process
   cached ??= parseConfig(readEnv(env), requirements);
   return cached;
 }
-
-/** Masks a URL's credentials, query secrets and token-like path parts, for display. */
-export function maskUrl(value: string | undefined): string | undefined {
-  if (!value) return value;
-  try {
-    const u = new URL(value);
-    if (u.password) u.password = '***';
-    for (const k of [...u.searchParams.keys()])
-      if (/key|token|secret|password|sig/i.test(k)) u.searchParams.set(k, '***');
-    return u.toString().replace(/%2A%2A%2A/g, '***');
-  } catch {
-    return '***';
-  }
-}

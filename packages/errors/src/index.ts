@@ -234,3 +234,17 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () =>
     clearTimeout(timer);
   }
 }
+
+/** A URL for display (messages, logs): its password and any secret-named query value masked; `***` if it does not parse. */
+export function maskUrl(value: string | undefined): string | undefined {
+  if (!value) return value;
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    for (const k of [...u.searchParams.keys()])
+      if (/key|token|secret|password|sig/i.test(k)) u.searchParams.set(k, '***');
+    return u.toString().replace(/%2A%2A%2A/g, '***');
+  } catch {
+    return '***';
+  }
+}

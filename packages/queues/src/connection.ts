@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { AppError, tagError, withTimeout } from '@pcs/errors';
+import { AppError, maskUrl, tagError, withTimeout } from '@pcs/errors';
 
 export type ConnectionRole = 'worker' | 'producer';
 
@@ -128,22 +128,7 @@ export function describeRedis(target: RedisTarget | string): string {
   if (t.clusterNodes?.length) return `the Redis Cluster at ${list(t.clusterNodes)}`;
   if (t.sentinels?.length)
     return `Redis (master '${t.sentinelName ?? 'mymaster'}' of the Sentinels at ${list(t.sentinels)})`;
-  return `Redis at ${withoutPassword(t.url)}`;
-}
-
-/**
- * The URL with its password masked, parsed as Redis parses it: the last `@` ends the credentials
- * (a password may hold an unencoded `@`), and a `?password=` is dropped with the rest of the query.
- */
-function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/.*@/, '//***@').replace(/\?.*$/, '');
-  }
+  return `Redis at ${maskUrl(t.url)}`;
 }
 
 /**

@@ -9,9 +9,9 @@ describe('describeRedis', () => {
     expect(d).not.toContain('ss@');
   });
 
-  it('drops a password given in the query', () => {
+  it('masks a password given in the query', () => {
     const d = describeRedis('rediss://redis.example:6380?password=s3cret&family=6');
-    expect(d).toBe('Redis at rediss://redis.example:6380');
+    expect(d).toBe('Redis at rediss://redis.example:6380?password=***&family=6');
   });
 
   it('says nothing of credentials it cannot parse', () => {
